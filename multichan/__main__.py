@@ -1,0 +1,5 @@
+"""Allow ``python -m multichan``."""
+
+from multichan.cli import main
+
+main()

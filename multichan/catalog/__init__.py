@@ -1,0 +1,1 @@
+"""The catalog: the seller's single source of truth, stored in SQLite."""

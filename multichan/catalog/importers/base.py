@@ -1,0 +1,180 @@
+"""What every importer shares: reading a CSV file safely, cleaning one row's fields, reporting.
+
+An importer turns a file into ``ProductInput`` items plus ``Rejection`` rows (file line, SKU,
+reason). A bad row is reported and skipped; the good rows still import.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multichan.catalog.store import ProductInput
+from multichan.errors import InputError
+from multichan.money import normalize
+
+csv.field_size_limit(2**31 - 1)  # long HTML descriptions are normal
+
+STATUSES = {"active", "draft", "archived"}
+CONDITIONS = {"new": "new", "refurbished": "refurbished", "used": "used", "second hand": "used"}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    sku: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "sku": self.sku, "reason": self.reason}
+
+
+@dataclass
+class ParseResult:
+    items: list[ProductInput] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class RowError(ValueError):
+    """One row is unusable; the message is the reason shown to the seller."""
+
+
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8 with or without BOM, or a clear InputError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if raw.startswith(b"\xff\xfe") or raw.startswith(b"\xfe\xff"):
+        raise InputError(f"{path} is UTF-16; save it as UTF-8 CSV and import again")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path} is not UTF-8 (invalid byte at line {line}); "
+            "save it as 'CSV UTF-8' and import again"
+        ) from None
+
+
+def read_csv(
+    path: Path, required: set[str], kind: str
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """Header and an iterator of (first line number of the record, row dict).
+
+    Raises InputError when the header lacks the columns that make the file ``kind``.
+    """
+    text = read_text(path)
+    if not text.strip():
+        raise InputError(f"{path} is empty")
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a CSV file: {exc}") from None
+    missing = sorted(required - set(header))
+    if missing:
+        raise InputError(f"{path} is not a {kind} file: missing column(s) {', '.join(missing)}")
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        line = reader.line_num + 1
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"{path}:{line}: broken CSV: {exc}") from None
+            if any(v.strip() for v in values):
+                padded = values + [""] * (len(header) - len(values))
+                yield line, dict(zip(header, padded, strict=False))
+            line = reader.line_num + 1
+
+    return header, rows()
+
+
+def money(value: str | None, what: str) -> str | None:
+    try:
+        return normalize(value)
+    except ValueError as exc:
+        raise RowError(f"{what}: {exc}") from None
+
+
+def quantity(value: str | None, what: str = "quantity") -> int | None:
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise RowError(f"{what} {text!r} is not a number") from None
+    if number != int(number):
+        raise RowError(f"{what} {text!r} is not a whole number")
+    return int(number)
+
+
+def barcode(value: str | None) -> str | None:
+    """Digits of a barcode as typed (spreadsheets add quotes, spaces, '.0' and apostrophes)."""
+    if not value:
+        return None
+    text = value.strip().lstrip("'").replace(" ", "").replace("-", "")
+    if re.fullmatch(r"\d+\.0", text):
+        text = text[:-2]
+    if re.fullmatch(r"\d+(\.\d+)?[eE]\+\d+", text):
+        return None  # Excel's 4.00638E+12 lost the digits; nothing to recover
+    return text or None
+
+
+def status(value: str | None, default: str = "active") -> str:
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    if text in {"publish", "published", "true", "1"}:
+        return "active"
+    if text in {"private", "pending", "false", "0"}:
+        return "draft"
+    if text in {"trash", "deleted"}:
+        return "archived"
+    if text not in STATUSES:
+        raise RowError(f"status {value!r} is not active, draft or archived")
+    return text
+
+
+def condition(value: str | None) -> str:
+    text = (value or "").strip().lower()
+    if not text:
+        return "new"
+    if text not in CONDITIONS:
+        raise RowError(f"condition {value!r} is not new, refurbished or used")
+    return CONDITIONS[text]
+
+
+def options_json(options: dict[str, str]) -> str | None:
+    return json.dumps(options, ensure_ascii=False, sort_keys=True) if options else None
+
+
+ATTRIBUTE_COLUMNS = {
+    "color": "color", "colour": "color", "size": "size", "material": "material",
+    "pattern": "pattern", "gender": "gender", "age group": "age_group", "age_group": "age_group",
+}  # fmt: skip
+
+
+def variant_attributes(options: dict[str, str]) -> dict[str, str]:
+    """Map option names such as 'Colour' or 'Size' to catalog columns."""
+    out: dict[str, str] = {}
+    for name, value in options.items():
+        column = ATTRIBUTE_COLUMNS.get(name.strip().lower())
+        if column and value:
+            out[column] = value
+    return out
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
+    return slug or "item"

@@ -1,0 +1,75 @@
+"""The generic CSV format: one row per SKU, documented in the README.
+
+Columns: sku, title, price are required; description, brand, gtin, mpn, sale_price, currency,
+quantity, link, image_link, additional_image_link (``|``-separated), condition, product_type,
+google_product_category, item_group_id, color, size, material, pattern, gender, age_group,
+weight_grams, tags and status are optional; ``quantity:<location>`` columns give stock per
+location (a plain ``quantity`` column counts for the location ``default``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from multichan.catalog.importers import base
+from multichan.catalog.store import DEFAULT_LOCATION, ProductInput
+
+REQUIRED = {"sku", "title", "price"}
+TEXT_COLUMNS = (
+    "description", "brand", "mpn", "currency", "link", "product_type", "google_product_category",
+    "item_group_id", "color", "size", "material", "pattern", "gender", "age_group", "tags",
+)  # fmt: skip
+
+
+def parse(path: Path) -> base.ParseResult:
+    header, rows = base.read_csv(path, REQUIRED, "generic multichan CSV")
+    stock_columns = {h: h.split(":", 1)[1].strip() for h in header if h.startswith("quantity:")}
+    result = base.ParseResult()
+    seen: set[str] = set()
+    for line, row in rows:
+        sku = row["sku"].strip()
+        try:
+            if not sku:
+                raise base.RowError("sku is empty")
+            if sku in seen:
+                raise base.RowError("SKU appears twice in this file; the first row was kept")
+            result.items.append(_item(sku, row, stock_columns))
+            seen.add(sku)
+        except base.RowError as exc:
+            result.rejected.append(base.Rejection(line, sku, str(exc)))
+    return result
+
+
+def _item(sku: str, row: dict[str, str], stock_columns: dict[str, str]) -> ProductInput:
+    title = row["title"].strip()
+    if not title:
+        raise base.RowError("title is empty")
+    price = base.money(row["price"], "price")
+    if price is None:
+        raise base.RowError("price is empty")
+    fields: dict[str, object] = {
+        "title": title,
+        "price": price,
+        "sale_price": base.money(row.get("sale_price"), "sale_price"),
+        "gtin": base.barcode(row.get("gtin")),
+        "condition": base.condition(row.get("condition")),
+        "status": base.status(row.get("status")),
+        "weight_grams": base.quantity(row.get("weight_grams"), "weight_grams"),
+    }
+    for column in TEXT_COLUMNS:
+        if column in row:
+            fields[column] = row[column].strip() or None
+    fields["currency"] = (fields.get("currency") or "USD").upper()  # type: ignore[union-attr]
+    images = None
+    if "image_link" in row or "additional_image_link" in row:
+        extra = [u.strip() for u in row.get("additional_image_link", "").split("|")]
+        images = [u for u in [row.get("image_link", "").strip(), *extra] if u]
+    stock: dict[str, int] = {}
+    plain = base.quantity(row.get("quantity"))
+    if plain is not None:
+        stock[DEFAULT_LOCATION] = plain
+    for column, location in stock_columns.items():
+        qty = base.quantity(row.get(column), column)
+        if qty is not None:
+            stock[location] = qty
+    return ProductInput(sku=sku, fields=fields, images=images, stock=stock)

@@ -1,0 +1,128 @@
+"""Catalog schema and its migrations.
+
+``PRAGMA user_version`` holds the schema version; each migration moves it forward by one inside
+a transaction, so an old workspace opens with newer code and never loses data. Tables are plain,
+named for what they hold, with foreign keys, so the file explains itself in Datasette.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlite_utils
+
+from multichan.errors import WorkspaceError
+
+V1 = """
+CREATE TABLE products (
+    sku TEXT PRIMARY KEY NOT NULL CHECK (length(trim(sku)) > 0),
+    item_group_id TEXT,
+    handle TEXT,
+    title TEXT NOT NULL,
+    description TEXT,
+    brand TEXT,
+    gtin TEXT,
+    mpn TEXT,
+    condition TEXT NOT NULL DEFAULT 'new' CHECK (condition IN ('new', 'refurbished', 'used')),
+    price TEXT NOT NULL,
+    sale_price TEXT,
+    currency TEXT NOT NULL DEFAULT 'USD',
+    weight_grams INTEGER,
+    product_type TEXT,
+    google_product_category TEXT,
+    link TEXT,
+    color TEXT,
+    size TEXT,
+    material TEXT,
+    pattern TEXT,
+    gender TEXT,
+    age_group TEXT,
+    options TEXT,
+    tags TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'draft', 'archived')),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX products_item_group_id ON products (item_group_id);
+CREATE INDEX products_status ON products (status);
+
+CREATE TABLE images (
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    PRIMARY KEY (sku, position)
+);
+
+CREATE TABLE locations (
+    code TEXT PRIMARY KEY NOT NULL,
+    name TEXT
+);
+
+CREATE TABLE stock (
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    location TEXT NOT NULL REFERENCES locations (code),
+    quantity INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (sku, location)
+);
+
+CREATE TABLE overrides (
+    channel TEXT NOT NULL,
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    title TEXT,
+    description TEXT,
+    price TEXT,
+    excluded INTEGER NOT NULL DEFAULT 0 CHECK (excluded IN (0, 1)),
+    PRIMARY KEY (channel, sku)
+);
+
+CREATE VIEW product_availability AS
+SELECT p.sku, p.title, p.status, p.price, p.currency,
+       COALESCE((SELECT SUM(s.quantity) FROM stock s WHERE s.sku = p.sku), 0) AS quantity
+FROM products p;
+"""
+
+V2 = """
+CREATE TABLE exports (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    items INTEGER NOT NULL,
+    left_out INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    uploaded_to TEXT
+);
+CREATE INDEX exports_channel ON exports (channel, id);
+"""
+
+MIGRATIONS: list[str] = [V1, V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration newer than the file's version; return the resulting version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"catalog schema version {version} is newer than this multichan understands "
+            f"({SCHEMA_VERSION}); upgrade multichan"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        # one transaction per step: the tables and the version move together or not at all
+        db.conn.executescript(
+            f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;"
+        )
+    return SCHEMA_VERSION
+
+
+def open_catalog(path: Path) -> sqlite_utils.Database:
+    """Open (or create) the catalog at ``path`` with foreign keys on and the schema current."""
+    db = sqlite_utils.Database(path)
+    db.conn.execute("PRAGMA foreign_keys = ON")
+    db.conn.execute("PRAGMA journal_mode = WAL")
+    db.conn.execute("PRAGMA busy_timeout = 5000")
+    migrate(db)
+    return db

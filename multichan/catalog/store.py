@@ -1,0 +1,258 @@
+"""Catalog reads and writes: upsert imported products, look products up, change stock and price.
+
+Everything here takes an open ``sqlite_utils.Database`` and returns plain data; nothing prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from multichan.errors import NotFound, UsageError
+from multichan.money import normalize
+
+PRODUCT_FIELDS = (
+    "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn", "condition",
+    "price", "sale_price", "currency", "weight_grams", "product_type",
+    "google_product_category", "link", "color", "size", "material", "pattern", "gender",
+    "age_group", "options", "tags", "status",
+)  # fmt: skip
+DEFAULT_LOCATION = "default"
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ProductInput:
+    """One SKU as an importer read it: product fields, ordered images, stock per location."""
+
+    sku: str
+    fields: dict[str, Any]
+    images: list[str] | None = None  # None: leave the stored images alone
+    stock: dict[str, int] = field(default_factory=dict)  # location -> quantity; absent: unchanged
+
+
+@dataclass
+class UpsertResult:
+    added: list[str] = field(default_factory=list)
+    changed: dict[str, list[str]] = field(default_factory=dict)  # sku -> changed field names
+    unchanged: int = 0
+
+
+def _existing(db: sqlite_utils.Database, sku: str) -> tuple[dict | None, list[str], dict[str, int]]:
+    row = db.execute("SELECT * FROM products WHERE sku = ?", [sku]).fetchone()
+    if row is None:
+        return None, [], {}
+    cols = [d[0] for d in db.execute("SELECT * FROM products LIMIT 0").description]
+    product = dict(zip(cols, row, strict=True))
+    images = [
+        r[0] for r in db.execute("SELECT url FROM images WHERE sku = ? ORDER BY position", [sku])
+    ]
+    stock = dict(db.execute("SELECT location, quantity FROM stock WHERE sku = ?", [sku]).fetchall())
+    return product, images, stock
+
+
+def upsert(
+    db: sqlite_utils.Database, items: Iterable[ProductInput], *, dry_run: bool = False
+) -> UpsertResult:
+    """Insert new SKUs and update changed ones; an unchanged SKU is not touched at all.
+
+    Idempotent: importing the same file twice changes nothing the second time.
+    """
+    result = UpsertResult()
+    conn = db.conn
+    with conn:
+        for item in items:
+            fields = {k: v for k, v in item.fields.items() if k in PRODUCT_FIELDS}
+            current, images, stock = _existing(db, item.sku)
+            if current is None:
+                result.added.append(item.sku)
+                changed_fields: list[str] = []
+            else:
+                changed_fields = [k for k, v in fields.items() if current.get(k) != v]
+                if item.images is not None and item.images != images:
+                    changed_fields.append("images")
+                changed_fields += [
+                    f"quantity:{loc}" for loc, qty in item.stock.items() if stock.get(loc) != qty
+                ]
+                if changed_fields:
+                    result.changed[item.sku] = changed_fields
+                else:
+                    result.unchanged += 1
+                    continue
+            if dry_run:
+                continue
+            stamp = now()
+            if current is None:
+                db["products"].insert(
+                    {"sku": item.sku, **fields, "created_at": stamp, "updated_at": stamp}
+                )
+            else:
+                db["products"].update(item.sku, {**fields, "updated_at": stamp})
+            if item.images is not None and (current is None or item.images != images):
+                conn.execute("DELETE FROM images WHERE sku = ?", [item.sku])
+                conn.executemany(
+                    "INSERT INTO images (sku, position, url) VALUES (?, ?, ?)",
+                    [(item.sku, n, url) for n, url in enumerate(item.images, 1)],
+                )
+            for loc, qty in item.stock.items():
+                _write_stock(db, item.sku, loc, qty, stamp)
+    return result
+
+
+def ensure_location(db: sqlite_utils.Database, code: str, name: str | None = None) -> None:
+    db.conn.execute(
+        "INSERT OR IGNORE INTO locations (code, name) VALUES (?, ?)", [code, name or code]
+    )
+
+
+def _write_stock(db: sqlite_utils.Database, sku: str, location: str, qty: int, stamp: str) -> None:
+    ensure_location(db, location)
+    db.conn.execute(
+        "INSERT INTO stock (sku, location, quantity, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (sku, location) DO UPDATE SET quantity = excluded.quantity, "
+        "updated_at = excluded.updated_at",
+        [sku, location, qty, stamp],
+    )
+
+
+def _require_sku(db: sqlite_utils.Database, sku: str) -> None:
+    if db.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
+        raise NotFound(f"no product with SKU {sku!r} in the catalog")
+
+
+def _pick_location(db: sqlite_utils.Database, sku: str, location: str | None) -> str:
+    if location:
+        return location
+    known = [r[0] for r in db.execute("SELECT location FROM stock WHERE sku = ?", [sku])]
+    if len(known) > 1:
+        raise UsageError(
+            f"SKU {sku} has stock in {len(known)} locations ({', '.join(sorted(known))}); "
+            "name one with --location"
+        )
+    return known[0] if known else DEFAULT_LOCATION
+
+
+def set_stock(
+    db: sqlite_utils.Database, sku: str, qty: int, location: str | None = None
+) -> tuple[str, int, int]:
+    """Set the on-hand quantity at one location; returns (location, old, new)."""
+    _require_sku(db, sku)
+    with db.conn:
+        loc = _pick_location(db, sku, location)
+        old = stock_at(db, sku, loc)
+        _write_stock(db, sku, loc, qty, now())
+        db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
+    return loc, old, qty
+
+
+def adjust_stock(
+    db: sqlite_utils.Database, sku: str, delta: int, location: str | None = None
+) -> tuple[str, int, int]:
+    """Add ``delta`` (may be negative) to the quantity at one location; returns (loc, old, new)."""
+    _require_sku(db, sku)
+    with db.conn:
+        loc = _pick_location(db, sku, location)
+        old = stock_at(db, sku, loc)
+        _write_stock(db, sku, loc, old + delta, now())
+        db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
+    return loc, old, old + delta
+
+
+def stock_at(db: sqlite_utils.Database, sku: str, location: str) -> int:
+    row = db.execute(
+        "SELECT quantity FROM stock WHERE sku = ? AND location = ?", [sku, location]
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def set_price(
+    db: sqlite_utils.Database, sku: str, price: str, sale_price: str | None = None
+) -> tuple[str, str]:
+    """Set the regular price (and optionally the sale price); returns (old, new)."""
+    _require_sku(db, sku)
+    try:
+        new = normalize(price)
+    except ValueError as exc:
+        raise UsageError(f"price {price!r}: {exc}") from None
+    if new is None:
+        raise UsageError("price is required")
+    old = db.execute("SELECT price FROM products WHERE sku = ?", [sku]).fetchone()[0]
+    values: dict[str, Any] = {"price": new, "updated_at": now()}
+    if sale_price is not None:
+        try:
+            values["sale_price"] = normalize(sale_price)
+        except ValueError as exc:
+            raise UsageError(f"sale price {sale_price!r}: {exc}") from None
+    with db.conn:
+        db["products"].update(sku, values)
+    return old, new
+
+
+LIST_SQL = """
+SELECT p.sku, p.title, p.status, p.price, p.sale_price, p.currency, p.gtin, p.item_group_id,
+       COALESCE((SELECT SUM(quantity) FROM stock s WHERE s.sku = p.sku), 0) AS quantity
+FROM products p
+{where}
+ORDER BY p.sku
+"""
+
+
+def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[dict[str, Any]]:
+    """Products with their total quantity, filtered by a case-insensitive text search."""
+    where, params = "", []
+    if search:
+        where = (
+            "WHERE p.sku LIKE :q OR p.title LIKE :q OR p.brand LIKE :q "
+            "OR p.gtin LIKE :q OR p.item_group_id LIKE :q"
+        )
+        params = {"q": f"%{search}%"}
+    return list(db.query(LIST_SQL.format(where=where), params or {}))
+
+
+def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
+    """One product with its images, stock per location, total quantity and overrides."""
+    product, images, stock = _existing(db, sku)
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r} in the catalog")
+    if product.get("options"):
+        product["options"] = json.loads(product["options"])
+    product["images"] = images
+    product["stock"] = stock
+    product["quantity"] = sum(stock.values())
+    product["overrides"] = list(
+        db.query(
+            "SELECT channel, title, description, price, excluded FROM overrides WHERE sku = ? "
+            "ORDER BY channel",
+            [sku],
+        )
+    )
+    return product
+
+
+def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location -> qty).
+
+    One streaming query: memory does not grow with the catalog.
+    """
+    sql = """
+    SELECT p.*,
+      (SELECT json_group_array(url) FROM (SELECT url FROM images i WHERE i.sku = p.sku
+        ORDER BY position)) AS _images,
+      (SELECT json_group_object(location, quantity) FROM stock s WHERE s.sku = p.sku) AS _stock
+    FROM products p ORDER BY p.sku
+    """
+    cursor = db.conn.execute(sql)
+    cols = [d[0] for d in cursor.description]
+    for row in cursor:
+        record = dict(zip(cols, row, strict=True))
+        record["images"] = json.loads(record.pop("_images") or "[]")
+        record["stock"] = json.loads(record.pop("_stock") or "{}")
+        yield record

@@ -1,0 +1,94 @@
+"""The multichan command line: global options, sub-commands, and the one place where errors
+become a message on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from multichan import __version__
+from multichan.cli import output
+from multichan.errors import INTERRUPTED, UNEXPECTED, USAGE, MultichanError
+
+app = typer.Typer(
+    name="multichan",
+    help="One local catalog, every sales channel: feeds, pushes and honest stock.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"multichan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", envvar="MULTICHAN_WORKSPACE",
+                     help="Workspace folder (default: the current folder)."),
+    ] = None,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full stack trace on errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """multichan: one catalog, every channel."""
+    output.STATE.workspace = workspace
+    output.STATE.traceback = traceback
+
+
+def _register() -> None:
+    from multichan.cli import catalog_cmd, export_cmd, import_cmd, init_cmd
+
+    init_cmd.register(app)
+    import_cmd.register(app)
+    catalog_cmd.register(app)
+    export_cmd.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app and map every outcome to an exit code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="multichan", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        output.error("interrupted")
+        code = INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        code = USAGE if exc.exit_code == 2 else exc.exit_code
+    except MultichanError as exc:
+        if output.STATE.traceback:
+            output.print_traceback()
+        output.error(exc.message, hint=exc.hint)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        code = INTERRUPTED
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # the last resort: a bug, never a silent crash
+        if output.STATE.traceback:
+            output.print_traceback()
+        output.error(f"unexpected {type(exc).__name__}: {exc}",
+                     hint="rerun with --traceback and report it")
+        code = UNEXPECTED
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,69 @@
+"""`multichan export` and `multichan exports`: write channel feeds, list past exports."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from multichan.cli import output
+from multichan.errors import OK
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("exports")(exports)
+
+
+def export(
+    channels: Annotated[list[str] | None, typer.Argument(
+        help="Channels to export (default: every enabled feed channel).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every enabled feed channel.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Validate and report; write nothing.")]
+    = False,
+    force: Annotated[bool, typer.Option("--force", help="Write even if the shrink guard "
+                                        "would refuse.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render, validate and atomically write channel feeds (then upload where configured)."""
+    from multichan.feeds.run import export_all
+
+    ws = output.workspace()
+    with output.progress_factory(enabled=not json_out) as progress:
+        results = export_all(ws, channels or [], all_channels=all_, check=check, force=force,
+                             progress=progress)
+    code = max((r.exit_code for r in results), default=OK)
+    if json_out:
+        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            for d in r.left_out:
+                output.err(f"[yellow]left out[/] {d.channel} {d.sku}: {d.field}: {d.reason}")
+            if check:
+                for d in r.notes:
+                    output.err(f"note {d.channel} {d.sku}: {d.reason}")
+            output.out(output.summary_line(r))
+    if code != OK:
+        sys.exit(code)
+
+
+def exports(
+    channel: Annotated[str | None, typer.Argument(help="Only this channel.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List past exports: when, how many items, bytes, sha256, upload."""
+    db = output.workspace().db()
+    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
+    rows = list(db.query(f"SELECT * FROM exports {where} ORDER BY id DESC LIMIT ?",
+                         [*params, limit]))
+    if json_out:
+        output.print_json(rows)
+        return
+    output.table(rows, [("started_at", "When"), ("channel", "Channel"), ("items", "Items"),
+                        ("left_out", "Left out"), ("bytes", "Bytes"),
+                        ("duration_ms", "ms"), ("sha256", "sha256"), ("uploaded_to", "Upload")],
+                 title="Exports", right=("items", "left_out", "bytes", "duration_ms"))

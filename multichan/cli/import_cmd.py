@@ -1,0 +1,66 @@
+"""`multichan import shopify|woocommerce|csv FILE`: fill the catalog from an existing export."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from multichan.cli import output
+from multichan.errors import ItemsRejected
+
+
+class Format(str, Enum):
+    shopify = "shopify"
+    woocommerce = "woocommerce"
+    csv = "csv"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_(
+        fmt: Annotated[Format, typer.Argument(metavar="FORMAT",
+                                              help="shopify, woocommerce or csv.")],
+        file: Annotated[Path, typer.Argument(help="The exported CSV file.")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, write nothing.")]
+        = False,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
+        = False,
+    ) -> None:
+        """Import products (upsert by SKU): Shopify or WooCommerce exports, or the generic CSV."""
+        from multichan.catalog.importers import run
+
+        ws = output.workspace()
+        db = ws.db()
+        with ws.lock():
+            outcome = run(db, fmt.value, file, dry_run=dry_run)
+        parsed, up = outcome.parsed, outcome.upserted
+        summary = {
+            "file": str(file), "format": fmt.value, "dry_run": dry_run,
+            "added": len(up.added), "changed": len(up.changed), "unchanged": up.unchanged,
+            "rejected": [r.as_dict() for r in parsed.rejected], "warnings": parsed.warnings,
+            "changes": up.changed if dry_run else {},
+            "added_skus": up.added if dry_run else [],
+        }  # fmt: skip
+        if json_out:
+            output.print_json(summary)
+        else:
+            for warning in parsed.warnings:
+                output.warn(warning)
+            for r in parsed.rejected:
+                output.err(f"[red]rejected[/] {file.name}:{r.line} SKU {r.sku or '(none)'}: "
+                           f"{r.reason}")
+            verb = "would be" if dry_run else "were"
+            if dry_run:
+                for sku in up.added:
+                    output.out(f"+ {sku}")
+                for sku, fields in up.changed.items():
+                    output.out(f"~ {sku}: {', '.join(fields)}")
+            output.out(f"{len(up.added)} added, {len(up.changed)} changed, {up.unchanged} "
+                       f"unchanged, {len(parsed.rejected)} rejected ({verb} written)"
+                       .replace("(were written)", "").strip())
+        if parsed.rejected:
+            raise ItemsRejected(f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
+                                "the other rows were imported" + (" (dry run)" if dry_run else ""))

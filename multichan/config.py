@@ -1,0 +1,278 @@
+"""channels.yaml -> validated settings.
+
+Every problem is collected and reported together, each with ``file:line`` and its key path;
+unknown keys get a "did you mean". Secrets are written as ``${ENV_VAR}`` and resolved only when
+used, so a channel you are not running never needs its credentials, and a value never appears
+in a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from multichan.errors import ConfigError
+
+ENV_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+ROUNDING = ("none", "0.99", "0.95", "0.05", "1.00")
+STATUSES = ("active", "draft", "archived")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential named by its environment variable; its value is read only when needed."""
+
+    var: str
+    where: str
+
+    def value(self) -> str:
+        found = os.environ.get(self.var)
+        if not found:
+            raise ConfigError(f"{self.where}: environment variable {self.var} is not set")
+        return found
+
+    def __repr__(self) -> str:
+        return f"Secret(${{{self.var}}})"
+
+
+# --- the schema: key -> (kind, default). kinds: str, int, bool, decimal, percent, list, map,
+# secret, or a nested dict for a section. Channel ``settings`` are free-form for channel modules.
+FILTERS = {
+    "status": ("list", ["active"]), "in_stock_only": ("bool", False),
+    "include_product_types": ("list", []), "exclude_product_types": ("list", []),
+    "include_brands": ("list", []), "exclude_brands": ("list", []),
+    "include_tags": ("list", []), "exclude_tags": ("list", []),
+    "include_skus": ("list", []), "exclude_skus": ("list", []),
+    "price_min": ("decimal", None), "price_max": ("decimal", None),
+}  # fmt: skip
+PRICE = {
+    "markup_percent": ("decimal", Decimal(0)), "add": ("decimal", Decimal(0)),
+    "round": ("str", "none"), "min_price": ("decimal", None), "currency": ("str", None),
+    "rates": ("map", {}), "use_sale_price": ("bool", True),
+}  # fmt: skip
+STOCK = {
+    "locations": ("list", None), "buffer": ("int", 0), "cap": ("int", None),
+    "percent": ("decimal", Decimal(100)), "out_of_stock_below": ("int", 1),
+}  # fmt: skip
+CONTENT = {
+    "title": ("str", None), "description": ("str", None), "strip_html": ("bool", None),
+    "category_map": ("map", {}), "max_images": ("int", 10),
+}  # fmt: skip
+RULES = {"filters": FILTERS, "price": PRICE, "stock": STOCK, "content": CONTENT,
+         "max_shrink_percent": ("decimal", Decimal(20))}
+UPLOAD = {"url": ("str", None), "password": ("secret", None), "key_file": ("str", None),
+          "key_passphrase": ("secret", None), "known_hosts": ("str", None),
+          "insecure_skip_host_key_check": ("bool", False), "retries": ("int", 3)}
+CHANNEL = {
+    "type": ("str", None), "enabled": ("bool", True), "template": ("str", None),
+    "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), **RULES,
+}  # fmt: skip
+SHOP = {"name": ("str", None), "url": ("str", None), "link_template": ("str", None),
+        "currency": ("str", "USD"), "country": ("str", "US"), "language": ("str", "en")}
+TOP = {"version": ("int", 1), "shop": SHOP, "defaults": RULES, "channels": ("any", {})}
+
+
+@dataclass
+class Channel:
+    name: str
+    type: str
+    enabled: bool
+    template: str | None
+    output: str | None
+    filters: dict[str, Any]
+    price: dict[str, Any]
+    stock: dict[str, Any]
+    content: dict[str, Any]
+    max_shrink_percent: Decimal
+    upload: dict[str, Any]
+    settings: dict[str, Any]
+    line: int
+
+
+@dataclass
+class Config:
+    path: Path
+    shop: dict[str, Any]
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def channel(self, name: str) -> Channel:
+        if name not in self.channels:
+            hint = difflib.get_close_matches(name, self.channels, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            known = ", ".join(self.channels) or "none"
+            raise ConfigError(f"no channel {name!r} in {self.path.name} (configured: {known}){extra}")
+        return self.channels[name]
+
+
+class _Loader:
+    def __init__(self, path: Path, known_types: set[str]) -> None:
+        self.path = path
+        self.known_types = known_types
+        self.problems: list[str] = []
+
+    def problem(self, node: yaml.Node, text: str) -> None:
+        self.problems.append(f"{self.path.name}:{node.start_mark.line + 1}: {text}")
+
+    def section(self, node: yaml.Node, schema: dict, where: str, base: dict | None = None
+                ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, (spec) in schema.items():
+            if isinstance(spec, dict):
+                out[key] = self.section_default(spec, (base or {}).get(key))
+            else:
+                default = (base or {}).get(key, spec[1])
+                out[key] = dict(default) if isinstance(default, dict) else (
+                    list(default) if isinstance(default, list) else default)
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+            return out
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{where or 'top level'} must be a mapping of keys")
+            return out
+        for key_node, value_node in node.value:
+            key = key_node.value
+            path = f"{where}.{key}" if where else key
+            if key not in schema:
+                hint = difflib.get_close_matches(str(key), schema, n=1, cutoff=0.6)
+                tail = f"; did you mean {hint[0]!r}?" if hint else ""
+                self.problem(key_node, f"unknown key {path!r}{tail}")
+                continue
+            spec = schema[key]
+            if isinstance(spec, dict):
+                out[key] = self.section(value_node, spec, path, out[key])
+            else:
+                out[key] = self.value(value_node, spec[0], path, out[key])
+        return out
+
+    def section_default(self, schema: dict, base: dict | None) -> dict[str, Any]:
+        return {k: (base or {}).get(k, v[1]) if not isinstance(v, dict) else
+                self.section_default(v, (base or {}).get(k)) for k, v in schema.items()}
+
+    def value(self, node: yaml.Node, kind: str, path: str, current: Any) -> Any:
+        data = yaml.safe_load(yaml.serialize(node))
+        if kind == "any":
+            return data
+        if data is None:
+            return None
+        if kind == "secret":
+            match = ENV_RE.match(str(data))
+            if not match:
+                self.problem(node, f"{path} must name an environment variable as ${{VAR}}, "
+                                   "never hold the secret itself")
+                return None
+            return Secret(match.group(1), f"{self.path.name}:{node.start_mark.line + 1}: {path}")
+        if isinstance(data, str) and ENV_RE.match(data):
+            var = ENV_RE.match(data).group(1)  # type: ignore[union-attr]
+            data = os.environ.get(var)
+            if data is None:
+                self.problem(node, f"{path}: environment variable {var} is not set")
+                return current
+        checks = {"str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
+                  "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                  "bool": lambda v: isinstance(v, bool), "list": lambda v: isinstance(v, list),
+                  "map": lambda v: isinstance(v, dict)}
+        if kind == "decimal":
+            try:
+                if isinstance(data, bool):
+                    raise InvalidOperation
+                return Decimal(str(data))
+            except InvalidOperation:
+                self.problem(node, f"{path} must be a number, not {data!r}")
+                return current
+        if kind == "list" and isinstance(data, str | int):
+            data = [data]
+        if not checks[kind](data):
+            expected = {"int": "a whole number >= 0", "bool": "true or false", "list": "a list",
+                        "map": "a mapping", "str": "text"}[kind]
+            self.problem(node, f"{path} must be {expected}, not {data!r}")
+            return current
+        if kind == "str":
+            data = str(data)
+        if kind == "list":
+            data = [str(v) for v in data]
+        return data
+
+    def rule_values(self, node: yaml.Node, where: str, rules: dict[str, Any]) -> None:
+        price, stock, filters = rules["price"], rules["stock"], rules["filters"]
+        if price["round"] not in ROUNDING:
+            self.problem(node, f"{where}.price.round must be one of {', '.join(ROUNDING)}")
+        for currency, rate in list(price["rates"].items()):
+            try:
+                price["rates"][currency] = Decimal(str(rate))
+            except InvalidOperation:
+                self.problem(node, f"{where}.price.rates.{currency} must be a number")
+        if price["currency"] and price["rates"] == {}:
+            self.problem(node, f"{where}.price.currency needs price.rates to convert from")
+        bad = [s for s in filters["status"] if s not in STATUSES]
+        if bad:
+            self.problem(node, f"{where}.filters.status: {bad[0]!r} is not one of "
+                               f"{', '.join(STATUSES)}")
+        if not Decimal(0) <= stock["percent"] <= Decimal(100):
+            self.problem(node, f"{where}.stock.percent must be between 0 and 100")
+
+    def load(self, text: str) -> Config:
+        try:
+            root = yaml.compose(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise ConfigError(f"{self.path.name}{line}: not valid YAML: "
+                              f"{getattr(exc, 'problem', exc)}") from None
+        top = self.section(root, TOP, "")
+        defaults = top["defaults"]
+        config = Config(self.path, top["shop"])
+        channels_node = _child(root, "channels")
+        if channels_node is not None and not isinstance(channels_node, yaml.MappingNode):
+            self.problem(channels_node, "channels must be a mapping of channel names")
+        elif channels_node is not None:
+            for key_node, node in channels_node.value:
+                name = str(key_node.value)
+                if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                    self.problem(key_node, f"channel name {name!r}: use letters, digits, - and _")
+                data = self.section(node, CHANNEL, f"channels.{name}", defaults)
+                if not data["type"]:
+                    self.problem(key_node, f"channels.{name}.type is required")
+                elif data["type"] not in self.known_types:
+                    hint = difflib.get_close_matches(data["type"], self.known_types, n=1)
+                    tail = f"; did you mean {hint[0]!r}?" if hint else ""
+                    known = ", ".join(sorted(self.known_types))
+                    self.problem(_child(node, "type") or key_node,
+                                 f"channels.{name}.type {data['type']!r} is unknown "
+                                 f"(known: {known}){tail}")
+                self.rule_values(key_node, f"channels.{name}", data)
+                config.channels[name] = Channel(
+                    name=name, type=data["type"] or "", enabled=data["enabled"],
+                    template=data["template"], output=data["output"],
+                    filters=data["filters"], price=data["price"], stock=data["stock"],
+                    content=data["content"], max_shrink_percent=data["max_shrink_percent"],
+                    upload=data["upload"], settings=data["settings"] or {},
+                    line=key_node.start_mark.line + 1,
+                )
+        if self.problems:
+            raise ConfigError(f"{self.path} has {len(self.problems)} problem(s):", self.problems)
+        return config
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            if key_node.value == key:
+                return value
+    return None
+
+
+def load(path: Path, known_types: set[str]) -> Config:
+    """Read and validate ``path``; raise ConfigError listing every problem with file:line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found; create one with 'multichan init'") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    return _Loader(path, known_types).load(text)

@@ -1,0 +1,98 @@
+"""The MultichanError tree: every expected failure, each carrying its documented exit code.
+
+The CLI turns these into one "Error: ..." line on stderr and ``sys.exit(code)``; the engine
+raises them and never prints.
+"""
+
+from __future__ import annotations
+
+OK = 0
+UNEXPECTED = 1
+USAGE = 2
+CONFIG = 3
+REJECTED = 4
+CHANNEL_FAILED = 5
+RETRIES_EXHAUSTED = 6
+LOCKED = 7
+INTERRUPTED = 130
+
+EXIT_CODES: dict[int, str] = {
+    OK: "success",
+    UNEXPECTED: "unexpected error (a bug: rerun with --traceback and report it)",
+    USAGE: "usage error (bad option or argument)",
+    CONFIG: "configuration or template error",
+    REJECTED: "some items were rejected or refused (the rest were processed)",
+    CHANNEL_FAILED: "a channel failed (authentication, unreachable, upload failed)",
+    RETRIES_EXHAUSTED: "still failing after retries",
+    LOCKED: "another multichan run holds the workspace lock",
+    INTERRUPTED: "interrupted",
+}
+
+
+class MultichanError(Exception):
+    """Base of all expected errors; ``exit_code`` says how the process ends."""
+
+    exit_code = UNEXPECTED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(MultichanError):
+    exit_code = USAGE
+
+
+class WorkspaceError(MultichanError):
+    """No workspace, or one that cannot be created or opened."""
+
+    exit_code = CONFIG
+
+
+class ConfigError(MultichanError):
+    """channels.yaml is wrong; ``problems`` lists every problem found, each with file:line."""
+
+    exit_code = CONFIG
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class TemplateError(MultichanError):
+    """A feed template failed to compile or render; the message names file and line."""
+
+    exit_code = CONFIG
+
+
+class InputError(MultichanError):
+    """A whole input file is unusable (wrong format, wrong encoding, unreadable)."""
+
+    exit_code = REJECTED
+
+
+class ItemsRejected(MultichanError):
+    """Some items were rejected or refused; the others were processed."""
+
+    exit_code = REJECTED
+
+
+class NotFound(MultichanError):
+    """A SKU, channel or location named on the command line does not exist."""
+
+    exit_code = USAGE
+
+
+class ChannelFailed(MultichanError):
+    exit_code = CHANNEL_FAILED
+
+
+class RetriesExhausted(MultichanError):
+    exit_code = RETRIES_EXHAUSTED
+
+
+class Locked(MultichanError):
+    exit_code = LOCKED

@@ -1,0 +1,204 @@
+"""Export one channel's feed: offers -> validation -> template -> atomic file -> record -> upload.
+
+The shrink guard refuses a feed that lost more than ``max_shrink_percent`` of the items of the
+last successful export (unless forced): a broken import must not delist a catalog overnight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from multichan import errors
+from multichan.catalog.store import iter_catalog
+from multichan.config import Channel, Config
+from multichan.feeds import render, writer
+from multichan.feeds.formats import FORMATS, FeedFormat
+from multichan.offers import Offer, Rules, Skipped, build
+from multichan.workspace import Workspace, shipped
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    channel: str
+    sku: str
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "channel": self.channel,
+            "sku": self.sku,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ChannelResult:
+    channel: str
+    status: str = "pending"  # written, checked, refused, failed
+    path: Path | None = None
+    items: int = 0
+    left_out: list[Diagnostic] = field(default_factory=list)
+    notes: list[Diagnostic] = field(default_factory=list)
+    bytes: int = 0
+    sha256: str = ""
+    duration_ms: int = 0
+    uploaded_to: str | None = None
+    message: str | None = None
+    exit_code: int = errors.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel, "status": self.status,
+            "path": str(self.path) if self.path else None, "items": self.items,
+            "left_out": [d.as_dict() for d in self.left_out],
+            "notes": [d.as_dict() for d in self.notes], "bytes": self.bytes,
+            "sha256": self.sha256, "duration_ms": self.duration_ms,
+            "uploaded_to": self.uploaded_to, "message": self.message,
+            "exit_code": self.exit_code,
+        }  # fmt: skip
+
+
+def feed_format(channel: Channel) -> FeedFormat:
+    return FORMATS[channel.type]
+
+
+def rules_for(channel: Channel, config: Config) -> Rules:
+    fmt = feed_format(channel)
+    return Rules(
+        channel,
+        config.shop,
+        strip_html_default=fmt.strip_html,
+        max_title=fmt.max_title,
+        max_description=fmt.max_description,
+    )
+
+
+def load_overrides(db: sqlite_utils.Database, channel: str) -> dict[str, dict[str, Any]]:
+    return {r["sku"]: r for r in db.query("SELECT * FROM overrides WHERE channel = ?", [channel])}
+
+
+def offers_for(
+    db: sqlite_utils.Database, channel: Channel, config: Config, on_error: Callable[[Skipped], None]
+) -> Iterator[Offer]:
+    """The channel's offers in SKU order: the one source of its prices and quantities."""
+    return build(
+        iter_catalog(db), rules_for(channel, config), load_overrides(db, channel.name), on_error
+    )
+
+
+def last_export(db: sqlite_utils.Database, channel: str) -> dict[str, Any] | None:
+    rows = list(
+        db.query("SELECT * FROM exports WHERE channel = ? ORDER BY id DESC LIMIT 1", [channel])
+    )
+    return rows[0] if rows else None
+
+
+def output_path(ws: Workspace, channel: Channel) -> Path:
+    fmt = feed_format(channel)
+    default = f"feeds/{channel.name}{Path(fmt.template.removesuffix('.j2')).suffix}"
+    path = Path(channel.output or default)
+    return path if path.is_absolute() else ws.root / path
+
+
+def export_channel(
+    ws: Workspace,
+    db: sqlite_utils.Database,
+    config: Config,
+    channel: Channel,
+    *,
+    check: bool = False,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ChannelResult:
+    """Export one channel; problems become the result's status and exit code, not exceptions,
+    so one channel's failure never stops the others (template errors raise TemplateError)."""
+    started = time.monotonic()
+    result = ChannelResult(channel.name)
+    fmt = feed_format(channel)
+    template_name = channel.template or fmt.template
+    env = render.environment(
+        [ws.templates_dir, shipped("templates")], render.escape_for(template_name, fmt.escape)
+    )
+    template = render.load(env, template_name)
+
+    def skipped(s: Skipped) -> None:
+        result.left_out.append(Diagnostic(channel.name, s.sku, "-", s.reason))
+
+    def valid(offers: Iterator[Offer]) -> Iterator[Offer]:
+        for offer in offers:
+            problems = fmt.validate(offer)
+            if problems:
+                result.left_out.extend(
+                    Diagnostic(channel.name, offer.sku, f, r) for f, r in problems
+                )
+                continue
+            result.notes.extend(Diagnostic(channel.name, offer.sku, "note", n) for n in offer.notes)
+            result.items += 1
+            if progress:
+                progress(result.items)
+            yield offer
+
+    offers = valid(offers_for(db, channel, config, skipped))
+    context = {
+        "offers": offers,
+        "channel": {"name": channel.name, "type": channel.type, "settings": channel.settings},
+        "shop": config.shop,
+    }
+    target = output_path(ws, channel)
+    result.path = target
+    if check:
+        for _ in render.generate(template, context):
+            pass
+        result.status = "checked"
+    else:
+        written = writer.write_temp(target, render.generate(template, context))
+        refusal = None if force else shrink_refusal(db, channel, result.items)
+        if refusal:
+            writer.discard(written.temp)
+            result.status, result.message = "refused", refusal
+            result.exit_code = errors.REJECTED
+        else:
+            writer.commit(written, target)
+            result.status, result.bytes, result.sha256 = "written", written.bytes, written.sha256
+    if result.left_out and result.exit_code == errors.OK:
+        result.exit_code = errors.REJECTED
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def shrink_refusal(db: sqlite_utils.Database, channel: Channel, items: int) -> str | None:
+    previous = last_export(db, channel.name)
+    if not previous or previous["items"] == 0:
+        return None
+    lost = Decimal(previous["items"] - items) * 100 / previous["items"]
+    if lost > channel.max_shrink_percent:
+        return (
+            f"{channel.name}: the feed would shrink from {previous['items']} to {items} items "
+            f"({lost:.0f}% fewer; max_shrink_percent is {channel.max_shrink_percent}); "
+            "the previous feed was kept. Rerun with --force if this is intended"
+        )
+    return None
+
+
+def record(db: sqlite_utils.Database, result: ChannelResult, started_at: str) -> None:
+    with db.conn:
+        db["exports"].insert({
+            "channel": result.channel, "started_at": started_at, "path": str(result.path),
+            "items": result.items, "left_out": len({d.sku for d in result.left_out}),
+            "bytes": result.bytes, "sha256": result.sha256, "duration_ms": result.duration_ms,
+            "uploaded_to": result.uploaded_to,
+        })  # fmt: skip
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,90 @@
+"""`export` as a whole: pick channels, hold the workspace lock, export each, record, deliver.
+
+One channel's template error or failed upload is recorded in its result; the other channels
+still run. Exit codes are per channel and the worst one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from multichan import errors
+from multichan.config import Config, load
+from multichan.errors import ConfigError, MultichanError, TemplateError
+from multichan.feeds.export import ChannelResult, export_channel, now_iso, record
+from multichan.feeds.formats import FORMATS
+from multichan.workspace import Workspace
+
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+def known_types() -> set[str]:
+    return set(FORMATS)
+
+
+def load_config(ws: Workspace) -> Config:
+    return load(ws.require().config_path, known_types())
+
+
+def select(config: Config, names: list[str], all_channels: bool) -> list[str]:
+    feed_channels = [n for n, c in config.channels.items() if c.type in FORMATS]
+    if names and not all_channels:
+        for name in names:
+            channel = config.channel(name)  # raises with a "did you mean"
+            if channel.type not in FORMATS:
+                raise ConfigError(f"channel {name} ({channel.type}) does not produce a feed")
+        return names
+    chosen = [n for n in feed_channels if config.channels[n].enabled]
+    if not chosen:
+        raise ConfigError(f"no enabled feed channel in {config.path.name}")
+    return chosen
+
+
+def export_all(
+    ws: Workspace,
+    names: list[str],
+    *,
+    all_channels: bool = False,
+    check: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    lock_timeout: float | None = None,
+) -> list[ChannelResult]:
+    config = load_config(ws)
+    chosen = select(config, names, all_channels)
+    db = ws.db()
+    results: list[ChannelResult] = []
+    with ws.lock(lock_timeout):
+        total = db.execute("SELECT count(*) FROM products").fetchone()[0]
+        for name in chosen:
+            channel = config.channels[name]
+            started_at = now_iso()
+            tick = progress(name, total) if progress else None
+            try:
+                result = export_channel(
+                    ws, db, config, channel, check=check, force=force, progress=tick
+                )
+            except TemplateError as exc:
+                result = ChannelResult(
+                    name, status="failed", message=exc.message, exit_code=exc.exit_code
+                )
+            if result.status == "written":
+                if channel.upload.get("url"):
+                    _deliver(result, channel.upload)
+                record(db, result, started_at)
+            results.append(result)
+    db.close()
+    return results
+
+
+def _deliver(result: ChannelResult, upload: dict) -> None:
+    from multichan.feeds.deliver import deliver
+
+    assert result.path is not None
+    try:
+        result.uploaded_to = deliver(result.path, upload)
+    except MultichanError as exc:
+        result.message = f"upload failed: {exc.message} (the local feed is in place)"
+        result.exit_code = max(result.exit_code, exc.exit_code)
+        if exc.exit_code == errors.CONFIG:
+            result.exit_code = errors.CONFIG

@@ -1,0 +1,71 @@
+"""Atomic feed files: write to a temp file in the same folder, fsync, then rename into place.
+
+Readers (a channel fetching the feed, an upload) see the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Written:
+    temp: Path
+    bytes: int
+    sha256: str
+
+
+def write_temp(target: Path, chunks: Iterable[str], buffer_size: int = 1 << 16) -> Written:
+    """Stream ``chunks`` as UTF-8 into a temp file beside ``target``; the caller commits it
+    with ``commit`` or drops it with ``discard``. On any error the temp file is removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(name)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pending: list[str] = []
+            pending_len = 0
+            for chunk in chunks:
+                pending.append(chunk)
+                pending_len += len(chunk)
+                if pending_len >= buffer_size:
+                    data = "".join(pending).encode("utf-8")
+                    fh.write(data)
+                    digest.update(data)
+                    size += len(data)
+                    pending, pending_len = [], 0
+            data = "".join(pending).encode("utf-8")
+            fh.write(data)
+            digest.update(data)
+            size += len(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        discard(temp)
+        raise
+    return Written(temp, size, digest.hexdigest())
+
+
+def commit(written: Written, target: Path) -> None:
+    """Rename the temp file over ``target`` (atomic on POSIX) and make the rename durable."""
+    os.chmod(written.temp, 0o644)
+    os.replace(written.temp, target)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def discard(temp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
