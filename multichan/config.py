@@ -65,17 +65,34 @@ CONTENT = {
     "title": ("str", None), "description": ("str", None), "strip_html": ("bool", None),
     "category_map": ("map", {}), "max_images": ("int", 10),
 }  # fmt: skip
-RULES = {"filters": FILTERS, "price": PRICE, "stock": STOCK, "content": CONTENT,
-         "max_shrink_percent": ("decimal", Decimal(20))}
-UPLOAD = {"url": ("str", None), "password": ("secret", None), "key_file": ("str", None),
-          "key_passphrase": ("secret", None), "known_hosts": ("str", None),
-          "insecure_skip_host_key_check": ("bool", False), "retries": ("int", 3)}
+RULES = {
+    "filters": FILTERS,
+    "price": PRICE,
+    "stock": STOCK,
+    "content": CONTENT,
+    "max_shrink_percent": ("decimal", Decimal(20)),
+}
+UPLOAD = {
+    "url": ("str", None),
+    "password": ("secret", None),
+    "key_file": ("str", None),
+    "key_passphrase": ("secret", None),
+    "known_hosts": ("str", None),
+    "insecure_skip_host_key_check": ("bool", False),
+    "retries": ("int", 3),
+}
 CHANNEL = {
     "type": ("str", None), "enabled": ("bool", True), "template": ("str", None),
     "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), **RULES,
 }  # fmt: skip
-SHOP = {"name": ("str", None), "url": ("str", None), "link_template": ("str", None),
-        "currency": ("str", "USD"), "country": ("str", "US"), "language": ("str", "en")}
+SHOP = {
+    "name": ("str", None),
+    "url": ("str", None),
+    "link_template": ("str", None),
+    "currency": ("str", "USD"),
+    "country": ("str", "US"),
+    "language": ("str", "en"),
+}
 TOP = {"version": ("int", 1), "shop": SHOP, "defaults": RULES, "channels": ("any", {})}
 
 
@@ -107,7 +124,9 @@ class Config:
             hint = difflib.get_close_matches(name, self.channels, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             known = ", ".join(self.channels) or "none"
-            raise ConfigError(f"no channel {name!r} in {self.path.name} (configured: {known}){extra}")
+            raise ConfigError(
+                f"no channel {name!r} in {self.path.name} (configured: {known}){extra}"
+            )
         return self.channels[name]
 
 
@@ -120,16 +139,20 @@ class _Loader:
     def problem(self, node: yaml.Node, text: str) -> None:
         self.problems.append(f"{self.path.name}:{node.start_mark.line + 1}: {text}")
 
-    def section(self, node: yaml.Node, schema: dict, where: str, base: dict | None = None
-                ) -> dict[str, Any]:
+    def section(
+        self, node: yaml.Node, schema: dict, where: str, base: dict | None = None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, (spec) in schema.items():
             if isinstance(spec, dict):
                 out[key] = self.section_default(spec, (base or {}).get(key))
             else:
                 default = (base or {}).get(key, spec[1])
-                out[key] = dict(default) if isinstance(default, dict) else (
-                    list(default) if isinstance(default, list) else default)
+                out[key] = (
+                    dict(default)
+                    if isinstance(default, dict)
+                    else (list(default) if isinstance(default, list) else default)
+                )
         if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
             return out
         if not isinstance(node, yaml.MappingNode):
@@ -151,8 +174,12 @@ class _Loader:
         return out
 
     def section_default(self, schema: dict, base: dict | None) -> dict[str, Any]:
-        return {k: (base or {}).get(k, v[1]) if not isinstance(v, dict) else
-                self.section_default(v, (base or {}).get(k)) for k, v in schema.items()}
+        return {
+            k: (base or {}).get(k, v[1])
+            if not isinstance(v, dict)
+            else self.section_default(v, (base or {}).get(k))
+            for k, v in schema.items()
+        }
 
     def value(self, node: yaml.Node, kind: str, path: str, current: Any) -> Any:
         data = yaml.safe_load(yaml.serialize(node))
@@ -163,8 +190,11 @@ class _Loader:
         if kind == "secret":
             match = ENV_RE.match(str(data))
             if not match:
-                self.problem(node, f"{path} must name an environment variable as ${{VAR}}, "
-                                   "never hold the secret itself")
+                self.problem(
+                    node,
+                    f"{path} must name an environment variable as ${{VAR}}, "
+                    "never hold the secret itself",
+                )
                 return None
             return Secret(match.group(1), f"{self.path.name}:{node.start_mark.line + 1}: {path}")
         if isinstance(data, str) and ENV_RE.match(data):
@@ -173,10 +203,13 @@ class _Loader:
             if data is None:
                 self.problem(node, f"{path}: environment variable {var} is not set")
                 return current
-        checks = {"str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
-                  "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                  "bool": lambda v: isinstance(v, bool), "list": lambda v: isinstance(v, list),
-                  "map": lambda v: isinstance(v, dict)}
+        checks = {
+            "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "bool": lambda v: isinstance(v, bool),
+            "list": lambda v: isinstance(v, list),
+            "map": lambda v: isinstance(v, dict),
+        }
         if kind == "decimal":
             try:
                 if isinstance(data, bool):
@@ -188,8 +221,13 @@ class _Loader:
         if kind == "list" and isinstance(data, str | int):
             data = [data]
         if not checks[kind](data):
-            expected = {"int": "a whole number >= 0", "bool": "true or false", "list": "a list",
-                        "map": "a mapping", "str": "text"}[kind]
+            expected = {
+                "int": "a whole number >= 0",
+                "bool": "true or false",
+                "list": "a list",
+                "map": "a mapping",
+                "str": "text",
+            }[kind]
             self.problem(node, f"{path} must be {expected}, not {data!r}")
             return current
         if kind == "str":
@@ -211,8 +249,9 @@ class _Loader:
             self.problem(node, f"{where}.price.currency needs price.rates to convert from")
         bad = [s for s in filters["status"] if s not in STATUSES]
         if bad:
-            self.problem(node, f"{where}.filters.status: {bad[0]!r} is not one of "
-                               f"{', '.join(STATUSES)}")
+            self.problem(
+                node, f"{where}.filters.status: {bad[0]!r} is not one of {', '.join(STATUSES)}"
+            )
         if not Decimal(0) <= stock["percent"] <= Decimal(100):
             self.problem(node, f"{where}.stock.percent must be between 0 and 100")
 
@@ -222,8 +261,9 @@ class _Loader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{self.path.name}{line}: not valid YAML: "
-                              f"{getattr(exc, 'problem', exc)}") from None
+            raise ConfigError(
+                f"{self.path.name}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
+            ) from None
         top = self.section(root, TOP, "")
         defaults = top["defaults"]
         config = Config(self.path, top["shop"])
@@ -242,16 +282,24 @@ class _Loader:
                     hint = difflib.get_close_matches(data["type"], self.known_types, n=1)
                     tail = f"; did you mean {hint[0]!r}?" if hint else ""
                     known = ", ".join(sorted(self.known_types))
-                    self.problem(_child(node, "type") or key_node,
-                                 f"channels.{name}.type {data['type']!r} is unknown "
-                                 f"(known: {known}){tail}")
+                    self.problem(
+                        _child(node, "type") or key_node,
+                        f"channels.{name}.type {data['type']!r} is unknown (known: {known}){tail}",
+                    )
                 self.rule_values(key_node, f"channels.{name}", data)
                 config.channels[name] = Channel(
-                    name=name, type=data["type"] or "", enabled=data["enabled"],
-                    template=data["template"], output=data["output"],
-                    filters=data["filters"], price=data["price"], stock=data["stock"],
-                    content=data["content"], max_shrink_percent=data["max_shrink_percent"],
-                    upload=data["upload"], settings=data["settings"] or {},
+                    name=name,
+                    type=data["type"] or "",
+                    enabled=data["enabled"],
+                    template=data["template"],
+                    output=data["output"],
+                    filters=data["filters"],
+                    price=data["price"],
+                    stock=data["stock"],
+                    content=data["content"],
+                    max_shrink_percent=data["max_shrink_percent"],
+                    upload=data["upload"],
+                    settings=data["settings"] or {},
                     line=key_node.start_mark.line + 1,
                 )
         if self.problems:

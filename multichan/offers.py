@@ -102,8 +102,15 @@ def round_price(amount: Decimal, mode: str) -> Decimal:
 class Rules:
     """One channel's rules, compiled once, applied to every product."""
 
-    def __init__(self, channel: Channel, shop: dict[str, Any], *, strip_html_default: bool,
-                 max_title: int, max_description: int) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        shop: dict[str, Any],
+        *,
+        strip_html_default: bool,
+        max_title: int,
+        max_description: int,
+    ) -> None:
         self.channel = channel
         f, p, s, c = channel.filters, channel.price, channel.stock, channel.content
         self.statuses = set(f["status"])
@@ -144,7 +151,9 @@ class Rules:
         if self.target_currency and currency != self.target_currency:
             rate = self.rates.get(currency)
             if rate is None:
-                raise ValueError(f"no rate from {currency} to {self.target_currency} in price.rates")
+                raise ValueError(
+                    f"no rate from {currency} to {self.target_currency} in price.rates"
+                )
             amount, currency = amount * rate, self.target_currency
         amount = amount * self.markup + self.add
         amount = round_price(amount.quantize(CENT, ROUND_HALF_UP), self.rounding)
@@ -154,8 +163,9 @@ class Rules:
 
     def category(self, product_type: str | None, fallback: str | None) -> str | None:
         if product_type and self.category_map:
-            best = max((k for k in self.category_map if _within(product_type, k)),
-                       key=len, default=None)
+            best = max(
+                (k for k in self.category_map if _within(product_type, k)), key=len, default=None
+            )
             if best is not None:
                 return self.category_map[best]
         return fallback
@@ -188,8 +198,9 @@ class Rules:
         if not self.wanted(p) or (override and override.get("excluded")):
             return None
         stock: dict[str, int] = p["stock"]
-        counted = {loc: q for loc, q in stock.items()
-                   if self.locations is None or loc in self.locations}
+        counted = {
+            loc: q for loc, q in stock.items() if self.locations is None or loc in self.locations
+        }
         quantity = self.quantity(sum(counted.values()))
         if self.in_stock_only and quantity <= 0:
             return None
@@ -206,12 +217,15 @@ class Rules:
                     sale = None
         shown = sale if sale is not None else price
         if (self.price_min is not None and shown < self.price_min) or (
-            self.price_max is not None and shown > self.price_max):
+            self.price_max is not None and shown > self.price_max
+        ):
             return None
         title = (override or {}).get("title") or (
-            self.title_tpl.render(**p) if self.title_tpl else p["title"])
+            self.title_tpl.render(**p) if self.title_tpl else p["title"]
+        )
         description = (override or {}).get("description") or (
-            self.desc_tpl.render(**p) if self.desc_tpl else p.get("description") or "")
+            self.desc_tpl.render(**p) if self.desc_tpl else p.get("description") or ""
+        )
         if self.strip:
             title, description = strip_html(title), strip_html(description)
         title = cut(" ".join(title.split()), self.max_title)
@@ -224,8 +238,11 @@ class Rules:
         images = p["images"][: self.max_images]
         link = p.get("link")
         if not link and self.link_template:
-            link = self.link_template.format(handle=p.get("handle") or p["sku"], sku=p["sku"],
-                                             item_group_id=p.get("item_group_id") or "")
+            link = self.link_template.format(
+                handle=p.get("handle") or p["sku"],
+                sku=p["sku"],
+                item_group_id=p.get("item_group_id") or "",
+            )
         return Offer(
             sku=p["sku"], item_group_id=p.get("item_group_id"), title=title,
             description=description, link=link, image_link=images[0] if images else None,
@@ -263,17 +280,24 @@ class Skipped:
     reason: str
 
 
-def build(products: Iterable[dict[str, Any]], rules: Rules,
-          overrides: dict[str, dict[str, Any]], on_error: Callable[[Skipped], None]
-          ) -> Iterator[Offer]:
+def build(
+    products: Iterable[dict[str, Any]],
+    rules: Rules,
+    overrides: dict[str, dict[str, Any]],
+    on_error: Callable[[Skipped], None],
+) -> Iterator[Offer]:
     """Offers for every product the channel wants; products the rules cannot handle are
     reported through ``on_error`` and skipped."""
     for p in products:
         try:
             offer = rules.offer(p, overrides.get(p["sku"]))
         except Exception as exc:  # one bad row never stops the rest
-            on_error(Skipped(p["sku"], f"{type(exc).__name__}: {exc}"
-                             if not isinstance(exc, ValueError) else str(exc)))
+            on_error(
+                Skipped(
+                    p["sku"],
+                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc),
+                )
+            )
             continue
         if offer is not None:
             yield offer

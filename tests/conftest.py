@@ -51,14 +51,23 @@ def run_cli(*args: str | os.PathLike[str], env: dict[str, str] | None = None) ->
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def run_subprocess(*args: str | os.PathLike[str], cwd: Path | None = None,
-                   env: dict[str, str] | None = None, timeout: float = 60) -> Result:
+def run_subprocess(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Result:
     """Run multichan as a real process with no TTY and no stdin, as cron does."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("FORCE_COLOR", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "multichan", *map(str, args)], cwd=cwd, env=full_env,
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "multichan", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -57,8 +57,6 @@ def check_product(p: dict[str, Any], group_sizes: dict[str, int]) -> list[Proble
         if qty < 0:
             add("stock", f"negative stock {qty} at {location}")
     has_variant_attrs = any(p.get(k) for k in ("color", "size", "material", "pattern"))
-    if has_variant_attrs and not p.get("item_group_id"):
-        add("item_group_id", "variant attributes (color/size/...) but no item group")
     group = p.get("item_group_id")
     if group and group_sizes.get(group, 0) > 1 and not has_variant_attrs:
         add("variant", f"variant of {group} without color, size, material or pattern")

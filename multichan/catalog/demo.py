@@ -78,19 +78,31 @@ def products() -> list[ProductInput]:
     for sku, title, ptype, gcat, price, sale, store, warehouse, desc in SIMPLE:
         n += 1
         slug = sku.lower()
-        items.append(ProductInput(
-            sku=sku,
-            fields={
-                "handle": slug, "title": title, "description": desc, "brand": BRAND,
-                "gtin": gtin13(n), "mpn": f"NW-{n}", "condition": "new", "price": price,
-                "sale_price": sale, "currency": "USD", "weight_grams": 200 + n % 7 * 150,
-                "product_type": ptype, "google_product_category": gcat,
-                "link": f"{SHOP}/products/{slug}", "tags": "outdoor,demo",
-                "status": "draft" if sku == "GIFT-CARD-50" else "active",
-            },
-            images=[f"{CDN}/{slug}-1.jpg", f"{CDN}/{slug}-2.jpg"],
-            stock={"store": store, "warehouse": warehouse},
-        ))
+        items.append(
+            ProductInput(
+                sku=sku,
+                fields={
+                    "handle": slug,
+                    "title": title,
+                    "description": desc,
+                    "brand": BRAND,
+                    "gtin": gtin13(n),
+                    "mpn": f"NW-{n}",
+                    "condition": "new",
+                    "price": price,
+                    "sale_price": sale,
+                    "currency": "USD",
+                    "weight_grams": 200 + n % 7 * 150,
+                    "product_type": ptype,
+                    "google_product_category": gcat,
+                    "link": f"{SHOP}/products/{slug}",
+                    "tags": "outdoor,demo",
+                    "status": "draft" if sku == "GIFT-CARD-50" else "active",
+                },
+                images=[f"{CDN}/{slug}-1.jpg", f"{CDN}/{slug}-2.jpg"],
+                stock={"store": store, "warehouse": warehouse},
+            )
+        )
     for group, title, ptype, gcat, price, sale, sizes, colours in APPAREL:
         slug = group.lower()
         for colour in colours:
@@ -101,25 +113,37 @@ def products() -> list[ProductInput]:
                 # a deterministic spread of stock, with a few variants sold out everywhere
                 store = (n * 7) % 6
                 warehouse = 0 if n % 11 == 0 else (n * 13) % 25
-                items.append(ProductInput(
-                    sku=sku,
-                    fields={
-                        "item_group_id": group, "handle": slug,
-                        "title": f"{title} - {colour} / {size}",
-                        "description": f"<p>{title} in {colour.lower()}. "
-                                       "Soft, breathable &amp; quick to dry.</p>",
-                        "brand": BRAND, "gtin": gtin13(n), "mpn": f"NW-{n}",
-                        "condition": "new", "price": price, "sale_price": sale,
-                        "currency": "USD", "weight_grams": 150 + n % 5 * 50,
-                        "product_type": ptype, "google_product_category": gcat,
-                        "link": f"{SHOP}/products/{slug}?variant={sku}",
-                        "color": colour, "size": size, "gender": "unisex",
-                        "age_group": "adult", "tags": "apparel,demo",
-                        "options": f'{{"Color": "{colour}", "Size": "{size}"}}',
-                        "status": "active",
-                    },
-                    images=[f"{CDN}/{slug}-{colour.lower()}.jpg", f"{CDN}/{slug}-detail.jpg"],
-                    stock={"store": store, "warehouse": warehouse},
-                ))
+                items.append(
+                    ProductInput(
+                        sku=sku,
+                        fields={
+                            "item_group_id": group,
+                            "handle": slug,
+                            "title": f"{title} - {colour} / {size}",
+                            "description": f"<p>{title} in {colour.lower()}. "
+                            "Soft, breathable &amp; quick to dry.</p>",
+                            "brand": BRAND,
+                            "gtin": gtin13(n),
+                            "mpn": f"NW-{n}",
+                            "condition": "new",
+                            "price": price,
+                            "sale_price": sale,
+                            "currency": "USD",
+                            "weight_grams": 150 + n % 5 * 50,
+                            "product_type": ptype,
+                            "google_product_category": gcat,
+                            "link": f"{SHOP}/products/{slug}?variant={sku}",
+                            "color": colour,
+                            "size": size,
+                            "gender": "unisex",
+                            "age_group": "adult",
+                            "tags": "apparel,demo",
+                            "options": f'{{"Color": "{colour}", "Size": "{size}"}}',
+                            "status": "active",
+                        },
+                        images=[f"{CDN}/{slug}-{colour.lower()}.jpg", f"{CDN}/{slug}-detail.jpg"],
+                        stock={"store": store, "warehouse": warehouse},
+                    )
+                )
     assert all(Decimal(i.fields["price"]) > 0 for i in items)  # type: ignore[arg-type]
     return items

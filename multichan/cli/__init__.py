@@ -34,15 +34,21 @@ def _version(value: bool) -> None:
 def main_options(
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", envvar="MULTICHAN_WORKSPACE",
-                     help="Workspace folder (default: the current folder)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="MULTICHAN_WORKSPACE",
+            help="Workspace folder (default: the current folder).",
+        ),
     ] = None,
     traceback: Annotated[
         bool, typer.Option("--traceback", help="Show the full stack trace on errors.")
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True,
-                           help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """multichan: one catalog, every channel."""
@@ -88,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last resort: a bug, never a silent crash
         if output.STATE.traceback:
             output.print_traceback()
-        output.error(f"unexpected {type(exc).__name__}: {exc}",
-                     hint="rerun with --traceback and report it")
+        output.error(
+            f"unexpected {type(exc).__name__}: {exc}", hint="rerun with --traceback and report it"
+        )
         code = UNEXPECTED
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,8 +14,7 @@ stock_app = typer.Typer(help="Change stock at a location.", no_args_is_help=True
 price_app = typer.Typer(help="Change prices.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-LocationOpt = Annotated[str | None, typer.Option("--location", "-l",
-                                                 help="Stock location (code).")]
+LocationOpt = Annotated[str | None, typer.Option("--location", "-l", help="Stock location (code).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +25,9 @@ def register(app: typer.Typer) -> None:
 
 @catalog_app.command("list")
 def list_(
-    search: Annotated[str | None, typer.Option("--search", "-s",
-                                               help="Text in SKU, title, brand or GTIN.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", "-s", help="Text in SKU, title, brand or GTIN.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List products with price, status and total stock."""
@@ -37,10 +37,20 @@ def list_(
     if json_out:
         output.print_json(rows)
         return
-    output.table(rows, [("sku", "SKU"), ("title", "Title"), ("status", "Status"),
-                        ("price", "Price"), ("sale_price", "Sale"), ("currency", "Cur"),
-                        ("quantity", "Qty")],
-                 title=f"{len(rows)} products", right=("price", "sale_price", "quantity"))
+    output.table(
+        rows,
+        [
+            ("sku", "SKU"),
+            ("title", "Title"),
+            ("status", "Status"),
+            ("price", "Price"),
+            ("sale_price", "Sale"),
+            ("currency", "Cur"),
+            ("quantity", "Qty"),
+        ],
+        title=f"{len(rows)} products",
+        right=("price", "sale_price", "quantity"),
+    )
 
 
 @catalog_app.command("show")
@@ -52,8 +62,11 @@ def show(sku: str, json_out: JsonOpt = False) -> None:
     if json_out:
         output.print_json(product)
         return
-    rows = [{"field": k, "value": v} for k, v in product.items()
-            if k not in ("images", "stock", "overrides") and v not in (None, "")]
+    rows = [
+        {"field": k, "value": v}
+        for k, v in product.items()
+        if k not in ("images", "stock", "overrides") and v not in (None, "")
+    ]
     rows += [{"field": f"image {n}", "value": url} for n, url in enumerate(product["images"], 1)]
     rows += [{"field": f"stock at {loc}", "value": q} for loc, q in product["stock"].items()]
     rows += [{"field": f"override {o['channel']}", "value": o} for o in product["overrides"]]
@@ -70,15 +83,21 @@ def check(json_out: JsonOpt = False) -> None:
     from multichan.catalog.store import iter_catalog
 
     db = output.workspace().db()
-    groups = dict(db.execute("SELECT item_group_id, count(*) FROM products "
-                             "WHERE item_group_id IS NOT NULL GROUP BY 1").fetchall())
+    groups = dict(
+        db.execute(
+            "SELECT item_group_id, count(*) FROM products "
+            "WHERE item_group_id IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
     problems = check_catalog(iter_catalog(db), groups)
     if json_out:
         output.print_json({"problems": problems, "count": len(problems)})
     elif problems:
-        output.table([p.as_dict() for p in problems],
-                     [("sku", "SKU"), ("field", "Field"), ("problem", "Problem")],
-                     title=f"{len(problems)} problem(s)")
+        output.table(
+            [p.as_dict() for p in problems],
+            [("sku", "SKU"), ("field", "Field"), ("problem", "Problem")],
+            title=f"{len(problems)} problem(s)",
+        )
     else:
         output.out("No problems found.")
     if problems:

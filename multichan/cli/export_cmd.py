@@ -19,13 +19,17 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    channels: Annotated[list[str] | None, typer.Argument(
-        help="Channels to export (default: every enabled feed channel).")] = None,
+    channels: Annotated[
+        list[str] | None,
+        typer.Argument(help="Channels to export (default: every enabled feed channel)."),
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every enabled feed channel.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Validate and report; write nothing.")]
-    = False,
-    force: Annotated[bool, typer.Option("--force", help="Write even if the shrink guard "
-                                        "would refuse.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate and report; write nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write even if the shrink guard would refuse.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Render, validate and atomically write channel feeds (then upload where configured)."""
@@ -33,8 +37,9 @@ def export(
 
     ws = output.workspace()
     with output.progress_factory(enabled=not json_out) as progress:
-        results = export_all(ws, channels or [], all_channels=all_, check=check, force=force,
-                             progress=progress)
+        results = export_all(
+            ws, channels or [], all_channels=all_, check=check, force=force, progress=progress
+        )
     code = max((r.exit_code for r in results), default=OK)
     if json_out:
         output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
@@ -58,12 +63,24 @@ def exports(
     """List past exports: when, how many items, bytes, sha256, upload."""
     db = output.workspace().db()
     where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    rows = list(db.query(f"SELECT * FROM exports {where} ORDER BY id DESC LIMIT ?",
-                         [*params, limit]))
+    rows = list(
+        db.query(f"SELECT * FROM exports {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+    )
     if json_out:
         output.print_json(rows)
         return
-    output.table(rows, [("started_at", "When"), ("channel", "Channel"), ("items", "Items"),
-                        ("left_out", "Left out"), ("bytes", "Bytes"),
-                        ("duration_ms", "ms"), ("sha256", "sha256"), ("uploaded_to", "Upload")],
-                 title="Exports", right=("items", "left_out", "bytes", "duration_ms"))
+    output.table(
+        rows,
+        [
+            ("started_at", "When"),
+            ("channel", "Channel"),
+            ("items", "Items"),
+            ("left_out", "Left out"),
+            ("bytes", "Bytes"),
+            ("duration_ms", "ms"),
+            ("sha256", "sha256"),
+            ("uploaded_to", "Upload"),
+        ],
+        title="Exports",
+        right=("items", "left_out", "bytes", "duration_ms"),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,30 +12,52 @@ from multichan.cli import output
 from multichan.errors import ItemsRejected
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     shopify = "shopify"
     woocommerce = "woocommerce"
     csv = "csv"
 
 
+def shop_currency(ws) -> str | None:  # ws: Workspace
+    """shop.currency from channels.yaml, read leniently: a broken file must not block imports."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(ws.config_path.read_text(encoding="utf-8")) or {}
+        return str(data.get("shop", {}).get("currency") or "") or None
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
-        fmt: Annotated[Format, typer.Argument(metavar="FORMAT",
-                                              help="shopify, woocommerce or csv.")],
+        fmt: Annotated[
+            Format, typer.Argument(metavar="FORMAT", help="shopify, woocommerce or csv.")
+        ],
         file: Annotated[Path, typer.Argument(help="The exported CSV file.")],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, write nothing.")]
-        = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
-        = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, write nothing.")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+        currency: Annotated[
+            str | None,
+            typer.Option(
+                "--currency",
+                help="Currency of the file's prices (default: shop.currency in "
+                "channels.yaml, else USD).",
+            ),
+        ] = None,
     ) -> None:
         """Import products (upsert by SKU): Shopify or WooCommerce exports, or the generic CSV."""
+        from rich.markup import escape
+
         from multichan.catalog.importers import run
 
         ws = output.workspace()
         db = ws.db()
         with ws.lock():
-            outcome = run(db, fmt.value, file, dry_run=dry_run)
+            outcome = run(
+                db, fmt.value, file, dry_run=dry_run, currency=currency or shop_currency(ws)
+            )
         parsed, up = outcome.parsed, outcome.upserted
         summary = {
             "file": str(file), "format": fmt.value, "dry_run": dry_run,
@@ -50,17 +72,24 @@ def register(app: typer.Typer) -> None:
             for warning in parsed.warnings:
                 output.warn(warning)
             for r in parsed.rejected:
-                output.err(f"[red]rejected[/] {file.name}:{r.line} SKU {r.sku or '(none)'}: "
-                           f"{r.reason}")
+                output.err(
+                    "[red]rejected[/] "
+                    + escape(f"{file.name}:{r.line} SKU {r.sku or '(none)'}: {r.reason}")
+                )
             verb = "would be" if dry_run else "were"
             if dry_run:
                 for sku in up.added:
-                    output.out(f"+ {sku}")
+                    output.out(escape(f"+ {sku}"))
                 for sku, fields in up.changed.items():
-                    output.out(f"~ {sku}: {', '.join(fields)}")
-            output.out(f"{len(up.added)} added, {len(up.changed)} changed, {up.unchanged} "
-                       f"unchanged, {len(parsed.rejected)} rejected ({verb} written)"
-                       .replace("(were written)", "").strip())
+                    output.out(escape(f"~ {sku}: {', '.join(fields)}"))
+            output.out(
+                f"{len(up.added)} added, {len(up.changed)} changed, {up.unchanged} "
+                f"unchanged, {len(parsed.rejected)} rejected ({verb} written)".replace(
+                    "(were written)", ""
+                ).strip()
+            )
         if parsed.rejected:
-            raise ItemsRejected(f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
-                                "the other rows were imported" + (" (dry run)" if dry_run else ""))
+            raise ItemsRejected(
+                f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
+                "the other rows were imported" + (" (dry run)" if dry_run else "")
+            )

@@ -16,10 +16,12 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path(
             "."
         ),
-        demo: Annotated[bool, typer.Option("--demo", help="Fill the catalog with a demo shop.")]
-        = False,
-        force: Annotated[bool, typer.Option("--force", help="Replace an existing workspace.")]
-        = False,
+        demo: Annotated[
+            bool, typer.Option("--demo", help="Fill the catalog with a demo shop.")
+        ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an existing workspace.")
+        ] = False,
     ) -> None:
         """Create a workspace: catalog.db, channels.yaml, templates/ and feeds/."""
         from multichan.workspace import create

@@ -81,16 +81,19 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
 
 
-def table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], title: str | None = None,
-          right: tuple[str, ...] = ()) -> None:
+def table(
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str]],
+    title: str | None = None,
+    right: tuple[str, ...] = (),
+) -> None:
     """A rich table of ``rows``; ``columns`` is [(key, heading)]."""
     from rich.markup import escape
     from rich.table import Table
 
     grid = Table(title=title, show_lines=False, header_style="bold")
     for key, heading in columns:
-        grid.add_column(heading, justify="right" if key in right else "left",
-                        overflow="fold")
+        grid.add_column(heading, justify="right" if key in right else "left", overflow="fold")
     for row in rows:
         grid.add_row(*(escape("" if row.get(k) is None else str(row.get(k))) for k, _ in columns))
     _console().print(grid)

@@ -178,7 +178,7 @@ def _load_key(paramiko: Any, key_file: Any, passphrase: str | None) -> Any:
         return None
     path = Path(str(key_file)).expanduser()
     try:
-        return paramiko.PKey.from_path(path, passphrase)
+        return paramiko.PKey.from_path(path, passphrase.encode() if passphrase else None)
     except FileNotFoundError:
         raise ConfigError(f"upload.key_file {path} does not exist") from None
     except (paramiko.PasswordRequiredException, TypeError) as exc:

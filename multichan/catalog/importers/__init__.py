@@ -32,8 +32,22 @@ def parse(fmt: str, path: Path) -> ParseResult:
     return module.parse(path)  # type: ignore[no-any-return]
 
 
-def run(db: sqlite_utils.Database, fmt: str, path: Path, *, dry_run: bool = False
-        ) -> ImportOutcome:
-    """Parse ``path`` as ``fmt`` and upsert its good rows (nothing is written on dry run)."""
+def run(
+    db: sqlite_utils.Database,
+    fmt: str,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    currency: str | None = None,
+) -> ImportOutcome:
+    """Parse ``path`` as ``fmt`` and upsert its good rows (nothing is written on dry run).
+
+    ``currency`` is the shop's currency for rows whose file says none (Shopify and WooCommerce
+    exports never do).
+    """
     parsed = parse(fmt, path)
+    if currency:
+        for item in parsed.items:
+            if not item.fields.get("currency"):
+                item.fields["currency"] = currency.upper()
     return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))

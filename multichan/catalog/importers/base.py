@@ -7,8 +7,10 @@ reason). A bad row is reported and skipped; the good rows still import.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +75,7 @@ def read_csv(
     text = read_text(path)
     if not text.strip():
         raise InputError(f"{path} is empty")
-    reader = csv.reader(text.splitlines(keepends=True))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
@@ -162,6 +164,11 @@ def options_json(options: dict[str, str]) -> str | None:
 ATTRIBUTE_COLUMNS = {
     "color": "color", "colour": "color", "size": "size", "material": "material",
     "pattern": "pattern", "gender": "gender", "age group": "age_group", "age_group": "age_group",
+    # the option names sellers use in other languages
+    "farbe": "color", "couleur": "color", "kolor": "color", "color/colour": "color",
+    "цвет": "color", "colore": "color", "größe": "size", "groesse": "size", "taille": "size",
+    "rozmiar": "size", "размер": "size", "talla": "size", "taglia": "size", "tamaño": "size",
+    "material/materiał": "material", "materiał": "material", "matériau": "material",
 }  # fmt: skip
 
 
@@ -176,5 +183,8 @@ def variant_attributes(options: dict[str, str]) -> dict[str, str]:
 
 
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-")
+    """A URL slug as shops make them: accents folded to ASCII ("Café" -> "cafe")."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    slug = re.sub(r"[^\w]+", "-", folded, flags=re.UNICODE).strip("-")
     return slug or "item"

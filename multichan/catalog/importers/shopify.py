@@ -51,6 +51,7 @@ NO_OPTION = {("title", "default title"), ("title", ""), ("", "default title")}
 @dataclass
 class _Product:
     handle: str
+    first_line: int
     line: int = 0
     row: dict[str, str] | None = None  # the first row with a Title
     variants: list[tuple[int, dict[str, str]]] = field(default_factory=list)
@@ -155,7 +156,7 @@ def _group(
             else:
                 result.warnings.append(f"line {line}: no Handle, no Title and no variant; ignored")
             continue
-        product = products.setdefault(handle.lower(), _Product(handle.lower()))
+        product = products.setdefault(handle.lower(), _Product(handle.lower(), line))
         if title and product.row is None:
             product.line, product.row = line, row
         if is_variant:
@@ -167,7 +168,8 @@ def _group(
             product.variants.append((product.line, product.row))  # rejected: no SKU
         elif not product.variants:
             result.warnings.append(
-                f"Handle {product.handle!r} has only image rows and no product row; ignored"
+                f"line {product.first_line}: Handle {product.handle!r} has no row with a Title "
+                "and no variant; ignored"
             )
     return products
 
@@ -201,10 +203,11 @@ def _item(
     if len(product.variants) > 1 and options:
         title = f"{title} - {' / '.join(options.values())}"
 
-    def google(column: str) -> str:
-        return _get(row, f"Google Shopping / {column}") or _get(
-            first, f"Google Shopping / {column}"
-        )
+    def google(column: str) -> str:  # per variant in newer exports, per product in older
+        name = f"Google Shopping / {column}"
+        return _get(row, name) or _get(first, name)
+
+    category = google("Google Product Category") or _get(first, "Product Category")
 
     fields: dict[str, object] = {
         "item_group_id": product.handle if product.grouped() else None,
@@ -213,9 +216,7 @@ def _item(
         "description": body if body.strip() else None,  # HTML kept as is
         "brand": _get(first, "Vendor") or None,
         "product_type": _get(first, "Type") or None,
-        "google_product_category": google("Google Product Category")
-        or _get(first, "Product Category")
-        or None,
+        "google_product_category": category or None,
         "gtin": base.barcode(_get(row, "Variant Barcode")),
         "mpn": google("MPN") or None,
         "condition": base.condition(google("Condition")),
@@ -241,7 +242,7 @@ def _grams(text: str) -> int | None:
     if not text:
         return None
     try:
-        grams = Decimal(text.replace(",", "."))
+        grams = Decimal(text)
     except InvalidOperation:
         raise base.RowError(f"Variant Grams {text!r} is not a number") from None
     if not grams.is_finite() or grams < 0:

@@ -140,7 +140,7 @@ def parse(path: Path) -> base.ParseResult:
         if isinstance(parent, _Parent) and not parent.used and key == parent.group:
             f.result.warnings.append(
                 f"line {parent.line}: variable product {cell(parent.row, 'Name')!r} has no "
-                "usable variation in this file; nothing was imported for it"
+                "variation in this file; nothing was imported for it"
             )
     if uncounted:
         shown = ", ".join(uncounted[:10]) + (", ..." if len(uncounted) > 10 else "")
@@ -234,11 +234,12 @@ def _simple(sku: str, row: dict[str, str], f: _File, uncounted: list[str]) -> Pr
 def _variation(
     sku: str, row: dict[str, str], parent: _Parent, f: _File, uncounted: list[str]
 ) -> ProductInput:
-    name = html.unescape(cell(parent.row, "Name")) or html.unescape(cell(row, "Name"))
+    name = html.unescape(cell(parent.row, "Name"))
     options = {
         n: v.replace("\\,", ",") for n, v in _attributes(row, f) if v and n not in BRAND_ATTRIBUTES
     }
-    title = f"{name} - {', '.join(options.values())}" if options else cell(row, "Name") or name
+    own_name = html.unescape(cell(row, "Name"))
+    title = f"{name} - {', '.join(options.values())}" if options else own_name or name
     price = base.money(cell(row, "Regular price"), "Regular price")
     if price is not None:
         sale = _sale(row, sku, f)
@@ -251,7 +252,7 @@ def _variation(
     fields = _shared(parent.row, f) | {
         "item_group_id": parent.group,
         "handle": base.slugify(name),
-        "title": html.unescape(title),
+        "title": title,
         "description": _description(row) or _description(parent.row),
         "brand": _brand(row, f) or _brand(parent.row, f),
         "gtin": _gtin(row, f),
