@@ -24,10 +24,12 @@ Sources (Google Merchant Center Help, support.google.com/merchants/answer/...):
   ``title``/``link``/``description`` may be plain RSS elements, others ``g:``).
 * 160588   Tab-delimited feeds (header row of attribute names, one product per
   line, tab separated; no tabs or line breaks inside values).
-* 6324405  id: required, 1-50 characters, unique, casing does not make IDs
-  unique.
+* 6324405  id: required, 1-50 characters, a unique ID for each product.
+  Casing does not make IDs unique: stated for item_group_id on 6324507 and
+  for id on Manufacturer Center's id page (manufacturers/answer/7495188).
 * 6324415  title: required, 1-150 characters.
-* 6324468  description: required, 1-5,000 characters.
+* 6324468  description: required, 1-5,000 characters (page id recalled; the
+  limit is confirmed by the product data specification).
 * 6324416  link: required, http/https, ASCII, RFC 3986, 1-2,000 characters.
 * 6324350  image_link: required, http/https, ASCII, RFC 3986, 1-2,000
   characters, commas encoded as %2C.
@@ -41,7 +43,7 @@ Sources (Google Merchant Center Help, support.google.com/merchants/answer/...):
 * 6324460  sale_price_effective_date: two ISO 8601 timestamps joined by ``/``.
 * 6324469  condition: new, refurbished, used.
 * 6324351  brand: 1-70 characters, required for products with a brand.
-* 6324482  mpn: 1-70 characters.
+* 6324482  mpn: 1-70 characters (page id recalled, not re-read).
 * 6324461  gtin: digits (spaces and dashes ignored), 8/12/13/14 digits, up to
   10 values.  7000684: no restricted GS1 ranges (prefix 2, 02, 04).
   6286302: no coupon ranges (prefix 05, 981-984, 99).  The GS1 mod-10 check
@@ -520,9 +522,10 @@ def _check_feed_items(items: Sequence[Item], hints: Sequence[dict[str, str]]) ->
         for value in sorted(values, key=len, reverse=True):
             stem = re.sub(r"(?<!\w)" + re.escape(value.casefold()) + r"(?!\w)", " ", stem)
         brand = _first(item, "brand").casefold()
-        clusters.setdefault(("title", brand + "|" + _simplify(stem)), []).append(i)
+        if _simplify(stem):
+            clusters.setdefault(("title", brand + "|" + _simplify(stem)), []).append(i)
         link = urlsplit(_first(item, "link"))
-        if link.hostname:
+        if link.hostname and link.path.strip("/"):  # a shared home page proves nothing
             page = f"{link.hostname}{link.path}".casefold()
             clusters.setdefault(("landing page", page), []).append(i)
     flagged: set[int] = set()
@@ -561,6 +564,8 @@ def check_google_xml(path: StrPath) -> list[str]:
         tree = ET.parse(path)
     except ET.ParseError as exc:
         return [f"feed: xml: not well-formed ({exc}); escape & < > or use CDATA"]
+    except OSError as exc:
+        return [f"feed: file: cannot read ({exc})"]
     out: list[str] = []
     root = tree.getroot()
     if root.tag != "rss":
