@@ -25,7 +25,7 @@ from multichan.config import Channel
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-TAG_RE = re.compile(r"<[^>]+>")
+TAG_RE = re.compile(r"</?[A-Za-z!][^>]*>")
 BLOCK_RE = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\s*/?>")
 SPACE_RE = re.compile(r"[ \t\r\f\v]+")
 
@@ -271,7 +271,12 @@ def _expression(source: str):  # -> jinja2.Template
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False).from_string(source)
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        finalize=lambda value: "" if value is None else value,
+    )
+    return env.from_string(source)
 
 
 @dataclass

@@ -240,19 +240,29 @@ def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
 def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
     """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location -> qty).
 
-    One streaming query: memory does not grow with the catalog.
+    A merge of three index-ordered cursors (products, images, stock): one pass over each
+    table, memory flat however large the catalog.
     """
-    sql = """
-    SELECT p.*,
-      (SELECT json_group_array(url) FROM (SELECT url FROM images i WHERE i.sku = p.sku
-        ORDER BY position)) AS _images,
-      (SELECT json_group_object(location, quantity) FROM stock s WHERE s.sku = p.sku) AS _stock
-    FROM products p ORDER BY p.sku
-    """
-    cursor = db.conn.execute(sql)
+    conn = db.conn
+    cursor = conn.execute("SELECT * FROM products ORDER BY sku")
     cols = [d[0] for d in cursor.description]
+    images = conn.execute("SELECT sku, url FROM images ORDER BY sku, position")
+    stock = conn.execute("SELECT sku, location, quantity FROM stock ORDER BY sku, location")
+    image = next(images, None)
+    level = next(stock, None)
     for row in cursor:
         record = dict(zip(cols, row, strict=True))
-        record["images"] = json.loads(record.pop("_images") or "[]")
-        record["stock"] = json.loads(record.pop("_stock") or "{}")
+        sku = record["sku"]
+        urls: list[str] = []
+        while image is not None and image[0] <= sku:
+            if image[0] == sku:
+                urls.append(image[1])
+            image = next(images, None)
+        quantities: dict[str, int] = {}
+        while level is not None and level[0] <= sku:
+            if level[0] == sku:
+                quantities[level[1]] = level[2]
+            level = next(stock, None)
+        record["images"] = urls
+        record["stock"] = quantities
         yield record

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from multichan import __version__
@@ -57,15 +56,34 @@ def main_options(
 
 
 def _register() -> None:
-    from multichan.cli import catalog_cmd, export_cmd, import_cmd, init_cmd
+    from multichan.cli import catalog_cmd, channels_cmd, export_cmd, import_cmd, init_cmd
 
     init_cmd.register(app)
     import_cmd.register(app)
     catalog_cmd.register(app)
     export_cmd.register(app)
+    channels_cmd.register(app)
 
 
 _register()
+
+
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Usage errors: typer >= 0.20 raises its vendored click's, older typer the real click's."""
+    found: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as Vendored
+
+        found.append(Vendored)
+    except ImportError:
+        pass
+    try:
+        from click import ClickException
+
+        found.append(ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,14 +91,13 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="multichan", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        output.error("interrupted")
+    except typer.Abort:
         code = INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        code = USAGE if exc.exit_code == 2 else exc.exit_code
+    except _click_exceptions() as exc:
+        exc.show()  # type: ignore[attr-defined]
+        code = USAGE if exc.exit_code == 2 else exc.exit_code  # type: ignore[attr-defined]
     except MultichanError as exc:
         if output.STATE.traceback:
             output.print_traceback()
@@ -98,4 +115,6 @@ def main(argv: list[str] | None = None) -> None:
             f"unexpected {type(exc).__name__}: {exc}", hint="rerun with --traceback and report it"
         )
         code = UNEXPECTED
+    if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
+        output.error("interrupted")
     sys.exit(code if isinstance(code, int) else 0)

@@ -19,7 +19,10 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 
 def known_types() -> set[str]:
-    return set(FORMATS)
+    """Feed formats plus the API channel types installed as entry points (names only)."""
+    from multichan.channels.registry import available_types
+
+    return set(FORMATS) | set(available_types())
 
 
 def load_config(ws: Workspace) -> Config:

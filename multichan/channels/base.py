@@ -1,0 +1,286 @@
+"""The Channel interface: what an API channel declares, the batch methods it implements, the
+results and errors it returns, and validation of its ``settings`` from channels.yaml.
+
+A channel module declares its capabilities as class attributes and implements one method per
+supported operation. The engine calls ``channel.send(operation, offers)``, which the base class
+owns: it checks the capability and the batch size, calls the module's method and checks that
+exactly one result came back per SKU, in order. Chunking, rate limiting, retries, state and
+dry-run belong to the engine, never to a channel module.
+
+Errors come in three kinds (as in Singer/Meltano connectors):
+- a per-SKU rejection is an ``ItemResult`` with ``ok=False`` and the channel's own message;
+- ``Retriable``: the whole batch failed for a reason that may pass (429, 5xx, timeout, reset);
+- ``Fatal``: the whole batch failed and retrying cannot help (authentication, bad config).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from multichan.config import ENV_RE, Secret
+from multichan.errors import RETRIES_EXHAUSTED, ChannelFailed, MultichanError
+from multichan.offers import Offer
+
+CAPABILITIES = frozenset({"listings", "prices", "quantities", "orders"})
+# operation -> the method a channel implements for it ("orders" is fetched, not sent)
+OPERATIONS: dict[str, str] = {
+    "listings": "upsert_listings",
+    "prices": "update_prices",
+    "quantities": "update_quantities",
+}
+KINDS = ("str", "int", "bool", "secret", "url")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """How fast the engine may call this channel: a steady rate and a burst allowance."""
+
+    requests_per_second: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.requests_per_second > 0 or self.burst < 1:
+            raise ValueError(f"rate limit must be positive, not {self}")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One key under a channel's ``settings:``. ``kind`` is str, int, bool, secret or url;
+    a ``secret`` must be written as ``${ENV_VAR}`` and becomes a :class:`Secret`."""
+
+    kind: str = "str"
+    required: bool = False
+    default: Any = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome for one SKU: accepted (with the channel's ids for it) or rejected with the
+    channel's own message. ``retriable`` marks a rejection worth trying again later."""
+
+    sku: str
+    ok: bool
+    remote_ids: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    retriable: bool = False
+
+    @classmethod
+    def accepted(cls, sku: str, **remote_ids: str) -> ItemResult:
+        return cls(sku, True, dict(remote_ids))
+
+    @classmethod
+    def rejected(cls, sku: str, message: str, *, retriable: bool = False) -> ItemResult:
+        return cls(sku, False, {}, message, retriable)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "ok": self.ok,
+            "remote_ids": self.remote_ids,
+            "message": self.message,
+            "retriable": self.retriable,
+        }
+
+
+class Fatal(ChannelFailed):
+    """The whole batch failed and retrying cannot help: bad credentials, bad settings, a shop
+    that does not exist. Exit code 5."""
+
+
+class Retriable(MultichanError):
+    """The whole batch failed for a reason that may pass: rate limited (429), a 5xx, a timeout,
+    a reset connection. ``retry_after`` is the channel's hint in seconds, when it gave one.
+    The engine retries with backoff; if one escapes, retries were exhausted (exit code 6)."""
+
+    exit_code = RETRIES_EXHAUSTED
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Channel:
+    """Base class of every API channel. Subclasses set the class attributes below and implement
+    the batch method of each operation in ``supports``; they must not override ``send``."""
+
+    type: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset()
+    max_batch: ClassVar[Mapping[str, int]] = {}
+    rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
+    settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
+    credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "send" in cls.__dict__:
+            raise TypeError(f"{cls.__qualname__} must not override Channel.send")
+
+    def __init__(self, name: str, settings: Mapping[str, Any], session: Any = None) -> None:
+        """``settings`` come from :meth:`validate_settings`; ``session`` is the HTTP transport
+        (a ``requests.Session`` unless a test injects another)."""
+        self.name = name
+        self.settings = dict(settings)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
+
+    def __repr__(self) -> str:  # never the settings: they may resolve secrets
+        return f"<{type(self).__name__} channel {self.name!r} type={self.type!r}>"
+
+    @classmethod
+    def validate_settings(cls, raw: Mapping[str, Any] | None, where: str) -> ValidatedSettings:
+        return validate_settings(cls.settings_schema, raw, where)
+
+    # --- the engine's entry point -------------------------------------------------------
+    def send(self, operation: str, offers: Sequence[Offer]) -> list[ItemResult]:
+        """Run one batch: one result per offer, in order. Raises ValueError for an operation
+        this channel does not support, a batch above ``max_batch`` or a repeated SKU;
+        ``Retriable`` or ``Fatal`` when the whole batch failed."""
+        method = OPERATIONS.get(operation)
+        if method is None:
+            raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
+        if operation not in self.supports:
+            raise ValueError(f"channel type {self.type} does not support {operation}")
+        if not offers:
+            return []
+        limit = self.max_batch.get(operation, 0)
+        if len(offers) > limit:
+            raise ValueError(
+                f"{len(offers)} offers in one {operation} batch; {self.type} takes at most {limit}"
+            )
+        skus = [o.sku for o in offers]
+        if len(set(skus)) != len(skus):
+            raise ValueError(f"a {operation} batch repeats a SKU; each SKU must appear once")
+        results = getattr(self, method)(list(offers))
+        problems = result_problems(skus, results)
+        if problems:
+            raise Fatal(
+                f"channel {self.name} ({self.type}): {method} broke its contract: "
+                f"{problems[0]} (a bug in the channel module)"
+            )
+        return list(results)
+
+    # --- what a channel module implements -------------------------------------------------
+    def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
+        """Create or update the listing of each offer (title, description, images...)."""
+        raise NotImplementedError(f"{self.type} does not implement upsert_listings")
+
+    def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
+        """Set price (and sale price) of each offer's existing listing."""
+        raise NotImplementedError(f"{self.type} does not implement update_prices")
+
+    def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        """Set the available quantity of each offer's existing listing."""
+        raise NotImplementedError(f"{self.type} does not implement update_quantities")
+
+    def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Optional, for drift checks: what the channel shows now, by SKU (absent when the
+        channel has no listing). Keys are Offer field names (price, quantity, title...)."""
+        raise NotImplementedError(f"{self.type} cannot fetch remote state")
+
+
+def result_problems(skus: Sequence[str], results: Any) -> list[str]:
+    """What is wrong with ``results`` as the answer to a batch of ``skus``; [] when nothing."""
+    if not isinstance(results, list):
+        return [f"returned {type(results).__name__}, not a list of ItemResult"]
+    problems: list[str] = []
+    if len(results) != len(skus):
+        problems.append(f"returned {len(results)} results for {len(skus)} offers")
+    for i, (sku, result) in enumerate(zip(skus, results, strict=False)):
+        if not isinstance(result, ItemResult):
+            problems.append(f"result {i} is a {type(result).__name__}, not an ItemResult")
+            continue
+        if result.sku != sku:
+            problems.append(f"result {i} is for SKU {result.sku!r}, expected {sku!r}")
+        if not isinstance(result.ok, bool):
+            problems.append(f"result {i} ({sku}): ok is {result.ok!r}, not a bool")
+        if not result.ok and not (isinstance(result.message, str) and result.message.strip()):
+            problems.append(f"result {i} ({sku}) is rejected without a message")
+        ids = result.remote_ids
+        if not isinstance(ids, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in ids.items()
+        ):
+            problems.append(f"result {i} ({sku}): remote_ids must map str to str")
+    return problems
+
+
+# --- settings ------------------------------------------------------------------------------
+ValidatedSettings = tuple[dict[str, Any], list[str]]
+URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+SECRET_HINT = "must name an environment variable as ${VAR}, never hold the secret itself"
+
+
+def validate_settings(
+    schema: Mapping[str, SettingSpec], raw: Mapping[str, Any] | None, where: str
+) -> ValidatedSettings:
+    """Check ``raw`` (a channel's ``settings:`` mapping) against ``schema``.
+
+    Returns the settings with defaults filled in and secrets as :class:`Secret`, plus every
+    problem found, each starting with ``where`` (e.g. ``channels.yaml:14: channels.acme.settings``).
+    A secret's value never appears in a problem.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return {}, [f"{where} must be a mapping of keys"]
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for key in raw:
+        if key not in schema:
+            hint = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.6)
+            tail = f"; did you mean {hint[0]!r}?" if hint else ""
+            known = ", ".join(schema) or "none"
+            problems.append(f"{where}: unknown key {key!r} (known: {known}){tail}")
+    for key, spec in schema.items():
+        path = f"{where}.{key}"
+        if key not in raw or raw[key] is None:
+            if spec.required:
+                need = "${VAR}" if spec.kind == "secret" else spec.kind
+                problems.append(
+                    f"{path} is required ({need}){': ' + spec.help if spec.help else ''}"
+                )
+            out[key] = spec.default
+            continue
+        value, problem = _value(spec.kind, raw[key], path)
+        if problem:
+            problems.append(f"{path} {problem}")
+        out[key] = value
+    return out, problems
+
+
+def _value(kind: str, data: Any, path: str) -> tuple[Any, str | None]:
+    if kind == "secret":
+        match = ENV_RE.match(data) if isinstance(data, str) else None
+        if not match:
+            return None, SECRET_HINT
+        return Secret(match.group(1), path), None
+    if isinstance(data, str) and ENV_RE.match(data):
+        var = data[2:-1]
+        if var not in os.environ:
+            return None, f"names environment variable {var}, which is not set"
+        data = os.environ[var]
+    if kind == "bool":
+        ok = isinstance(data, bool)
+        return data, None if ok else f"must be true or false, not {data!r}"
+    if kind == "int":
+        if isinstance(data, str) and data.strip().isdigit():
+            data = int(data)
+        ok = isinstance(data, int) and not isinstance(data, bool)
+        return data, None if ok else f"must be a whole number, not {data!r}"
+    if isinstance(data, bool) or not isinstance(data, str | int | float):
+        return None, f"must be text, not {data!r}"
+    data = str(data)
+    if kind == "url":
+        if not URL_RE.match(data):
+            return None, f"must be an http:// or https:// URL, not {data!r}"
+        return data.rstrip("/"), None
+    return data, None

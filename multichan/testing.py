@@ -1,0 +1,211 @@
+"""The channel conformance suite: checks any Channel module (ours or a third party's) can run.
+
+Two ways to use it. As a function, ``check_channel(cls, make_channel, offers)`` returns the
+problems found, one readable line each, [] when the module conforms. From pytest, subclass
+:class:`ChannelConformance` in a ``Test...`` class and provide two fixtures::
+
+    class TestAcme(ChannelConformance):
+        @pytest.fixture
+        def channel_class(self):
+            return AcmeMarket
+
+        @pytest.fixture
+        def channel(self, acme_server):
+            return AcmeMarket("acme", {"base_url": acme_server.url, ...})
+
+The checks send real batches through ``channel.send``, so point the channel at a test server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+
+from multichan.channels.base import (
+    CAPABILITIES,
+    KINDS,
+    OPERATIONS,
+    Channel,
+    RateLimit,
+    SettingSpec,
+    result_problems,
+)
+from multichan.config import Secret
+from multichan.offers import Offer
+
+_PRODUCTS = [
+    ("TEE", "Organic Cotton Tee", "Apparel > Shirts", "29.00", "Northwind"),
+    ("HOOD", "Heavyweight Hoodie", "Apparel > Sweatshirts", "64.50", "Northwind"),
+    ("MUG", "Enamel Camp Mug 350 ml", "Home > Kitchen", "14.95", "Trailhead"),
+    ("CAP", "Waxed Canvas Cap", "Apparel > Hats", "24.00", "Northwind"),
+    ("BTL", "Insulated Bottle 750 ml", "Outdoor > Hydration", "32.99", "Trailhead"),
+]
+_COLORS = ["Black", "Navy", "Olive", "Sand"]
+
+
+def sample_offers(n: int = 5, currency: str = "USD") -> list[Offer]:
+    """``n`` realistic offers with distinct SKUs, as the rules engine would build them."""
+    offers = []
+    for i in range(n):
+        code, title, ptype, price, brand = _PRODUCTS[i % len(_PRODUCTS)]
+        color = _COLORS[(i // len(_PRODUCTS)) % len(_COLORS)]
+        sku = f"NW-{code}-{color[:3].upper()}-{i:03d}"
+        quantity = (i * 7) % 13
+        offers.append(
+            Offer(
+                sku=sku, item_group_id=f"NW-{code}", title=f"{title} - {color}",
+                description=f"{title} in {color.lower()}. Made to last; ships in 2 days.",
+                link=f"https://shop.example.com/products/{code.lower()}?variant={sku}",
+                image_link=f"https://cdn.example.com/{code.lower()}/{color.lower()}.jpg",
+                additional_image_links=[f"https://cdn.example.com/{code.lower()}/detail.jpg"],
+                brand=brand, gtin=None, mpn=sku, condition="new", price=Decimal(price),
+                sale_price=Decimal(price) - Decimal("5.00") if i % 4 == 3 else None,
+                currency=currency, quantity=quantity,
+                availability="in_stock" if quantity > 0 else "out_of_stock",
+                location_quantities={"warehouse": quantity}, product_type=ptype,
+                google_product_category=None, color=color, size="M" if "Apparel" in ptype else None,
+                material=None, pattern=None, gender=None, age_group=None, weight_grams=250 + i,
+                tags=["sample"],
+            )
+        )  # fmt: skip
+    return offers
+
+
+def declaration_problems(cls: type[Channel]) -> list[str]:
+    """What is wrong with the class attributes a channel declares."""
+    problems: list[str] = []
+    name = getattr(cls, "type", None)
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        problems.append(f"type {name!r} must be a non-empty lower-case identifier")
+    supports = getattr(cls, "supports", None)
+    if not isinstance(supports, frozenset | set) or not supports <= CAPABILITIES:
+        problems.append(f"supports {supports!r} must be a subset of {sorted(CAPABILITIES)}")
+        supports = frozenset()
+    for op in sorted(supports & set(OPERATIONS)):
+        size = cls.max_batch.get(op) if isinstance(cls.max_batch, Mapping) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            problems.append(f"max_batch[{op!r}] must be a positive whole number, not {size!r}")
+        method = OPERATIONS[op]
+        if getattr(cls, method) is getattr(Channel, method):
+            problems.append(f"supports {op} but does not implement {method}")
+    rate = getattr(cls, "rate_limit", None)
+    if not isinstance(rate, RateLimit) or rate.requests_per_second <= 0 or rate.burst < 1:
+        problems.append(f"rate_limit {rate!r} must be a RateLimit with positive values")
+    for key, spec in dict(getattr(cls, "settings_schema", {}) or {}).items():
+        if not isinstance(spec, SettingSpec):
+            problems.append(f"settings_schema[{key!r}] is not a SettingSpec")
+        elif not str(key).isidentifier():
+            problems.append(f"settings_schema key {key!r} is not an identifier")
+        elif spec.kind not in KINDS:
+            problems.append(f"settings_schema[{key!r}].kind {spec.kind!r} not in {KINDS}")
+        elif spec.kind == "secret" and spec.default is not None:
+            problems.append(f"settings_schema[{key!r}] is a secret and must have no default")
+    env = getattr(cls, "credential_env", ())
+    if not isinstance(env, tuple) or not all(isinstance(v, str) and v.isidentifier() for v in env):
+        problems.append(f"credential_env {env!r} must be a tuple of variable names")
+    return problems
+
+
+def _secrets(channel: Channel) -> list[str]:
+    values = []
+    for value in channel.settings.values():
+        if isinstance(value, Secret) and os.environ.get(value.var):
+            values.append(os.environ[value.var])
+    return values
+
+
+def secrets_problems(channel: Channel) -> list[str]:
+    shown = f"{channel!r} {channel!s}"
+    if any(secret in shown for secret in _secrets(channel)):
+        return ["repr(channel) shows a secret from its settings"]
+    return []
+
+
+def _more(offers: Sequence[Offer], n: int) -> list[Offer]:
+    """``n`` offers with distinct SKUs, repeating ``offers`` when there are fewer."""
+    base = list(offers) or sample_offers(1)
+    return [
+        dataclasses.replace(base[i % len(base)], sku=f"{base[i % len(base)].sku}-{i}")
+        if i >= len(base)
+        else base[i]
+        for i in range(n)
+    ]
+
+
+def batch_problems(channel: Channel, offers: Sequence[Offer]) -> list[str]:
+    """Send one batch per supported operation and check the answers."""
+    problems: list[str] = []
+    secrets = _secrets(channel)
+    for op in sorted(channel.supports & set(OPERATIONS)):
+        method = OPERATIONS[op]
+        limit = channel.max_batch.get(op, 0)
+        if not isinstance(limit, int) or limit < 1:
+            continue  # reported by declaration_problems
+        batch = _more(offers, min(len(offers), limit)) if offers else []
+        try:
+            results = getattr(channel, method)(batch)
+        except Exception as exc:
+            problems.append(f"{op}: {method} raised {type(exc).__name__}: {exc}")
+            continue
+        problems += [
+            f"{op}: {method} {p}" for p in result_problems([o.sku for o in batch], results)
+        ]
+        for r in results if isinstance(results, list) else []:
+            if any(s in str(getattr(r, "message", "")) for s in secrets):
+                problems.append(f"{op}: the result for {r.sku} shows a secret in its message")
+        try:
+            if channel.send(op, []) != []:
+                problems.append(f"{op}: an empty batch must return []")
+        except Exception as exc:
+            problems.append(f"{op}: an empty batch raised {type(exc).__name__}: {exc}")
+        try:
+            channel.send(op, _more(offers, limit + 1))
+            problems.append(f"{op}: a batch of {limit + 1} (max_batch + 1) was accepted")
+        except ValueError:
+            pass
+        except Exception as exc:
+            problems.append(f"{op}: max_batch + 1 raised {type(exc).__name__}, not ValueError")
+    return problems
+
+
+def check_channel(
+    channel_cls: type[Channel],
+    make_channel: Callable[[], Channel],
+    sample: Sequence[Offer] | None = None,
+) -> list[str]:
+    """Every conformance problem of ``channel_cls``; [] when it conforms."""
+    problems = declaration_problems(channel_cls)
+    channel = make_channel()
+    if not isinstance(channel, channel_cls):
+        return [*problems, f"make_channel() returned {type(channel).__name__}, not the class"]
+    offers = list(sample) if sample is not None else sample_offers(5)
+    return problems + secrets_problems(channel) + batch_problems(channel, offers)
+
+
+class ChannelConformance:
+    """Mix into a ``Test...`` class; provide ``channel_class`` and ``channel`` fixtures.
+    Override ``sample`` to send other offers (default: five from :func:`sample_offers`)."""
+
+    sample_size = 5
+
+    def sample(self) -> list[Offer]:
+        return sample_offers(self.sample_size)
+
+    def test_declarations(self, channel_class: type[Channel]) -> None:
+        assert declaration_problems(channel_class) == []
+
+    def test_secrets_stay_hidden(self, channel: Channel) -> None:
+        assert secrets_problems(channel) == []
+
+    def test_batches(self, channel: Channel) -> None:
+        assert batch_problems(channel, self.sample()) == []
+
+    def test_send_refuses_unsupported_operations(self, channel: Channel) -> None:
+        for op in set(OPERATIONS) - channel.supports:
+            try:
+                channel.send(op, self.sample()[:1])
+            except ValueError:
+                continue
+            raise AssertionError(f"send({op!r}) was accepted but {op} is not supported")

@@ -1,0 +1,1 @@
+"""Tests of the channel interface, discovery and the conformance suite."""

@@ -1,0 +1,124 @@
+"""Acme Market: a third-party multichan channel, written only against multichan's public
+channel interface (multichan.channels.base) and found only through its entry point.
+
+Acme's API (a small JSON batch API):
+- ``POST /v1/listings/batch``, ``/v1/prices/batch``, ``/v1/inventory/batch`` with
+  ``{"items": [...]}`` answer ``{"results": [{"sku", "status": "ok"|"error", "listing_id"?,
+  "error"?}]}``;
+- ``GET /v1/listings?skus=A,B`` answers ``{"listings": [{"sku", "price", "quantity", ...}]}``;
+- the token goes in ``X-Acme-Token``; 401/403 bad token, 429 with Retry-After, 5xx outages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import requests
+
+from multichan.channels.base import (
+    Channel,
+    Fatal,
+    ItemResult,
+    RateLimit,
+    Retriable,
+    SettingSpec,
+)
+from multichan.offers import Offer
+
+
+class AcmeMarket(Channel):
+    """Acme Market seller API: listings, prices and stock in JSON batches."""
+
+    type = "acme_market"
+    supports = frozenset({"listings", "prices", "quantities"})
+    max_batch: ClassVar[dict[str, int]] = {"listings": 20, "prices": 50, "quantities": 50}
+    rate_limit = RateLimit(requests_per_second=5, burst=10)
+    settings_schema: ClassVar[dict[str, SettingSpec]] = {
+        "base_url": SettingSpec("url", required=True, help="https://api.acme.example"),
+        "api_token": SettingSpec("secret", required=True, help="${ACME_TOKEN}"),
+        "timeout": SettingSpec("int", default=30, help="seconds per request"),
+    }
+    credential_env = ("ACME_TOKEN",)
+
+    def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
+        items = [
+            {
+                "sku": o.sku,
+                "title": o.title,
+                "description": o.description,
+                "price": str(o.price),
+                "currency": o.currency,
+                "quantity": o.quantity,
+                "link": o.link,
+                "image": o.image_link,
+            }
+            for o in offers
+        ]
+        return self._batch("/v1/listings/batch", offers, items)
+
+    def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
+        items = [
+            {
+                "sku": o.sku,
+                "price": str(o.price),
+                "sale_price": None if o.sale_price is None else str(o.sale_price),
+                "currency": o.currency,
+            }
+            for o in offers
+        ]
+        return self._batch("/v1/prices/batch", offers, items)
+
+    def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        items = [{"sku": o.sku, "quantity": o.quantity} for o in offers]
+        return self._batch("/v1/inventory/batch", offers, items)
+
+    def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        body = self._request("GET", "/v1/listings", params={"skus": ",".join(skus)})
+        return {row["sku"]: row for row in body.get("listings", [])}
+
+    # --- HTTP --------------------------------------------------------------------------------
+    def _batch(self, path: str, offers: list[Offer], items: list[dict]) -> list[ItemResult]:
+        body = self._request("POST", path, json={"items": items})
+        by_sku = {r.get("sku"): r for r in body.get("results", [])}
+        results = []
+        for offer in offers:
+            r = by_sku.get(offer.sku)
+            if r is None:
+                results.append(
+                    ItemResult.rejected(offer.sku, "Acme sent no result for it", retriable=True)
+                )
+            elif r.get("status") == "ok":
+                ids = {"listing_id": str(r["listing_id"])} if r.get("listing_id") else {}
+                results.append(ItemResult.accepted(offer.sku, **ids))
+            else:
+                results.append(ItemResult.rejected(offer.sku, str(r.get("error") or "rejected")))
+        return results
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        token = self.settings["api_token"]
+        url = self.settings["base_url"] + path
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers={"X-Acme-Token": token.value()},
+                timeout=self.settings.get("timeout") or 30,
+                **kwargs,
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise Retriable(f"Acme Market unreachable: {type(exc).__name__}") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise Fatal(f"Acme Market refused the token in ${token.var} (HTTP {status})")
+        if status == 429:
+            after = response.headers.get("Retry-After")
+            raise Retriable(
+                "Acme Market rate limit (HTTP 429)",
+                retry_after=float(after) if after and after.isdigit() else None,
+            )
+        if status >= 500:
+            raise Retriable(f"Acme Market error (HTTP {status})")
+        if status >= 400:
+            raise Fatal(f"Acme Market refused {method} {path} (HTTP {status}): {response.text}")
+        return response.json()
