@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from multichan.errors import ConfigError
+from multichan.errors import ConfigError, NotFound
 
 ENV_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ROUNDING = ("none", "0.99", "0.95", "0.05", "1.00")
@@ -44,7 +44,7 @@ class Secret:
 
 # --- the schema: key -> (kind, default). kinds: str, int, bool, decimal, percent, list, map,
 # secret, or a nested dict for a section. Channel ``settings`` are free-form for channel modules.
-FILTERS = {
+FILTERS: dict[str, Any] = {
     "status": ("list", ["active"]), "in_stock_only": ("bool", False),
     "include_product_types": ("list", []), "exclude_product_types": ("list", []),
     "include_brands": ("list", []), "exclude_brands": ("list", []),
@@ -52,27 +52,27 @@ FILTERS = {
     "include_skus": ("list", []), "exclude_skus": ("list", []),
     "price_min": ("decimal", None), "price_max": ("decimal", None),
 }  # fmt: skip
-PRICE = {
+PRICE: dict[str, Any] = {
     "markup_percent": ("decimal", Decimal(0)), "add": ("decimal", Decimal(0)),
     "round": ("str", "none"), "min_price": ("decimal", None), "currency": ("str", None),
     "rates": ("map", {}), "use_sale_price": ("bool", True),
 }  # fmt: skip
-STOCK = {
+STOCK: dict[str, Any] = {
     "locations": ("list", None), "buffer": ("int", 0), "cap": ("int", None),
     "percent": ("decimal", Decimal(100)), "out_of_stock_below": ("int", 1),
 }  # fmt: skip
-CONTENT = {
+CONTENT: dict[str, Any] = {
     "title": ("str", None), "description": ("str", None), "strip_html": ("bool", None),
     "category_map": ("map", {}), "max_images": ("int", 10),
 }  # fmt: skip
-RULES = {
+RULES: dict[str, Any] = {
     "filters": FILTERS,
     "price": PRICE,
     "stock": STOCK,
     "content": CONTENT,
     "max_shrink_percent": ("decimal", Decimal(20)),
 }
-UPLOAD = {
+UPLOAD: dict[str, Any] = {
     "url": ("str", None),
     "password": ("secret", None),
     "key_file": ("str", None),
@@ -81,11 +81,11 @@ UPLOAD = {
     "insecure_skip_host_key_check": ("bool", False),
     "retries": ("int", 3),
 }
-CHANNEL = {
+CHANNEL: dict[str, Any] = {
     "type": ("str", None), "enabled": ("bool", True), "template": ("str", None),
     "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), **RULES,
 }  # fmt: skip
-SHOP = {
+SHOP: dict[str, Any] = {
     "name": ("str", None),
     "url": ("str", None),
     "link_template": ("str", None),
@@ -93,7 +93,12 @@ SHOP = {
     "country": ("str", "US"),
     "language": ("str", "en"),
 }
-TOP = {"version": ("int", 1), "shop": SHOP, "defaults": RULES, "channels": ("any", {})}
+TOP: dict[str, Any] = {
+    "version": ("int", 1),
+    "shop": SHOP,
+    "defaults": RULES,
+    "channels": ("any", {}),
+}
 
 
 @dataclass
@@ -124,9 +129,7 @@ class Config:
             hint = difflib.get_close_matches(name, self.channels, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             known = ", ".join(self.channels) or "none"
-            raise ConfigError(
-                f"no channel {name!r} in {self.path.name} (configured: {known}){extra}"
-            )
+            raise NotFound(f"no channel {name!r} in {self.path.name} (configured: {known}){extra}")
         return self.channels[name]
 
 
@@ -140,7 +143,7 @@ class _Loader:
         self.problems.append(f"{self.path.name}:{node.start_mark.line + 1}: {text}")
 
     def section(
-        self, node: yaml.Node, schema: dict, where: str, base: dict | None = None
+        self, node: yaml.Node | None, schema: dict, where: str, base: dict | None = None
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, (spec) in schema.items():
@@ -236,24 +239,47 @@ class _Loader:
             data = [str(v) for v in data]
         return data
 
-    def rule_values(self, node: yaml.Node, where: str, rules: dict[str, Any]) -> None:
+    def rule_values(
+        self, key_node: yaml.Node, node: yaml.Node | None, where: str, rules: dict[str, Any]
+    ) -> None:
+        """Checks of values that need more than their type; reported at the key's own line
+        (or the channel's, when the value came from ``defaults``)."""
         price, stock, filters = rules["price"], rules["stock"], rules["filters"]
+
+        def at(*path: str) -> yaml.Node:
+            found = node
+            for part in path:
+                found = _child(found, part)
+            return found or _child(node, path[0]) or key_node
+
+        try:  # an unquoted `round: 1.00` arrives as 1.0
+            if price["round"] != "none":
+                price["round"] = str(Decimal(str(price["round"])).quantize(Decimal("0.01")))
+        except (InvalidOperation, TypeError, ValueError):
+            pass
         if price["round"] not in ROUNDING:
-            self.problem(node, f"{where}.price.round must be one of {', '.join(ROUNDING)}")
+            self.problem(
+                at("price", "round"), f"{where}.price.round must be one of {', '.join(ROUNDING)}"
+            )
         for currency, rate in list(price["rates"].items()):
             try:
                 price["rates"][currency] = Decimal(str(rate))
             except InvalidOperation:
-                self.problem(node, f"{where}.price.rates.{currency} must be a number")
+                self.problem(
+                    at("price", "rates"), f"{where}.price.rates.{currency} must be a number"
+                )
         if price["currency"] and price["rates"] == {}:
-            self.problem(node, f"{where}.price.currency needs price.rates to convert from")
+            self.problem(
+                at("price", "currency"), f"{where}.price.currency needs price.rates to convert from"
+            )
         bad = [s for s in filters["status"] if s not in STATUSES]
         if bad:
             self.problem(
-                node, f"{where}.filters.status: {bad[0]!r} is not one of {', '.join(STATUSES)}"
+                at("filters", "status"),
+                f"{where}.filters.status: {bad[0]!r} is not one of {', '.join(STATUSES)}",
             )
         if not Decimal(0) <= stock["percent"] <= Decimal(100):
-            self.problem(node, f"{where}.stock.percent must be between 0 and 100")
+            self.problem(at("stock", "percent"), f"{where}.stock.percent must be between 0 and 100")
 
     def load(self, text: str) -> Config:
         try:
@@ -286,7 +312,7 @@ class _Loader:
                         _child(node, "type") or key_node,
                         f"channels.{name}.type {data['type']!r} is unknown (known: {known}){tail}",
                     )
-                self.rule_values(key_node, f"channels.{name}", data)
+                self.rule_values(key_node, node, f"channels.{name}", data)
                 config.channels[name] = Channel(
                     name=name,
                     type=data["type"] or "",

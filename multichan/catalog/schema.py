@@ -98,7 +98,49 @@ CREATE TABLE exports (
 CREATE INDEX exports_channel ON exports (channel, id);
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+V3 = """
+CREATE TABLE push_state (
+    channel TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('listings', 'prices', 'quantities')),
+    hash TEXT,
+    snapshot TEXT,
+    remote_ids TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    last_error TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (channel, sku, kind)
+);
+
+CREATE TABLE journal_runs (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    command TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    counts TEXT NOT NULL DEFAULT '{}',
+    message TEXT
+);
+CREATE INDEX journal_runs_channel ON journal_runs (channel, id);
+
+CREATE TABLE journal_items (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES journal_runs (id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX journal_items_run ON journal_items (run_id);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -91,11 +91,11 @@ def upsert(
                 continue
             stamp = now()
             if current is None:
-                db["products"].insert(
+                db.table("products").insert(
                     {"sku": item.sku, **fields, "created_at": stamp, "updated_at": stamp}
                 )
             else:
-                db["products"].update(item.sku, {**fields, "updated_at": stamp})
+                db.table("products").update(item.sku, {**fields, "updated_at": stamp})
             if item.images is not None and (current is None or item.images != images):
                 conn.execute("DELETE FROM images WHERE sku = ?", [item.sku])
                 conn.executemany(
@@ -128,8 +128,16 @@ def _require_sku(db: sqlite_utils.Database, sku: str) -> None:
         raise NotFound(f"no product with SKU {sku!r} in the catalog")
 
 
-def _pick_location(db: sqlite_utils.Database, sku: str, location: str | None) -> str:
+def _pick_location(
+    db: sqlite_utils.Database, sku: str, location: str | None, create: bool = False
+) -> str:
     if location:
+        known = [r[0] for r in db.execute("SELECT code FROM locations ORDER BY code")]
+        if location not in known and not create:
+            raise UsageError(
+                f"no location {location!r} (known: {', '.join(known) or 'none'}); "
+                "use --new-location to add it"
+            )
         return location
     known = [r[0] for r in db.execute("SELECT location FROM stock WHERE sku = ?", [sku])]
     if len(known) > 1:
@@ -141,12 +149,16 @@ def _pick_location(db: sqlite_utils.Database, sku: str, location: str | None) ->
 
 
 def set_stock(
-    db: sqlite_utils.Database, sku: str, qty: int, location: str | None = None
+    db: sqlite_utils.Database,
+    sku: str,
+    qty: int,
+    location: str | None = None,
+    create: bool = False,
 ) -> tuple[str, int, int]:
     """Set the on-hand quantity at one location; returns (location, old, new)."""
     _require_sku(db, sku)
     with db.conn:
-        loc = _pick_location(db, sku, location)
+        loc = _pick_location(db, sku, location, create)
         old = stock_at(db, sku, loc)
         _write_stock(db, sku, loc, qty, now())
         db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
@@ -154,12 +166,16 @@ def set_stock(
 
 
 def adjust_stock(
-    db: sqlite_utils.Database, sku: str, delta: int, location: str | None = None
+    db: sqlite_utils.Database,
+    sku: str,
+    delta: int,
+    location: str | None = None,
+    create: bool = False,
 ) -> tuple[str, int, int]:
     """Add ``delta`` (may be negative) to the quantity at one location; returns (loc, old, new)."""
     _require_sku(db, sku)
     with db.conn:
-        loc = _pick_location(db, sku, location)
+        loc = _pick_location(db, sku, location, create)
         old = stock_at(db, sku, loc)
         _write_stock(db, sku, loc, old + delta, now())
         db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
@@ -192,7 +208,7 @@ def set_price(
         except ValueError as exc:
             raise UsageError(f"sale price {sale_price!r}: {exc}") from None
     with db.conn:
-        db["products"].update(sku, values)
+        db.table("products").update(sku, values)
     return old, new
 
 
@@ -207,14 +223,14 @@ ORDER BY p.sku
 
 def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[dict[str, Any]]:
     """Products with their total quantity, filtered by a case-insensitive text search."""
-    where, params = "", []
+    where, params = "", {}
     if search:
         where = (
             "WHERE p.sku LIKE :q OR p.title LIKE :q OR p.brand LIKE :q "
             "OR p.gtin LIKE :q OR p.item_group_id LIKE :q"
         )
         params = {"q": f"%{search}%"}
-    return list(db.query(LIST_SQL.format(where=where), params or {}))
+    return list(db.query(LIST_SQL.format(where=where), params))
 
 
 def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:

@@ -14,6 +14,9 @@ stock_app = typer.Typer(help="Change stock at a location.", no_args_is_help=True
 price_app = typer.Typer(help="Change prices.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+NewLocationOpt = Annotated[
+    bool, typer.Option("--new-location", help="Create --location if it does not exist yet.")
+]
 LocationOpt = Annotated[str | None, typer.Option("--location", "-l", help="Stock location (code).")]
 
 
@@ -106,13 +109,15 @@ def check(json_out: JsonOpt = False) -> None:
 
 
 @stock_app.command("set", context_settings={"ignore_unknown_options": True})
-def stock_set(sku: str, quantity: int, location: LocationOpt = None) -> None:
+def stock_set(
+    sku: str, quantity: int, location: LocationOpt = None, new_location: NewLocationOpt = False
+) -> None:
     """Set the quantity on hand of SKU at a location."""
     from multichan.catalog.store import set_stock
 
     ws = output.workspace()
     with ws.lock():
-        loc, old, new = set_stock(ws.db(), sku, quantity, location)
+        loc, old, new = set_stock(ws.db(), sku, quantity, location, new_location)
     output.out(f"{sku} at {loc}: {old} -> {new}")
 
 
@@ -121,6 +126,7 @@ def stock_adjust(
     sku: str,
     delta: Annotated[str, typer.Argument(help="Change such as +3 or -2.")],
     location: LocationOpt = None,
+    new_location: NewLocationOpt = False,
 ) -> None:
     """Add or remove units of SKU at a location (e.g. -1 after a sale in the shop)."""
     from multichan.catalog.store import adjust_stock
@@ -131,7 +137,7 @@ def stock_adjust(
         raise UsageError(f"{delta!r} is not a whole number such as +3 or -2") from None
     ws = output.workspace()
     with ws.lock():
-        loc, old, new = adjust_stock(ws.db(), sku, change, location)
+        loc, old, new = adjust_stock(ws.db(), sku, change, location, new_location)
     output.out(f"{sku} at {loc}: {old} -> {new}")
 
 

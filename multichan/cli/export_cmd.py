@@ -33,6 +33,8 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Render, validate and atomically write channel feeds (then upload where configured)."""
+    from rich.markup import escape
+
     from multichan.feeds.run import export_all
 
     ws = output.workspace()
@@ -46,10 +48,12 @@ def export(
     else:
         for r in results:
             for d in r.left_out:
-                output.err(f"[yellow]left out[/] {d.channel} {d.sku}: {d.field}: {d.reason}")
+                output.err(
+                    "[yellow]left out[/] " + escape(f"{d.channel} {d.sku}: {d.field}: {d.reason}")
+                )
             if check:
                 for d in r.notes:
-                    output.err(f"note {d.channel} {d.sku}: {d.reason}")
+                    output.err(escape(f"note {d.channel} {d.sku}: {d.reason}"))
             output.out(output.summary_line(r))
     if code != OK:
         sys.exit(code)

@@ -192,7 +192,7 @@ def shrink_refusal(db: sqlite_utils.Database, channel: Channel, items: int) -> s
 
 def record(db: sqlite_utils.Database, result: ChannelResult, started_at: str) -> None:
     with db.conn:
-        db["exports"].insert({
+        db.table("exports").insert({
             "channel": result.channel, "started_at": started_at, "path": str(result.path),
             "items": result.items, "left_out": len({d.sku for d in result.left_out}),
             "bytes": result.bytes, "sha256": result.sha256, "duration_ms": result.duration_ms,

@@ -19,7 +19,7 @@ AGE_GROUPS = {"newborn", "infant", "toddler", "kids", "adult"}
 
 
 def _url(value: str | None) -> bool:
-    return bool(value) and value.startswith(("http://", "https://")) and " " not in value  # type: ignore[union-attr]
+    return value is not None and value.startswith(("http://", "https://")) and " " not in value
 
 
 def _common(o: Offer, max_id: int, max_title: int, max_description: int) -> Problems:

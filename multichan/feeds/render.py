@@ -166,12 +166,13 @@ def generate(template: Any, context: dict[str, Any]) -> Iterator[str]:
         # the compiled render function itself: one generator layer less than generate()
         yield from template.root_render_func(template.new_context(context))
     except (JinjaError, SecurityError, TypeError, ValueError, AttributeError) as exc:
-        raise TemplateError(f"{_where(exc, template.filename)}: {exc}") from None
+        raise TemplateError(f"{_where(exc, template)}: {exc}") from None
 
 
-def _where(exc: BaseException, filename: str | None) -> str:
-    line = None
+def _where(exc: BaseException, template: Any) -> str:
+    """``file:line`` in the template source for an error raised while rendering it."""
+    filename, line = template.filename, None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if filename and frame.filename == filename:
-            line = frame.lineno
+        if filename and frame.filename == filename and frame.lineno is not None:
+            line = template.get_corresponding_lineno(frame.lineno)
     return f"{filename}:{line}" if line else str(filename)

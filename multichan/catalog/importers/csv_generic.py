@@ -59,7 +59,9 @@ def _item(sku: str, row: dict[str, str], stock_columns: dict[str, str]) -> Produ
     for column in TEXT_COLUMNS:
         if column in row:
             fields[column] = row[column].strip() or None
-    fields["currency"] = (fields.get("currency") or "USD").upper()  # type: ignore[union-attr]
+    currency = fields.pop("currency", None)
+    if isinstance(currency, str):
+        fields["currency"] = currency.upper()  # absent: the shop's currency (import --currency)
     images = None
     if "image_link" in row or "additional_image_link" in row:
         extra = [u.strip() for u in row.get("additional_image_link", "").split("|")]

@@ -1,0 +1,316 @@
+"""Push: send one channel's plan in batches, within its rate limit, with retries, and record
+every confirmed batch.
+
+The engine owns everything around ``Channel.send``: chunking to ``max_batch``, a token bucket
+for the channel's rate limit, retries of ``Retriable`` with exponential backoff and jitter (or
+the channel's Retry-After), the safety limits, dry-run, and writing state + journal in one
+transaction per batch, so an interrupted push repeats at most one batch and loses nothing.
+Listings go first: prices and quantities of a SKU whose listing could not be created wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlite_utils
+
+from multichan import errors
+from multichan.channels.base import Channel, Fatal, RateLimit, Retriable
+from multichan.config import Secret
+from multichan.sync import state as st
+from multichan.sync.plan import Change, Plan
+
+MAX_DELIST_PERCENT = Decimal(20)
+MAX_PRICE_CHANGE_PERCENT = Decimal(50)
+
+
+class TokenBucket:
+    """``rate.burst`` requests at once, then ``rate.requests_per_second``; waits are recorded."""
+
+    def __init__(
+        self, rate: RateLimit, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.rate, self.clock, self.sleep = rate, clock, sleep
+        self.tokens = float(rate.burst)
+        self.last = clock()
+        self.waits: list[float] = []
+
+    def take(self) -> None:
+        now = self.clock()
+        rps = self.rate.requests_per_second
+        self.tokens = min(float(self.rate.burst), self.tokens + (now - self.last) * rps)
+        self.last = now
+        if self.tokens < 1:
+            wait = (1 - self.tokens) / rps
+            self.waits.append(wait)
+            self.sleep(wait)
+            self.tokens, self.last = 1.0, self.clock()
+        self.tokens -= 1
+
+
+@dataclass
+class Pacing:
+    """How the engine waits: injectable for tests (no real sleeping, seeded jitter)."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    max_retries: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter for retry number ``attempt`` (1-based)."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return delay / 2 + self.rng.uniform(0, delay / 2)
+
+
+@dataclass
+class PushResult:
+    channel: str
+    status: str = "ok"  # ok, rejected, refused, failed, exhausted, dry-run
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"requests": 0, "ok": 0, "rejected": 0, "failed": 0}
+    )
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
+    message: str | None = None
+    exit_code: int = errors.OK
+    plan: Plan | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel, "status": self.status, "counts": self.counts,
+            "rejected": self.rejected, "sleeps": self.sleeps, "message": self.message,
+            "exit_code": self.exit_code,
+            "plan": self.plan.as_dict() if self.plan is not None else None,
+        }  # fmt: skip
+
+
+def refusal(plan: Plan, max_delist: Decimal, max_price_change: Decimal) -> str | None:
+    """Why the safety limits refuse this plan, or None."""
+    zeroed = {
+        c.sku
+        for c in plan.by_kind("quantities")
+        if c.snapshot["quantity"] == 0
+        and c.action != "create"
+        and any((f.old or 0) > 0 for f in c.fields)
+    }
+    if plan.listed and Decimal(len(zeroed)) * 100 / plan.listed > max_delist:
+        share = Decimal(len(zeroed)) * 100 / plan.listed
+        return (
+            f"{plan.channel}: the push would delist or zero {len(zeroed)} of {plan.listed} "
+            f"listings ({share:.0f}%; max_delist_percent is {max_delist}); nothing was sent. "
+            "Rerun with --force if this is intended"
+        )
+    big = []
+    for c in plan.by_kind("prices"):
+        old = c.fields and next((f.old for f in c.fields if f.field == "price"), None)
+        if c.action == "create" or not old or Decimal(old) <= 0:
+            continue
+        change = abs(Decimal(c.snapshot["price"]) - Decimal(old)) * 100 / Decimal(old)
+        if change > max_price_change:
+            big.append(f"{c.sku} {old} -> {c.snapshot['price']} ({change:.0f}%)")
+    if big:
+        return (
+            f"{plan.channel}: {len(big)} price change(s) above max_price_change_percent "
+            f"({max_price_change}%): {', '.join(big[:3])}; nothing was sent. "
+            "Rerun with --force if this is intended"
+        )
+    return None
+
+
+def scrubber(channel: Channel) -> Callable[[str | None], str | None]:
+    """Removes the values of the channel's secrets from a message before it is stored."""
+    secrets = []
+    for value in channel.settings.values():
+        if isinstance(value, Secret):
+            with contextlib.suppress(errors.ConfigError):
+                secrets.append(value.value())
+
+    def scrub(text: str | None) -> str | None:
+        for secret in secrets:
+            if text and secret:
+                text = text.replace(secret, "***")
+        return text
+
+    return scrub
+
+
+def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
+
+
+def push_plan(
+    db: sqlite_utils.Database,
+    channel: Channel,
+    plan: Plan,
+    kinds: tuple[str, ...],
+    pacing: Pacing | None = None,
+) -> PushResult:
+    """Send ``plan`` through ``channel``; state and journal advance per confirmed batch."""
+    pacing = pacing or Pacing()
+    result = PushResult(channel.name, plan=plan)
+    bucket = TokenBucket(channel.rate_limit, pacing.clock, pacing.sleep)
+    scrub = scrubber(channel)
+    previous = st.load(db, channel.name)
+    run_id = st.start_run(db, channel.name, "push")
+    blocked: set[str] = set()  # SKUs whose listing does not exist on the channel yet
+    batch_no = 0
+    try:
+        for kind in kinds:
+            todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
+            for batch in chunks(todo, channel.max_batch.get(kind, 1)):
+                batch_no += 1
+                results, attempts = _send(channel, kind, batch, bucket, pacing, result)
+                outcomes, items = [], []
+                for change, r in zip(batch, results, strict=True):
+                    message = scrub(r.message)
+                    outcomes.append(
+                        (change.sku, r.ok, change.hash, change.snapshot, r.remote_ids, message)
+                    )
+                    items.append((change.sku, change.action, "ok" if r.ok else "rejected", message))
+                    result.counts["ok" if r.ok else "rejected"] += 1
+                    if not r.ok:
+                        result.rejected.append(
+                            {"sku": change.sku, "kind": kind, "message": message or ""}
+                        )
+                        if kind == "listings" and change.action == "create":
+                            blocked.add(change.sku)
+                with db.conn:  # the batch is confirmed: state and journal move together
+                    st.save_outcomes(db, channel.name, kind, outcomes, previous)
+                    st.journal_items(db, run_id, kind, batch_no, attempts, items)
+    except (Fatal, Retriable) as exc:
+        exhausted = isinstance(exc, Retriable)
+        result.status = "exhausted" if exhausted else "failed"
+        result.exit_code = errors.RETRIES_EXHAUSTED if exhausted else errors.CHANNEL_FAILED
+        result.message = scrub(str(exc))
+        failed = getattr(exc, "batch", [])
+        result.counts["failed"] = len(failed)
+        with db.conn:
+            st.journal_items(
+                db, run_id, getattr(exc, "kind", "-"), batch_no, getattr(exc, "attempts", 1),
+                [(c.sku, c.action, "failed", result.message) for c in failed],
+            )  # fmt: skip
+    if result.exit_code == errors.OK and result.rejected:
+        result.status, result.exit_code = "rejected", errors.REJECTED
+        result.message = f"{len(result.rejected)} item(s) rejected by {channel.name}"
+    st.end_run(db, run_id, result.status, result.exit_code, result.counts, result.message)
+    return result
+
+
+def _send(
+    channel: Channel,
+    kind: str,
+    batch: list[Change],
+    bucket: TokenBucket,
+    pacing: Pacing,
+    result: PushResult,
+) -> tuple[list[Any], int]:
+    """One batch, retried; raises the last Retriable when retries are exhausted."""
+    attempt = 0
+    while True:
+        attempt += 1
+        bucket.take()
+        result.counts["requests"] += 1
+        try:
+            return channel.send(kind, [c.offer for c in batch]), attempt
+        except (Retriable, Fatal) as exc:
+            if isinstance(exc, Fatal) or attempt > pacing.max_retries:
+                exc.batch, exc.kind, exc.attempts = batch, kind, attempt  # type: ignore[attr-defined]
+                if isinstance(exc, Retriable):
+                    exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                    exc.args = (exc.message,)
+                raise
+            delay = exc.retry_after if exc.retry_after is not None else pacing.backoff(attempt)
+            result.sleeps.append(delay)
+            pacing.sleep(delay)
+
+
+# --- whole runs: pick channels, hold the lock, plan, check, push --------------------------------
+def select(config: Any, names: Sequence[str]) -> list[Any]:
+    """The configured API channels named (default: every enabled one)."""
+    from multichan.errors import ConfigError
+    from multichan.feeds.formats import FORMATS
+
+    if names:
+        chosen = [config.channel(n) for n in names]
+        for c in chosen:
+            if c.type in FORMATS:
+                raise ConfigError(f"channel {c.name} ({c.type}) is a feed; use 'multichan export'")
+        return chosen
+    chosen = [c for c in config.channels.values() if c.enabled and c.type not in FORMATS]
+    if not chosen:
+        raise ConfigError(f"no enabled API channel in {config.path.name}")
+    return chosen
+
+
+def kinds_for(channel: Channel | type[Channel], only: str | None) -> tuple[str, ...]:
+    return tuple(k for k in st.KINDS if k in channel.supports and (only is None or k == only))
+
+
+def plan_all(ws: Any, names: Sequence[str], only: str | None = None) -> list[Plan]:
+    """Plans for the chosen channels; sends nothing and writes nothing."""
+    from multichan.channels import registry
+    from multichan.feeds.run import load_config
+    from multichan.sync.plan import make_plan
+
+    config = load_config(ws)
+    db = ws.db()
+    try:
+        return [
+            make_plan(db, c, config, kinds_for(registry.load(c.type), only))
+            for c in select(config, names)
+        ]
+    finally:
+        db.close()
+
+
+def push_all(
+    ws: Any,
+    names: Sequence[str],
+    *,
+    only: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    pacing: Pacing | None = None,
+    session: Any = None,
+) -> list[PushResult]:
+    """Push every chosen channel; one channel's failure never stops the others."""
+    from multichan.channels import registry
+    from multichan.feeds.run import load_config
+    from multichan.sync.plan import make_plan
+
+    config = load_config(ws)
+    chosen = select(config, names)
+    db = ws.db()
+    results: list[PushResult] = []
+    try:
+        with ws.lock():
+            for cfg in chosen:
+                channel = registry.create(cfg, config.path.name, session=session)
+                kinds = kinds_for(channel, only)
+                plan = make_plan(db, cfg, config, kinds)
+                why = None if force else refusal(
+                    plan,
+                    Decimal(getattr(cfg, "max_delist_percent", MAX_DELIST_PERCENT)),
+                    Decimal(getattr(cfg, "max_price_change_percent", MAX_PRICE_CHANGE_PERCENT)),
+                )  # fmt: skip
+                if why:
+                    results.append(
+                        PushResult(cfg.name, "refused", message=why,
+                                   exit_code=errors.REJECTED, plan=plan)
+                    )  # fmt: skip
+                elif dry_run:
+                    results.append(PushResult(cfg.name, "dry-run", plan=plan))
+                else:
+                    results.append(push_plan(db, channel, plan, kinds, pacing))
+    finally:
+        db.close()
+    return results

@@ -1,0 +1,152 @@
+"""Push state and the push journal (schema V3): what each channel last accepted, and what each
+run did.
+
+``push_state`` holds, per channel, SKU and kind (listings / prices / quantities), the hash and
+a JSON snapshot of the fields the channel last *confirmed*, its remote ids, and the status and
+last error of the latest attempt. A row's hash moves forward only when the channel accepted that
+SKU in a batch; a rejection keeps the old hash (so the next push tries again) and records the
+channel's message.
+
+``journal_runs`` has one row per push (start, end, exit code, counts); ``journal_items`` one row
+per SKU and request outcome. Messages are scrubbed of secret values before they are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+KINDS = ("listings", "prices", "quantities")
+State = dict[str, dict[str, dict[str, Any]]]  # sku -> kind -> row (snapshot/remote_ids decoded)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fingerprint(snapshot: Mapping[str, Any]) -> str:
+    """A stable hash of a snapshot of pushed fields."""
+    text = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(db: sqlite_utils.Database, channel: str) -> State:
+    """Every push_state row of ``channel``, by SKU and kind."""
+    state: State = {}
+    for row in db.query("SELECT * FROM push_state WHERE channel = ?", [channel]):
+        row = dict(row)
+        row["snapshot"] = json.loads(row["snapshot"]) if row["snapshot"] else None
+        row["remote_ids"] = json.loads(row["remote_ids"] or "{}")
+        state.setdefault(row["sku"], {})[row["kind"]] = row
+    return state
+
+
+def save_outcomes(
+    db: sqlite_utils.Database,
+    channel: str,
+    kind: str,
+    outcomes: Iterable[tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str]],
+    previous: State,
+) -> None:
+    """Write the confirmed outcome of one batch: (sku, ok, hash, snapshot, remote_ids, error).
+    Accepted rows take the new hash and snapshot; rejected rows keep the old ones. Call inside
+    the transaction that also writes the batch's journal items."""
+    stamp = now_iso()
+    rows = []
+    for sku, ok, digest, snapshot, remote_ids, error in outcomes:
+        old = previous.get(sku, {}).get(kind)
+        ids = {**(old["remote_ids"] if old else {}), **remote_ids}
+        if ok:
+            status = "delisted" if kind == "quantities" and snapshot == {"quantity": 0} else "ok"
+            row_hash, row_snap, last_error = digest, snapshot, None
+        else:
+            status, last_error = "rejected", error
+            row_hash = old["hash"] if old else None
+            row_snap = old["snapshot"] if old else None
+        rows.append(
+            {
+                "channel": channel, "sku": sku, "kind": kind, "hash": row_hash,
+                "snapshot": None if row_snap is None else json.dumps(row_snap, sort_keys=True),
+                "remote_ids": json.dumps(ids, sort_keys=True), "status": status,
+                "last_error": last_error, "updated_at": stamp,
+            }
+        )  # fmt: skip
+    if rows:
+        db.table("push_state").upsert_all(rows, pk=("channel", "sku", "kind"))
+
+
+def start_run(db: sqlite_utils.Database, channel: str, command: str) -> int:
+    with db.conn:
+        table = db.table("journal_runs")
+        table.insert(
+            {"channel": channel, "command": command, "started_at": now_iso(), "status": "running"}
+        )
+    return int(table.last_pk)  # type: ignore[arg-type]
+
+
+def end_run(
+    db: sqlite_utils.Database,
+    run_id: int,
+    status: str,
+    exit_code: int,
+    counts: Mapping[str, int],
+    message: str | None,
+) -> None:
+    with db.conn:
+        db.table("journal_runs").update(
+            run_id,
+            {
+                "ended_at": now_iso(),
+                "status": status,
+                "exit_code": exit_code,
+                "counts": json.dumps(dict(counts), sort_keys=True),
+                "message": message,
+            },
+        )
+
+
+def journal_items(
+    db: sqlite_utils.Database,
+    run_id: int,
+    kind: str,
+    batch: int,
+    attempts: int,
+    items: Iterable[tuple[str, str, str, str | None]],
+) -> None:
+    """Record (sku, action, outcome, message) for every SKU of one request."""
+    stamp = now_iso()
+    db.table("journal_items").insert_all(
+        {
+            "run_id": run_id, "sku": sku, "kind": kind, "action": action, "batch": batch,
+            "attempts": attempts, "outcome": outcome, "message": message, "at": stamp,
+        }
+        for sku, action, outcome, message in items
+    )  # fmt: skip
+
+
+def summary(db: sqlite_utils.Database, channel: str | None = None) -> list[dict[str, Any]]:
+    """Counts of push_state rows per channel, kind and status, plus each channel's last run."""
+    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
+    rows = [
+        dict(r)
+        for r in db.query(
+            f"SELECT channel, kind, status, count(*) AS skus FROM push_state {where} "
+            "GROUP BY channel, kind, status ORDER BY channel, kind, status",
+            params,
+        )
+    ]
+    for row in rows:
+        last = list(
+            db.query(
+                "SELECT started_at, ended_at, status, exit_code FROM journal_runs "
+                "WHERE channel = ? ORDER BY id DESC LIMIT 1",
+                [row["channel"]],
+            )
+        )
+        row["last_run"] = dict(last[0]) if last else None
+    return rows
