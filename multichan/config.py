@@ -66,6 +66,8 @@ CONTENT: dict[str, Any] = {
     "category_map": ("map", {}), "max_images": ("int", 10),
 }  # fmt: skip
 RULES: dict[str, Any] = {
+    "max_delist_percent": ("decimal", Decimal(20)),
+    "max_price_change_percent": ("decimal", Decimal(50)),
     "filters": FILTERS,
     "price": PRICE,
     "stock": STOCK,
@@ -113,6 +115,8 @@ class Channel:
     stock: dict[str, Any]
     content: dict[str, Any]
     max_shrink_percent: Decimal
+    max_delist_percent: Decimal
+    max_price_change_percent: Decimal
     upload: dict[str, Any]
     settings: dict[str, Any]
     line: int
@@ -324,6 +328,8 @@ class _Loader:
                     stock=data["stock"],
                     content=data["content"],
                     max_shrink_percent=data["max_shrink_percent"],
+                    max_delist_percent=data["max_delist_percent"],
+                    max_price_change_percent=data["max_price_change_percent"],
                     upload=data["upload"],
                     settings=data["settings"] or {},
                     line=key_node.start_mark.line + 1,

@@ -132,6 +132,7 @@ class Channel:
 
             session = requests.Session()
         self.session = session
+        self.known_ids: dict[str, dict[str, str]] = {}
 
     def __repr__(self) -> str:  # never the settings: they may resolve secrets
         return f"<{type(self).__name__} channel {self.name!r} type={self.type!r}>"
@@ -141,10 +142,19 @@ class Channel:
         return validate_settings(cls.settings_schema, raw, where)
 
     # --- the engine's entry point -------------------------------------------------------
-    def send(self, operation: str, offers: Sequence[Offer]) -> list[ItemResult]:
+    def send(
+        self,
+        operation: str,
+        offers: Sequence[Offer],
+        known_ids: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> list[ItemResult]:
         """Run one batch: one result per offer, in order. Raises ValueError for an operation
         this channel does not support, a batch above ``max_batch`` or a repeated SKU;
-        ``Retriable`` or ``Fatal`` when the whole batch failed."""
+        ``Retriable`` or ``Fatal`` when the whole batch failed.
+
+        ``known_ids`` are the remote ids earlier pushes recorded for these SKUs (product,
+        variant, inventory item...); the module reads them as ``self.known_ids`` so it can
+        update a listing without looking it up first."""
         method = OPERATIONS.get(operation)
         if method is None:
             raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
@@ -160,6 +170,7 @@ class Channel:
         skus = [o.sku for o in offers]
         if len(set(skus)) != len(skus):
             raise ValueError(f"a {operation} batch repeats a SKU; each SKU must appear once")
+        self.known_ids = {sku: dict(known_ids.get(sku, {})) for sku in skus} if known_ids else {}
         results = getattr(self, method)(list(offers))
         problems = result_problems(skus, results)
         if problems:
