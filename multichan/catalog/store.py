@@ -6,7 +6,7 @@ Everything here takes an open ``sqlite_utils.Database`` and returns plain data; 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,13 +156,7 @@ def set_stock(
     create: bool = False,
 ) -> tuple[str, int, int]:
     """Set the on-hand quantity at one location; returns (location, old, new)."""
-    _require_sku(db, sku)
-    with db.conn:
-        loc = _pick_location(db, sku, location, create)
-        old = stock_at(db, sku, loc)
-        _write_stock(db, sku, loc, qty, now())
-        db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
-    return loc, old, qty
+    return _change_stock(db, sku, location, create, lambda old: qty)
 
 
 def adjust_stock(
@@ -173,13 +167,25 @@ def adjust_stock(
     create: bool = False,
 ) -> tuple[str, int, int]:
     """Add ``delta`` (may be negative) to the quantity at one location; returns (loc, old, new)."""
+    return _change_stock(db, sku, location, create, lambda old: old + delta)
+
+
+def _change_stock(
+    db: sqlite_utils.Database,
+    sku: str,
+    location: str | None,
+    create: bool,
+    new_quantity: Callable[[int], int],
+) -> tuple[str, int, int]:
     _require_sku(db, sku)
     with db.conn:
         loc = _pick_location(db, sku, location, create)
         old = stock_at(db, sku, loc)
-        _write_stock(db, sku, loc, old + delta, now())
-        db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [now(), sku])
-    return loc, old, old + delta
+        new = new_quantity(old)
+        stamp = now()
+        _write_stock(db, sku, loc, new, stamp)
+        db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [stamp, sku])
+    return loc, old, new
 
 
 def stock_at(db: sqlite_utils.Database, sku: str, location: str) -> int:
