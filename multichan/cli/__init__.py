@@ -56,13 +56,21 @@ def main_options(
 
 
 def _register() -> None:
-    from multichan.cli import catalog_cmd, channels_cmd, export_cmd, import_cmd, init_cmd
+    from multichan.cli import (
+        catalog_cmd,
+        channels_cmd,
+        export_cmd,
+        import_cmd,
+        init_cmd,
+        sync_cmd,
+    )
 
     init_cmd.register(app)
     import_cmd.register(app)
     catalog_cmd.register(app)
     export_cmd.register(app)
     channels_cmd.register(app)
+    sync_cmd.register(app)
 
 
 _register()

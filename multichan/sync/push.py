@@ -26,8 +26,13 @@ from multichan.config import Secret
 from multichan.sync import state as st
 from multichan.sync.plan import Change, Plan
 
-MAX_DELIST_PERCENT = Decimal(20)
-MAX_PRICE_CHANGE_PERCENT = Decimal(50)
+
+class _BatchFailed(Exception):
+    """A batch that failed as a whole (Fatal, or Retriable after the last retry)."""
+
+    def __init__(self, cause: Fatal | Retriable, kind: str, batch: list[Change], attempts: int):
+        super().__init__(cause.message)
+        self.cause, self.kind, self.batch, self.attempts = cause, kind, batch, attempts
 
 
 class TokenBucket:
@@ -111,7 +116,7 @@ def refusal(plan: Plan, max_delist: Decimal, max_price_change: Decimal) -> str |
         )
     big = []
     for c in plan.by_kind("prices"):
-        old = c.fields and next((f.old for f in c.fields if f.field == "price"), None)
+        old = next((f.old for f in c.fields if f.field == "price"), None)
         if c.action == "create" or not old or Decimal(old) <= 0:
             continue
         change = abs(Decimal(c.snapshot["price"]) - Decimal(old)) * 100 / Decimal(old)
@@ -162,14 +167,19 @@ def push_plan(
     previous = st.load(db, channel.name)
     run_id = st.start_run(db, channel.name, "push")
     blocked: set[str] = set()  # SKUs whose listing does not exist on the channel yet
+    known: dict[str, dict[str, str]] = {}  # remote ids from earlier pushes, then this one
+    for sku, rows in previous.items():
+        for row in rows.values():
+            known.setdefault(sku, {}).update(row["remote_ids"])
     batch_no = 0
     try:
         for kind in kinds:
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
             for batch in chunks(todo, channel.max_batch.get(kind, 1)):
                 batch_no += 1
-                results, attempts = _send(channel, kind, batch, bucket, pacing, result)
-                outcomes, items = [], []
+                results, attempts = _send(channel, kind, batch, bucket, pacing, result, known)
+                outcomes: list[st.Outcome] = []
+                items: list[tuple[str, str, str, str | None]] = []
                 for change, r in zip(batch, results, strict=True):
                     message = scrub(r.message)
                     outcomes.append(
@@ -177,6 +187,7 @@ def push_plan(
                     )
                     items.append((change.sku, change.action, "ok" if r.ok else "rejected", message))
                     result.counts["ok" if r.ok else "rejected"] += 1
+                    known.setdefault(change.sku, {}).update(r.remote_ids)
                     if not r.ok:
                         result.rejected.append(
                             {"sku": change.sku, "kind": kind, "message": message or ""}
@@ -184,19 +195,19 @@ def push_plan(
                         if kind == "listings" and change.action == "create":
                             blocked.add(change.sku)
                 with db.conn:  # the batch is confirmed: state and journal move together
-                    st.save_outcomes(db, channel.name, kind, outcomes, previous)
+                    delisted = {c.sku for c in batch if c.action == "delist"}
+                    st.save_outcomes(db, channel.name, kind, outcomes, previous, delisted)
                     st.journal_items(db, run_id, kind, batch_no, attempts, items)
-    except (Fatal, Retriable) as exc:
-        exhausted = isinstance(exc, Retriable)
+    except _BatchFailed as exc:
+        exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"
         result.exit_code = errors.RETRIES_EXHAUSTED if exhausted else errors.CHANNEL_FAILED
         result.message = scrub(str(exc))
-        failed = getattr(exc, "batch", [])
-        result.counts["failed"] = len(failed)
+        result.counts["failed"] = len(exc.batch)
         with db.conn:
             st.journal_items(
-                db, run_id, getattr(exc, "kind", "-"), batch_no, getattr(exc, "attempts", 1),
-                [(c.sku, c.action, "failed", result.message) for c in failed],
+                db, run_id, exc.kind, batch_no, exc.attempts,
+                [(c.sku, c.action, "failed", result.message) for c in exc.batch],
             )  # fmt: skip
     if result.exit_code == errors.OK and result.rejected:
         result.status, result.exit_code = "rejected", errors.REJECTED
@@ -212,6 +223,7 @@ def _send(
     bucket: TokenBucket,
     pacing: Pacing,
     result: PushResult,
+    known: dict[str, dict[str, str]],
 ) -> tuple[list[Any], int]:
     """One batch, retried; raises the last Retriable when retries are exhausted."""
     attempt = 0
@@ -220,14 +232,14 @@ def _send(
         bucket.take()
         result.counts["requests"] += 1
         try:
-            return channel.send(kind, [c.offer for c in batch]), attempt
+            ids = {c.sku: known[c.sku] for c in batch if known.get(c.sku)}
+            return channel.send(kind, [c.offer for c in batch], ids), attempt
         except (Retriable, Fatal) as exc:
-            if isinstance(exc, Fatal) or attempt > pacing.max_retries:
-                exc.batch, exc.kind, exc.attempts = batch, kind, attempt  # type: ignore[attr-defined]
-                if isinstance(exc, Retriable):
-                    exc.message = f"{exc.message} (gave up after {attempt} attempts)"
-                    exc.args = (exc.message,)
-                raise
+            if isinstance(exc, Fatal):
+                raise _BatchFailed(exc, kind, batch, attempt) from exc
+            if attempt > pacing.max_retries:
+                exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+                raise _BatchFailed(exc, kind, batch, attempt) from exc
             delay = exc.retry_after if exc.retry_after is not None else pacing.backoff(attempt)
             result.sleeps.append(delay)
             pacing.sleep(delay)
@@ -299,8 +311,8 @@ def push_all(
                 plan = make_plan(db, cfg, config, kinds)
                 why = None if force else refusal(
                     plan,
-                    Decimal(getattr(cfg, "max_delist_percent", MAX_DELIST_PERCENT)),
-                    Decimal(getattr(cfg, "max_price_change_percent", MAX_PRICE_CHANGE_PERCENT)),
+                    Decimal(cfg.max_delist_percent),
+                    Decimal(cfg.max_price_change_percent),
                 )  # fmt: skip
                 if why:
                     results.append(

@@ -22,6 +22,8 @@ from typing import Any
 import sqlite_utils
 
 KINDS = ("listings", "prices", "quantities")
+# (sku, accepted, hash, snapshot, remote_ids, error message)
+Outcome = tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str | None]
 State = dict[str, dict[str, dict[str, Any]]]  # sku -> kind -> row (snapshot/remote_ids decoded)
 
 
@@ -50,8 +52,9 @@ def save_outcomes(
     db: sqlite_utils.Database,
     channel: str,
     kind: str,
-    outcomes: Iterable[tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str]],
+    outcomes: Iterable[Outcome],
     previous: State,
+    delisted: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Write the confirmed outcome of one batch: (sku, ok, hash, snapshot, remote_ids, error).
     Accepted rows take the new hash and snapshot; rejected rows keep the old ones. Call inside
@@ -62,7 +65,7 @@ def save_outcomes(
         old = previous.get(sku, {}).get(kind)
         ids = {**(old["remote_ids"] if old else {}), **remote_ids}
         if ok:
-            status = "delisted" if kind == "quantities" and snapshot == {"quantity": 0} else "ok"
+            status = "delisted" if sku in delisted else "ok"
             row_hash, row_snap, last_error = digest, snapshot, None
         else:
             status, last_error = "rejected", error

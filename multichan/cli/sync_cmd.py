@@ -1,0 +1,147 @@
+"""`multichan plan`, `multichan push` and `multichan status`: API channels, diffed and pushed.
+
+Results go to stdout (lines for people, ``--json`` for scripts); refusals and rejections are
+also explained on stderr. The worst channel's exit code wins: 0 ok, 4 rejected or refused,
+5 channel failed, 6 retries exhausted.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from multichan.cli import output
+from multichan.errors import OK
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ChannelsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="API channels (default: every enabled API channel)."),
+]
+
+
+class Only(StrEnum):
+    listings = "listings"
+    prices = "prices"
+    quantities = "quantities"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("push")(push)
+    app.command("status")(status)
+
+
+def _print_plan(p: Any) -> None:
+    from rich.markup import escape
+
+    fields: dict[str, list[str]] = {}
+    for c in p.changes:
+        if c.action != "create":
+            fields.setdefault(c.sku, []).extend(str(f) for f in c.fields)
+    for sku, action in sorted(p.action_of().items()):
+        detail = ", ".join(fields.get(sku, []))
+        output.out(escape(f"{p.channel} {action} {sku}" + (f": {detail}" if detail else "")))
+    for s in p.skipped:
+        output.err(escape(f"left out {p.channel} {s.sku}: {s.reason}"))
+    t = p.totals()
+    output.out(
+        f"{p.channel}: {t['create']} to create, {t['update']} to update, "
+        f"{t['delist']} to delist, {t['unchanged']} unchanged"
+    )
+
+
+def plan(channels: ChannelsArg = None, json_out: JsonOpt = False) -> None:
+    """Show what a push would create, update and delist, per SKU and field. Sends nothing."""
+    from multichan.sync.push import plan_all
+
+    plans = plan_all(output.workspace(), channels or [])
+    if json_out:
+        output.print_json({"exit_code": OK, "channels": [p.as_dict() for p in plans]})
+        return
+    for p in plans:
+        _print_plan(p)
+
+
+def push(
+    channels: ChannelsArg = None,
+    only: Annotated[
+        Only | None, typer.Option("--only", help="Send only this kind of change.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and check the limits; send nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send what changed since the last successful push, in batches, within rate limits."""
+    from rich.markup import escape
+
+    from multichan.sync.push import push_all
+
+    results = push_all(
+        output.workspace(),
+        channels or [],
+        only=only.value if only else None,
+        dry_run=dry_run,
+        force=force,
+    )
+    code = max((r.exit_code for r in results), default=OK)
+    if json_out:
+        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            for item in r.rejected:
+                output.err(
+                    escape(
+                        f"rejected {r.channel} {item['sku']} ({item['kind']}): {item['message']}"
+                    )
+                )
+            if r.status == "dry-run" and r.plan is not None:
+                _print_plan(r.plan)
+                output.out(f"{r.channel}: dry run, nothing sent")
+                continue
+            if r.status in ("refused", "failed", "exhausted"):
+                output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
+            c = r.counts
+            output.out(
+                f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected, "
+                f"{c['failed']} failed, {c['requests']} request(s)"
+            )
+    if code != OK:
+        sys.exit(code)
+
+
+def status(
+    channel: Annotated[str | None, typer.Argument(help="Only this channel.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """What each API channel holds: SKUs per kind and status, and the last push."""
+    from multichan.sync.state import summary
+
+    db = output.workspace().db()
+    rows = summary(db, channel)
+    db.close()
+    if json_out:
+        output.print_json(rows)
+        return
+    for row in rows:
+        last = row["last_run"] or {}
+        row["last"] = f"{last.get('ended_at') or '-'} exit {last.get('exit_code')}"
+    output.table(
+        rows,
+        [
+            ("channel", "Channel"),
+            ("kind", "Kind"),
+            ("status", "Status"),
+            ("skus", "SKUs"),
+            ("last", "Last push"),
+        ],
+        title="Push state",
+        right=("skus",),
+    )

@@ -1,0 +1,211 @@
+"""plan and push against the Acme Market test server: what a seller sees and what is sent."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from typing import Any
+
+import requests
+
+from multichan.sync.push import push_all
+from multichan.workspace import resolve
+from tests.channels.conftest import TOKEN
+from tests.sync.conftest import FakeTime, Shop
+
+BATCH = {"/v1/listings/batch": 20, "/v1/prices/batch": 50, "/v1/inventory/batch": 50}
+
+
+def _counts(shop: Shop) -> dict[str, int]:
+    paths = shop.paths()
+    return {p: paths.count(p) for p in BATCH if paths.count(p)}
+
+
+def test_plan_on_fresh_state_creates_every_offered_sku(shop: Shop) -> None:
+    result = shop.cli("plan", "--json")
+    assert result.code == 0, result.output
+    plan = json.loads(result.stdout)["channels"][0]
+    n = len(shop.skus())
+    assert plan["totals"] == {"create": n, "update": 0, "delist": 0, "unchanged": 0}
+    assert {c["sku"] for c in plan["changes"]} == set(shop.skus())
+    text = shop.cli("plan")
+    assert f"acme: {n} to create, 0 to update, 0 to delist" in text.stdout
+    assert shop.server.requests == []  # plan sends nothing
+
+
+def test_push_batches_then_a_second_push_sends_nothing(shop: Shop) -> None:
+    n = len(shop.skus())
+    result = shop.cli("push")
+    assert result.code == 0, result.output
+    assert _counts(shop) == {p: math.ceil(n / size) for p, size in BATCH.items()}
+    assert len(shop.server.listings) == n
+    shop.server.requests.clear()
+    again = shop.cli("push")
+    assert again.code == 0, again.output
+    assert shop.server.requests == []
+    assert "0 request(s)" in again.stdout
+
+
+def test_one_price_change_is_planned_and_pushed_alone(shop: Shop) -> None:
+    assert shop.cli("push").code == 0
+    shop.server.requests.clear()
+    assert shop.cli("price", "set", "MUG-ENAMEL", "12.00").code == 0
+    plan = shop.cli("plan")
+    assert "acme update MUG-ENAMEL: price 14.00 -> 12.00" in plan.stdout
+    assert "0 to create, 1 to update, 0 to delist" in plan.stdout
+    assert plan.stdout.count(" update ") == 1
+    result = shop.cli("push")
+    assert result.code == 0, result.output
+    assert [(r["path"], [i["sku"] for i in r["body"]["items"]]) for r in shop.server.requests] == [
+        ("/v1/prices/batch", ["MUG-ENAMEL"])
+    ]
+    assert shop.server.listings["MUG-ENAMEL"]["price"] == "12.00"
+
+
+def test_a_rejected_item_is_recorded_and_the_others_advance(shop: Shop) -> None:
+    shop.sql("UPDATE products SET title = '' WHERE sku = 'MUG-ENAMEL'")
+    result = shop.cli("push")
+    assert result.code == 4, result.output
+    assert "MUG-ENAMEL (listings): title: required" in result.stderr
+    assert len(shop.server.listings) == len(shop.skus()) - 1
+    db = shop.db()
+    row = db.execute(
+        "SELECT status, last_error, hash FROM push_state WHERE sku = 'MUG-ENAMEL'"
+    ).fetchone()
+    assert row == ("rejected", "title: required", None)
+    item = db.execute(
+        "SELECT outcome, message FROM journal_items WHERE sku = 'MUG-ENAMEL'"
+    ).fetchone()
+    assert item == ("rejected", "title: required")
+    # its price and stock wait for the listing; the next push retries only that SKU
+    assert "MUG-ENAMEL" not in json.dumps([r["body"] for r in shop.server.requests[3:]])
+    shop.sql("UPDATE products SET title = 'Enamel Mug' WHERE sku = 'MUG-ENAMEL'")
+    shop.server.requests.clear()
+    assert shop.cli("push").code == 0
+    assert {i["sku"] for r in shop.server.requests for i in r["body"]["items"]} == {"MUG-ENAMEL"}
+
+
+def test_429_with_retry_after_converges(shop: Shop, fake_time: FakeTime) -> None:
+    shop.server.fail_next.extend([(429, {"Retry-After": "3"}), (503, {})])
+    results = push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing())
+    assert results[0].exit_code == 0, results[0].message
+    assert results[0].sleeps[0] == 3.0 and len(results[0].sleeps) == 2
+    assert fake_time.sleeps[:2] == results[0].sleeps
+    assert len(shop.server.listings) == len(shop.skus())
+
+
+def test_retriable_forever_exits_6_and_keeps_state(shop: Shop, fake_time: FakeTime) -> None:
+    shop.server.fail_next.extend([(503, {})] * 50)
+    results = push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing(max_retries=3))
+    assert results[0].exit_code == 6
+    assert "gave up after 4 attempts" in (results[0].message or "")
+    assert len(shop.server.requests) == 4
+    assert len(fake_time.sleeps) == 3 and fake_time.sleeps == sorted(fake_time.sleeps)
+    db = shop.db()
+    assert db.execute("SELECT count(*) FROM push_state").fetchone()[0] == 0
+    run = db.execute("SELECT status, exit_code FROM journal_runs").fetchone()
+    assert run == ("exhausted", 6)
+
+
+class _DiesAfter(requests.Session):
+    """A transport whose token stops working after ``ok`` requests (a Fatal 401)."""
+
+    def __init__(self, server: Any, ok: int) -> None:
+        super().__init__()
+        self.server, self.left = server, ok
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self.left == 0:
+            self.server.fail_next.append((401, {}))
+        self.left -= 1
+        return super().request(*args, **kwargs)
+
+
+def test_a_push_killed_midway_resumes_with_what_remained(shop: Shop) -> None:
+    n = len(shop.skus())
+    session = _DiesAfter(shop.server, ok=1)
+    results = push_all(resolve(shop.root), ["acme"], session=session)
+    session.close()
+    assert results[0].exit_code == 5 and "refused the token" in (results[0].message or "")
+    first = shop.server.requests[0]["body"]["items"]
+    assert len(first) == 20
+    shop.server.requests.clear()
+    assert shop.cli("push").code == 0
+    sent = [
+        i["sku"]
+        for r in shop.server.requests
+        if "listings" in r["path"]
+        for i in r["body"]["items"]
+    ]
+    assert len(sent) == n - 20 and not {i["sku"] for i in first} & set(sent)
+
+
+def test_archiving_half_the_catalog_is_refused_unless_forced(shop: Shop) -> None:
+    assert shop.cli("push").code == 0
+    half = shop.skus()[::2]
+    shop.sql(
+        f"UPDATE products SET status = 'archived' WHERE sku IN ({','.join('?' * len(half))})",
+        tuple(half),
+    )
+    shop.server.requests.clear()
+    refused = shop.cli("push")
+    assert refused.code == 4
+    assert "max_delist_percent is 20" in refused.stderr and "--force" in refused.stderr
+    assert shop.server.requests == []
+    forced = shop.cli("push", "--force")
+    assert forced.code == 0, forced.output
+    zeroed = [i for r in shop.server.requests for i in r["body"]["items"]]
+    assert {i["sku"] for i in zeroed} == set(half) and {i["quantity"] for i in zeroed} == {0}
+    assert "0 to delist" in shop.cli("plan").stdout
+
+
+def test_a_90_percent_price_cut_is_refused(shop: Shop) -> None:
+    assert shop.cli("push").code == 0
+    assert shop.cli("price", "set", "BLANKET-WOOL", "8.90", "--sale", "").code == 0
+    shop.server.requests.clear()
+    refused = shop.cli("push")
+    assert refused.code == 4
+    assert "BLANKET-WOOL 89.00 -> 8.90 (90%)" in refused.stderr
+    assert shop.server.requests == []
+    assert shop.cli("push", "--force").code == 0
+
+
+def test_dry_run_sends_nothing_and_only_limits_kinds(shop: Shop) -> None:
+    dry = shop.cli("push", "--dry-run")
+    assert dry.code == 0 and "dry run, nothing sent" in dry.stdout
+    assert shop.server.requests == []
+    assert shop.cli("push", "--only", "listings").code == 0
+    assert set(shop.paths()) == {"/v1/listings/batch"}
+
+
+def test_the_token_never_shows(shop: Shop) -> None:
+    shop.sql("UPDATE products SET title = '' WHERE sku = 'MUG-ENAMEL'")
+    outputs = [shop.cli("push", "--json"), shop.cli("plan", "--json"), shop.cli("status")]
+    shop.server.fail_next.append((401, {}))
+    shop.sql("UPDATE products SET price = '35.00' WHERE sku = 'LANTERN-LED'")
+    outputs.append(shop.cli("push"))
+    assert outputs[-1].code == 5
+    for result in outputs:
+        assert TOKEN not in result.output
+    dump = "\n".join(sqlite3.connect(shop.root / "catalog.db").iterdump())
+    assert TOKEN not in dump
+    assert "journal_items" in dump
+
+
+def test_safety_limits_come_from_channels_yaml(shop: Shop) -> None:
+    assert shop.cli("push").code == 0
+    config = shop.root / "channels.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "    max_delist_percent: 60\n", encoding="utf-8")
+    half = shop.skus()[::2]
+    shop.sql(
+        f"UPDATE products SET status = 'archived' WHERE sku IN ({','.join('?' * len(half))})",
+        tuple(half),
+    )
+    result = shop.cli("push", "--json")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout)["channels"][0]["counts"]["ok"] == len(half)
+    status = shop.cli("status", "--json")
+    rows = {(r["kind"], r["status"]): r["skus"] for r in json.loads(status.stdout)}
+    assert rows[("quantities", "delisted")] == len(half)
