@@ -21,8 +21,9 @@ from typing import Any
 import sqlite_utils
 
 from multichan import errors
-from multichan.channels.base import Channel, Fatal, RateLimit, Retriable
+from multichan.channels.base import Channel, RateLimit, Retriable
 from multichan.config import Secret
+from multichan.errors import MultichanError
 from multichan.sync import state as st
 from multichan.sync.plan import Change, Plan
 
@@ -30,7 +31,7 @@ from multichan.sync.plan import Change, Plan
 class _BatchFailed(Exception):
     """A batch that failed as a whole (Fatal, or Retriable after the last retry)."""
 
-    def __init__(self, cause: Fatal | Retriable, kind: str, batch: list[Change], attempts: int):
+    def __init__(self, cause: MultichanError, kind: str, batch: list[Change], attempts: int):
         super().__init__(cause.message)
         self.cause, self.kind, self.batch, self.attempts = cause, kind, batch, attempts
 
@@ -201,7 +202,8 @@ def push_plan(
     except _BatchFailed as exc:
         exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"
-        result.exit_code = errors.RETRIES_EXHAUSTED if exhausted else errors.CHANNEL_FAILED
+        # Retriable: 6; Fatal: 5; anything else the channel raised (a missing ${VAR}: 3)
+        result.exit_code = exc.cause.exit_code
         result.message = scrub(str(exc))
         result.counts["failed"] = len(exc.batch)
         with db.conn:
@@ -234,8 +236,8 @@ def _send(
         try:
             ids = {c.sku: known[c.sku] for c in batch if known.get(c.sku)}
             return channel.send(kind, [c.offer for c in batch], ids), attempt
-        except (Retriable, Fatal) as exc:
-            if isinstance(exc, Fatal):
+        except MultichanError as exc:
+            if not isinstance(exc, Retriable):  # Fatal, or e.g. an unset ${VAR}: no retry
                 raise _BatchFailed(exc, kind, batch, attempt) from exc
             if attempt > pacing.max_retries:
                 exc.message = f"{exc.message} (gave up after {attempt} attempts)"

@@ -1,0 +1,400 @@
+"""Square, the physical store's POS: items and prices through the Catalog API, on-hand stock at
+one location through the Inventory API. Owns the mapping of offers to Square's objects and of
+Square's answers (ids, ``errors[]``, HTTP statuses) back to one ItemResult per SKU.
+
+Square's rules this module follows (api.json 2025-08-20 unless noted):
+- ``POST /v2/catalog/batch-upsert`` takes up to 1,000 objects per batch and 10,000 per request;
+  each batch is all-or-nothing, other batches of the request still succeed. One item (with its
+  variations) goes in one batch, so a bad item never takes its neighbours down.
+- An upsert replaces the whole object: variations left out of an item are deleted, and an update
+  must carry the version Square holds. Existing items and variations are therefore read first
+  (``batch-retrieve``), changed, and written back; new ones get ``#``-prefixed temporary ids.
+- ``POST /v2/inventory/changes/batch-create`` takes at most 100 changes (Square's SDK docs:
+  BatchChangeInventoryRequest "Max size is 100 changes"); counts are absolute PHYSICAL_COUNTs.
+- Square publishes no rate numbers ("we don't document the limits", Square's developer forum)
+  and answers 429 to a second concurrent catalog write; one send makes at most two requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import html
+import json
+import re
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import requests
+
+from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
+from multichan.errors import ConfigError
+from multichan.offers import Offer
+
+API_VERSION = "2025-08-20"  # Square-Version of the contract the tests run against
+PER_BATCH, PER_REQUEST = 1000, 10_000  # batch-upsert object limits
+NOT_LISTED = "not listed on square yet; push listings first"
+ZERO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                           "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})  # fmt: skip
+THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
+INDEX_RE = re.compile(r"(?:batches|changes)\W{0,2}(\d+)")
+BOUND = r"(?<![\w#:-])%s(?![\w-])"  # an id, not part of a longer one
+Unit = tuple[list[str], set[str]]  # SKUs of one batch/change, and ids that name it in errors
+Sent = tuple[list[Offer], dict[str, Any], str, dict[str, str]]  # offers, object, item id, var ids
+Results = dict[str, ItemResult]
+EVERYWHERE = {"present_at_all_locations": True}  # new objects: at every location, as in Square
+
+
+class _Refused(Exception):
+    """Square answered 4xx with ``errors[]``: the items of the request were not saved."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("refused")
+        self.errors = errors
+
+
+def minor_units(amount: Decimal, currency: str) -> int:
+    """``amount`` in the currency's smallest unit (cents for USD, yen for JPY)."""
+    exponent = 0 if currency in ZERO_DECIMALS else 3 if currency in THREE_DECIMALS else 2
+    scaled = amount.scaleb(exponent)
+    if scaled < 0 or scaled != scaled.to_integral_value():
+        raise ValueError(f"price {amount} {currency} is not a valid amount of {currency}")
+    return int(scaled)
+
+
+def price_money(offer: Offer) -> dict[str, Any]:
+    """What the till should charge: the sale price when there is one (Square has no sale price
+    on a variation; discounts are separate objects)."""
+    currency = offer.currency.upper()
+    amount = offer.sale_price if offer.sale_price is not None else offer.price
+    return {"amount": minor_units(amount, currency), "currency": currency}
+
+
+def names(offer: Offer) -> tuple[str, str]:
+    """(item name, variation name): variant titles are "Product - Options" in our importers."""
+    if offer.item_group_id and " - " in offer.title:
+        head, _, tail = offer.title.rpartition(" - ")
+        if head.strip() and tail.strip():
+            return head.strip(), tail.strip()
+    if not offer.item_group_id:
+        return offer.title, "Regular"  # Square's name for the only variation of an item
+    return offer.title, " / ".join(v for v in (offer.color, offer.size) if v) or offer.sku
+
+
+def description_html(text: str) -> str:
+    """Square's ``description_html`` (plain ``description`` is deprecated since 2022-07-20)."""
+    if TAG_RE.search(text):
+        return text[:65535]
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled."""
+    try:
+        return max(float(value or "-"), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max((parsedate_to_datetime(value or "") - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def index(objects: Iterable[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Catalog objects by id, an item's nested variations included."""
+    found: dict[str, dict[str, Any]] = {}
+    for obj in objects or []:
+        found[obj.get("id", "")] = obj
+        for var in (obj.get("item_data") or {}).get("variations") or []:
+            found.setdefault(var.get("id", ""), var)
+    return found
+
+
+def blame(errors: list[dict[str, Any]], units: list[Unit]) -> tuple[dict[str, str], list[str]]:
+    """Square's errors as per-SKU messages where the error's field or detail names a batch or
+    change index or one of a unit's ids; the rest as messages about the whole request."""
+    per_sku: dict[str, str] = {}
+    general: list[str] = []
+    for error in errors:
+        where = f"{error.get('field') or ''} {error.get('detail') or ''}"
+        text = f"{error.get('code') or 'ERROR'}: {error.get('detail') or 'refused'}"
+        text += f" (field {error['field']})" if error.get("field") else ""
+        hits = [u for u in units if any(n and re.search(BOUND % re.escape(n), where) for n in u[1])]
+        match = INDEX_RE.search(where)
+        if not hits and match and int(match.group(1)) < len(units):
+            hits = [units[int(match.group(1))]]
+        for skus, _ in hits:
+            for sku in skus:
+                per_sku[sku] = f"{per_sku[sku]}; {text}" if sku in per_sku else text
+        if not hits:
+            general.append(text)
+    return per_sku, general
+
+
+class Square(Channel):
+    """Square POS: one catalog item per item group, one variation per SKU, stock at one location."""
+
+    type = "square"
+    description = "Square POS: catalog items, prices and on-hand stock at one store location"
+    supports = frozenset({"listings", "prices", "quantities"})
+    max_batch: ClassVar[dict[str, int]] = {"listings": 100, "prices": 100, "quantities": 100}
+    rate_limit = RateLimit(requests_per_second=5, burst=10)  # <= 10 HTTP requests per second
+    settings_schema: ClassVar[dict[str, SettingSpec]] = {
+        "base_url": SettingSpec("url", default="https://connect.squareup.com",
+                                help="https://connect.squareupsandbox.com for the sandbox"),
+        "token": SettingSpec("secret", required=True,
+                             help="${SQUARE_TOKEN}: ITEMS_READ, ITEMS_WRITE, INVENTORY_WRITE"),
+        "location_id": SettingSpec("str", required=True, help="the store's Square location id"),
+        "square_version": SettingSpec("str", default=API_VERSION, help="Square-Version header"),
+        "timeout": SettingSpec("int", default=30, help="seconds per request"),
+    }  # fmt: skip
+    credential_env = ("SQUARE_TOKEN",)
+
+    def __init__(self, name: str, settings: dict[str, Any], session: Any = None) -> None:
+        super().__init__(name, settings, session)
+        self._counted_at: dict[str, tuple[float, str]] = {}  # stock content -> its occurred_at
+
+    # --- listings ------------------------------------------------------------------------
+    def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
+        """One ITEM per item group (an existing one as Square holds it, so variations that
+        are not in this batch stay), one variation per SKU, each item in its own batch."""
+        results: Results = {}
+        group_item = {o.item_group_id: i for o in reversed(offers)
+                      if o.item_group_id and (i := self._known(o, "item_id"))}  # fmt: skip
+        groups: dict[tuple[str, str], list[Offer]] = {}
+        for o in self._priced(offers, results, listed=False):
+            item_id = self._known(o, "item_id") or group_item.get(o.item_group_id or "")
+            key = ("item", item_id) if item_id else ("new", o.item_group_id or o.sku)
+            groups.setdefault(key, []).append(o)
+        try:
+            current = self._retrieve([ref for kind, ref in groups if kind == "item"])
+        except _Refused as exc:
+            return self._refused(offers, results, exc.errors, [])
+        sent: list[Sent] = []
+        total = 0
+        for (kind, ref), group in groups.items():
+            found = current.get(ref, {}) if kind == "item" else {}
+            item, var_ids = self._item(found if found.get("type") == "ITEM" else None, group)
+            size = 1 + len(item["item_data"]["variations"])
+            if size > PER_BATCH or total + size > PER_REQUEST:
+                why = f"the item would need {size} objects in a request already holding {total}"
+                for o in group:
+                    results[o.sku] = ItemResult.rejected(o.sku, why, retriable=size <= PER_BATCH)
+                continue
+            total += size
+            sent.append((group, item, item["id"], var_ids))
+        return self._upsert(offers, results, sent)
+
+    def _item(
+        self, current: dict[str, Any] | None, group: list[Offer]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The ITEM to write for ``group`` (Square's current one, changed, or a new one) and
+        the id each SKU's variation has in it."""
+        first = group[0]
+        temp = {"type": "ITEM", "id": f"#item:{first.item_group_id or first.sku}", **EVERYWHERE}
+        item: dict[str, Any] = copy.deepcopy(current) if current else temp
+        kept = (item.get("item_data") or {}).items()
+        data = item["item_data"] = {k: v for k, v in kept if not k.startswith("description")}
+        data["name"] = names(first)[0][:512]
+        if first.description.strip():
+            data["description_html"] = description_html(first.description)
+        variations = data.setdefault("variations", [])
+        by_id = {v.get("id"): v for v in variations}
+        by_sku = {(v.get("item_variation_data") or {}).get("sku"): v for v in variations}
+        var_ids: dict[str, str] = {}
+        for o in group:
+            var = by_id.get(self._known(o, "variation_id")) or by_sku.get(o.sku)
+            if var is None:
+                variations.append(
+                    var := {"type": "ITEM_VARIATION", "id": f"#{o.sku}", **EVERYWHERE}
+                )
+            fields = var.setdefault("item_variation_data", {})
+            fields.update(item_id=item["id"], name=names(o)[1][:255], sku=o.sku,
+                          pricing_type="FIXED_PRICING", price_money=price_money(o),
+                          track_inventory=True)  # fmt: skip
+            if o.gtin:
+                fields["upc"] = o.gtin
+            var_ids[o.sku] = var["id"]
+        return item, var_ids
+
+    # --- prices ----------------------------------------------------------------------------
+    def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
+        """Each variation as Square holds it, with the new price, written back alone in its
+        own batch: the item keeps its other variations and a bad price fails alone."""
+        results: Results = {}
+        todo = self._priced(offers, results, listed=True)
+        try:
+            current = self._retrieve([self._known(o, "variation_id") or "" for o in todo])
+        except _Refused as exc:
+            return self._refused(offers, results, exc.errors, [])
+        sent: list[Sent] = []
+        for o in todo:
+            var_id = self._known(o, "variation_id") or ""
+            var = copy.deepcopy(current.get(var_id, {}))
+            if var.get("type") != "ITEM_VARIATION":
+                gone = f"variation {var_id} is no longer on Square; push its listing again"
+                results[o.sku] = ItemResult.rejected(o.sku, gone)
+                continue
+            fields = var.setdefault("item_variation_data", {})
+            fields.update(pricing_type="FIXED_PRICING", price_money=price_money(o))
+            sent.append(([o], var, fields.get("item_id") or "", {o.sku: var_id}))
+        return self._upsert(offers, results, sent)
+
+    # --- the catalog write shared by listings and prices -----------------------------------
+    def _priced(self, offers: list[Offer], results: Results, listed: bool) -> list[Offer]:
+        """The offers that can be written: a valid price and, if ``listed``, a known variation."""
+        todo = []
+        for o in offers:
+            try:
+                price_money(o)
+            except ValueError as exc:
+                results[o.sku] = ItemResult.rejected(o.sku, str(exc))
+                continue
+            if listed and not self._known(o, "variation_id"):
+                results[o.sku] = ItemResult.rejected(o.sku, NOT_LISTED)
+            else:
+                todo.append(o)
+        return todo
+
+    def _upsert(self, offers: list[Offer], results: Results, sent: list[Sent]) -> list[ItemResult]:
+        """One batch-upsert request, one batch per object. Its idempotency key is derived from
+        the content (new objects, current versions, earlier ids), so a rerun after a crash gets
+        Square's first answer back instead of creating the items twice."""
+        units: list[Unit] = [([o.sku for o in g], {ref, *v.values()}) for g, _, ref, v in sent]
+        if sent:
+            batches = [{"objects": [obj]} for _, obj, _, _ in sent]
+            known = {o.sku: self.known_ids.get(o.sku, {}) for o in offers}
+            body = {"idempotency_key": self._key([batches, known]), "batches": batches}
+            try:
+                answer = self._post("/v2/catalog/batch-upsert", body)
+            except _Refused as exc:
+                return self._refused(offers, results, exc.errors, units)
+            mapped = {m.get("client_object_id"): m.get("object_id")
+                      for m in answer.get("id_mappings") or []}  # fmt: skip
+            returned = index(answer.get("objects"))
+            by_sku = {(v.get("item_variation_data") or {}).get("sku"): v
+                      for v in returned.values() if v.get("type") == "ITEM_VARIATION"}  # fmt: skip
+            errors = answer.get("errors") or []
+            blamed, general = blame(errors, units)
+            for group, _, item_ref, var_ids in sent:
+                for o in group:
+                    item_id = mapped.get(item_ref) or item_ref
+                    var_id = mapped.get(var_ids[o.sku]) or var_ids[o.sku]
+                    if var_id not in returned and o.sku in by_sku:  # found by its SKU instead
+                        var_id = by_sku[o.sku].get("id") or var_id
+                        item_id = by_sku[o.sku]["item_variation_data"].get("item_id") or item_id
+                    ok = var_id in returned or not (errors or var_id.startswith("#"))
+                    if o.sku in blamed or not ok or item_id.startswith("#"):
+                        lost = f"Square's answer has no id for {var_ids[o.sku]}; nothing recorded"
+                        why = blamed.get(o.sku) or "; ".join(general) or lost
+                        results[o.sku] = ItemResult.rejected(o.sku, why, retriable=not errors)
+                    else:
+                        ids = {"item_id": item_id, "variation_id": var_id}
+                        ids = {k: v for k, v in ids.items() if v}
+                        results[o.sku] = ItemResult.accepted(o.sku, **ids)
+        return [results[o.sku] for o in offers]
+
+    # --- quantities --------------------------------------------------------------------------
+    def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        """Absolute counts at ``location_id``. The idempotency key comes from the content and a
+        timestamp that retries of the same content in one run reuse; a rerun after a crash
+        sends the same count again, which Square ignores as unchanged. (A key from the content
+        alone would make Square replay an old answer when a count returns to an earlier value.)"""
+        results = {o.sku: ItemResult.rejected(o.sku, NOT_LISTED) for o in offers
+                   if not self._known(o, "variation_id")}  # fmt: skip
+        sent = [(o, v) for o in offers if (v := self._known(o, "variation_id"))]
+        if sent:
+            location = self.settings["location_id"]
+            counts = [(var_id, str(max(o.quantity, 0)), o.sku[:255]) for o, var_id in sent]
+            content = self._key([location, counts])
+            at = self._counted_at.get(content)
+            if at is None or time.time() - at[0] > 3600:  # Square: at most 24 h in the past
+                at = (time.time(), datetime.now(UTC).isoformat(timespec="milliseconds"))
+                self._counted_at[content] = at
+            changes = [{"type": "PHYSICAL_COUNT", "physical_count": {
+                "catalog_object_id": var_id, "state": "IN_STOCK", "location_id": location,
+                "quantity": quantity, "occurred_at": at[1], "reference_id": ref,
+            }} for var_id, quantity, ref in counts]  # fmt: skip
+            units: list[Unit] = [([o.sku], {v}) for o, v in sent]
+            body = {"idempotency_key": self._key([content, at[1]]), "changes": changes}
+            try:
+                answer = self._post("/v2/inventory/changes/batch-create", body)
+            except _Refused as exc:
+                return self._refused(offers, results, exc.errors, units)
+            blamed, general = blame(answer.get("errors") or [], units)
+            for o, var_id in sent:
+                why = blamed.get(o.sku) or "; ".join(general)
+                ok = ItemResult.accepted(o.sku, variation_id=var_id)
+                results[o.sku] = ItemResult.rejected(o.sku, why) if why else ok
+        return [results[o.sku] for o in offers]
+
+    # --- HTTP --------------------------------------------------------------------------------
+    def _known(self, offer: Offer, key: str) -> str | None:
+        return self.known_ids.get(offer.sku, {}).get(key) or None
+
+    def _key(self, content: Any) -> str:
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _retrieve(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not any(ids):
+            return {}
+        body = self._post("/v2/catalog/batch-retrieve", {"object_ids": sorted(set(ids) - {""})})
+        return index(body.get("objects"))
+
+    def _refused(self, offers: list[Offer], results: Results, errors: list[dict[str, Any]],
+                 units: list[Unit]) -> list[ItemResult]:  # fmt: skip
+        """Square refused the request: blamed SKUs get their error, the others the rest."""
+        blamed, general = blame(errors, units)
+        rest = "; ".join(general) or "not saved: Square refused other items of the same request"
+        for o in offers:
+            if o.sku not in results:
+                retriable = not general and o.sku not in blamed
+                results[o.sku] = ItemResult.rejected(o.sku, blamed.get(o.sku) or rest,
+                                                     retriable=retriable)  # fmt: skip
+        return [results[o.sku] for o in offers]
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        secret = self.settings["token"]
+        try:
+            token = secret.value()
+        except ConfigError as exc:
+            raise Fatal(f"{exc.message}; set it to a Square access token") from None
+        base, timeout = self.settings["base_url"], self.settings.get("timeout") or 30
+        version = self.settings.get("square_version") or API_VERSION
+        headers = {"Authorization": f"Bearer {token}", "Square-Version": version}
+        try:
+            response = self.session.post(base + path, json=body, headers=headers, timeout=timeout)
+        except requests.Timeout:
+            raise Retriable(f"Square did not answer {path} within {timeout} s") from None
+        except requests.ConnectionError:
+            raise Retriable(f"Square unreachable at {base} (connection failed)") from None
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        errors = data.get("errors") if isinstance(data, dict) else None
+        errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+        said = f"HTTP {status}" + "".join(f", {e.get('code')}" for e in errors)
+        if status in (401, 403):
+            raise Fatal(f"Square refused the access token in ${secret.var} ({said}); it needs "
+                        "ITEMS_READ, ITEMS_WRITE and INVENTORY_WRITE")  # fmt: skip
+        if status in (408, 429) or status >= 500:
+            what = "rate limit" if status == 429 else f"error on {path}"
+            after = retry_after(response.headers.get("Retry-After"))
+            raise Retriable(f"Square {what} ({said})", retry_after=after)
+        if status == 404:
+            raise Fatal(f"Square has no {path} at {base} (HTTP 404); check base_url")
+        if status >= 400:
+            text = response.text.replace(token, "***")[:300]
+            raise _Refused(errors or [{"code": f"HTTP {status}", "detail": text}])
+        if not isinstance(data, dict):
+            raise Fatal(f"Square answered {path} with something that is not JSON; check base_url")
+        return data
