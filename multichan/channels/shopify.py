@@ -1,0 +1,355 @@
+"""Shopify: listings, prices and stock through the Admin GraphQL API (version 2025-01).
+
+- Listings: one ``productSet`` call per product. Offers sharing an ``item_group_id`` become the
+  variants of one product (options Color / Size). productSet replaces the variant list, so the
+  product is read first and variants this batch does not carry are sent back by id, untouched.
+  The product is found by its recorded id, else by a variant's SKU, else by its handle (the
+  slug of the group id), so a group split over batches or a lost state makes no duplicates.
+- Prices: ``productVariantsBulkUpdate`` per product; a sale is price=sale_price with
+  compareAtPrice=the original price (how Shopify shows "was").
+- Stock: ``inventorySetQuantities`` with absolute "available" quantities at ``location_id``.
+- No argument list ever holds more than 250 items (Shopify's input limit).
+- Cost-based throttling: each response's ``extensions.cost.throttleStatus`` says how full the
+  bucket is; before a request whose cost is not available the channel sleeps (``self.sleep``)
+  for missing points / restoreRate. A THROTTLED answer is Retriable with that wait.
+- Remote ids recorded per SKU: product_id, variant_id, inventory_item_id (Shopify gids).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from multichan.channels import shopify_queries as q
+from multichan.channels.base import (
+    Channel,
+    Fatal,
+    ItemResult,
+    RateLimit,
+    Retriable,
+    SettingSpec,
+)
+from multichan.offers import Offer
+
+Ids = dict[str, str]
+
+
+class Shopify(Channel):
+    """Shopify Admin GraphQL API: products with variants, prices, stock at one location."""
+
+    type = "shopify"
+    description = "Shopify store (Admin GraphQL API): products, prices, stock at one location"
+    supports = frozenset({"listings", "prices", "quantities"})
+    max_batch: ClassVar[dict[str, int]] = {"listings": 50, "prices": 250, "quantities": 250}
+    rate_limit = RateLimit(requests_per_second=2, burst=4)  # per batch; points are paced inside
+    settings_schema: ClassVar[dict[str, SettingSpec]] = {
+        "base_url": SettingSpec("url", required=True, help="https://my-shop.myshopify.com"),
+        "token": SettingSpec("secret", required=True, help="${SHOPIFY_TOKEN}, an Admin API token"),
+        "location_id": SettingSpec(
+            "str", help="gid://shopify/Location/123..., where stock is set (needed for quantities)"
+        ),
+        "api_version": SettingSpec("str", default="2025-01", help="Admin API version"),
+        "timeout": SettingSpec("int", default=30, help="seconds per request"),
+    }
+    credential_env = ("SHOPIFY_TOKEN",)
+
+    def __init__(self, name: str, settings: Any, session: Any = None) -> None:
+        super().__init__(name, settings, session)
+        self.sleep: Callable[[float], None] = time.sleep  # injectable: tests record waits
+        self.clock: Callable[[], float] = time.monotonic
+        self._bucket: tuple[float, float, float, float] | None = None  # avail, max, rate, at
+        self._costs: dict[str, float] = {}  # the last requested cost seen per document
+
+    @property
+    def endpoint(self) -> str:
+        version = self.settings.get("api_version") or "2025-01"
+        return f"{self.settings['base_url']}/admin/api/{version}/graphql.json"
+
+    # --- listings ---------------------------------------------------------------------------
+    def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
+        groups: dict[str, list[Offer]] = {}
+        for offer in offers:
+            groups.setdefault(offer.item_group_id or offer.sku, []).append(offer)
+        unknown = [o.sku for o in offers if not self._ids(o.sku).get("product_id")]
+        found = self._search(unknown)
+        results: dict[str, ItemResult] = {}
+        for key, group in groups.items():
+            ids = [self._ids(o.sku).get("product_id") or found.get(o.sku, {}).get("product_id")
+                   for o in group]  # fmt: skip
+            product_id = next((i for i in ids if i), None)
+            for result in self._set_product(key, group, product_id):
+                results[result.sku] = result
+        return [results[o.sku] for o in offers]
+
+    def _set_product(
+        self, key: str, group: list[Offer], product_id: str | None
+    ) -> list[ItemResult]:
+        product = self._product({"id": product_id}) if product_id else None
+        product = product or self._product({"handle": q.handle(key)})
+        remote = product["variants"] if product else []
+        names, rows = q.option_table(group)
+        by_id = {v["id"]: v for v in remote}
+        by_sku = {v["sku"]: v for v in remote if v.get("sku")}
+        mine: dict[str, tuple[str, dict[str, Any]]] = {}  # remote variant id -> (sku, input)
+        new: list[tuple[str | None, dict[str, Any]]] = []
+        for offer, row in zip(group, rows, strict=True):
+            known = by_id.get(self._ids(offer.sku).get("variant_id", "")) or by_sku.get(offer.sku)
+            if known and known["id"] not in mine:
+                mine[known["id"]] = (offer.sku, q.variant_input(offer, names, row, known["id"]))
+            else:
+                new.append((offer.sku, q.variant_input(offer, names, row, None)))
+        slots: list[tuple[str | None, dict[str, Any]]] = []  # Shopify's order, new ones last
+        for v in remote:  # variants this batch does not carry are sent back as they are
+            chosen = [{"optionName": o["name"], "name": o["value"]} for o in v["selectedOptions"]]
+            slots.append(mine.get(v["id"]) or (None, {"id": v["id"], "optionValues": chosen}))
+        slots += new
+        variants = [variant for _, variant in slots]
+        if len(variants) > q.MAX_INPUT:
+            message = f"the product would have {len(variants)} variants; at most 250 per call"
+            return [ItemResult.rejected(o.sku, message) for o in group]
+        options: dict[str, dict[str, None]] = {}
+        for variant in variants:
+            for choice in variant["optionValues"]:
+                options.setdefault(choice["optionName"], {})[choice["name"]] = None
+        data = q.product_input(group, product["id"] if product else None, key)
+        data["productOptions"] = [
+            {"name": n, "values": [{"name": v} for v in vals]} for n, vals in options.items()
+        ]
+        data["variants"] = variants
+        answer = self._call(q.PRODUCT_SET, {"input": data})["productSet"]
+        if answer.get("userErrors"):
+            return q.rejections([sku for sku, _ in slots], answer["userErrors"], "variants")
+        saved = answer.get("product") or {}
+        nodes = {n.get("sku"): n for n in saved.get("variants", {}).get("nodes", [])}
+        results = []
+        for offer in group:
+            node = nodes.get(offer.sku)
+            if node is None:
+                message = "Shopify saved the product but returned no variant with this SKU"
+                results.append(ItemResult.rejected(offer.sku, message, retriable=True))
+                continue
+            results.append(
+                ItemResult.accepted(
+                    offer.sku, product_id=saved["id"], variant_id=node["id"],
+                    inventory_item_id=node["inventoryItem"]["id"],
+                )
+            )  # fmt: skip
+        return results
+
+    def _product(self, identifier: dict[str, str]) -> dict[str, Any] | None:
+        """The product's id and all its variants, or None when Shopify has no such product."""
+        variables: dict[str, Any] = {"identifier": identifier, "after": None}
+        nodes: list[dict[str, Any]] = []
+        while True:
+            product = self._call(q.PRODUCT, variables)["productByIdentifier"]
+            if product is None:
+                return None
+            nodes += product["variants"]["nodes"]
+            page = product["variants"]["pageInfo"]
+            if not page["hasNextPage"]:
+                return {"id": product["id"], "variants": nodes}
+            variables["after"] = page["endCursor"]
+
+    # --- prices and stock ---------------------------------------------------------------------
+    def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
+        ids, results = self._resolve(offers, "variant_id")
+        by_product: dict[str, list[Offer]] = {}
+        for offer in offers:
+            if offer.sku in ids:
+                by_product.setdefault(ids[offer.sku]["product_id"], []).append(offer)
+        for product_id, group in by_product.items():
+            for part in _chunks(group):
+                variants = [{"id": ids[o.sku]["variant_id"], **q.price_fields(o)} for o in part]
+                variables = {"productId": product_id, "variants": variants}
+                answer = self._call(q.PRICES, variables)["productVariantsBulkUpdate"]
+                self._settle(part, ids, answer.get("userErrors"), "variants", results)
+        return [results[o.sku] for o in offers]
+
+    def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        location = self._location()
+        ids, results = self._resolve(offers, "inventory_item_id")
+        ready = [o for o in offers if o.sku in ids]
+        for part in _chunks(ready):
+            quantities = [
+                {"inventoryItemId": ids[o.sku]["inventory_item_id"], "locationId": location,
+                 "quantity": max(0, o.quantity)}
+                for o in part
+            ]  # fmt: skip
+            data = {
+                "name": "available",
+                "reason": "correction",
+                "referenceDocumentUri": f"multichan://push/{quote(self.name, safe='')}",
+                "ignoreCompareQuantity": True,  # absolute values: multichan is the source
+                "quantities": quantities,
+            }
+            answer = self._call(q.QUANTITIES, {"input": data})["inventorySetQuantities"]
+            self._settle(part, ids, answer.get("userErrors"), "quantities", results)
+        return [results[o.sku] for o in offers]
+
+    def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Title, price, sale price and quantity (all locations) of each SKU Shopify has."""
+        remote = {}
+        for sku, v in self._search(list(skus)).items():
+            sale = v.get("compareAtPrice") is not None
+            remote[sku] = {
+                "title": v["title"],
+                "price": v["compareAtPrice"] if sale else v["price"],
+                "sale_price": v["price"] if sale else None,
+                "quantity": v.get("inventoryQuantity"),
+            }
+        return remote
+
+    def _settle(
+        self,
+        part: list[Offer],
+        ids: dict[str, Ids],
+        errors: list[dict[str, Any]] | None,
+        array: str,
+        results: dict[str, ItemResult],
+    ) -> None:
+        if errors:
+            for r in q.rejections([o.sku for o in part], errors, array):
+                results[r.sku] = r
+        else:
+            results.update({o.sku: ItemResult.accepted(o.sku, **ids[o.sku]) for o in part})
+
+    def _resolve(
+        self, offers: list[Offer], need: str
+    ) -> tuple[dict[str, Ids], dict[str, ItemResult]]:
+        """The ids of each SKU (recorded, else looked up by SKU); SKUs Shopify does not have
+        are rejected."""
+        ids = {o.sku: self._ids(o.sku) for o in offers}
+        missing = [s for s, i in ids.items() if not (i.get(need) and i.get("product_id"))]
+        found = self._search(missing)
+        results: dict[str, ItemResult] = {}
+        for sku in missing:
+            if sku in found:
+                ids[sku] = {k: found[sku][k] for k in ("product_id", "variant_id",
+                                                        "inventory_item_id")}  # fmt: skip
+            else:
+                del ids[sku]
+                results[sku] = ItemResult.rejected(
+                    sku, f"Shopify has no variant with SKU {sku}; push its listing first"
+                )
+        return ids, results
+
+    def _search(self, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """Shopify's variants with exactly these SKUs (the first one when a SKU repeats)."""
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(skus), q.SKUS_PER_SEARCH):
+            part = skus[i : i + q.SKUS_PER_SEARCH]
+            variables = {"query": q.sku_query(part), "first": 2 * len(part)}
+            for v in self._call(q.VARIANTS, variables)["productVariants"]["nodes"]:
+                if v.get("sku") in part and v["sku"] not in found:
+                    found[v["sku"]] = {
+                        **v, "product_id": v["product"]["id"], "variant_id": v["id"],
+                        "inventory_item_id": v["inventoryItem"]["id"],
+                        "title": v["product"]["title"],
+                    }  # fmt: skip
+        return found
+
+    def _ids(self, sku: str) -> Ids:
+        return dict(self.known_ids.get(sku, {}))
+
+    def _location(self) -> str:
+        location = str(self.settings.get("location_id") or "").strip()
+        if not location:
+            raise Fatal(
+                f"channel {self.name}: settings.location_id is required to set stock "
+                "(gid://shopify/Location/<id>, under Settings > Locations in the Shopify admin)"
+            )
+        return location if location.startswith("gid://") else f"gid://shopify/Location/{location}"
+
+    # --- HTTP, errors and the cost bucket -----------------------------------------------------
+    def _call(self, doc: q.Doc, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one document; its ``data``, or Retriable / Fatal for the whole batch."""
+        self._wait_for(max(doc.cost, self._costs.get(doc.name, 0.0)))
+        token = self.settings["token"]
+        timeout = self.settings.get("timeout") or 30
+        try:
+            response = self.session.post(
+                self.endpoint,
+                json={"query": doc.text, "variables": variables, "operationName": doc.name},
+                headers={"X-Shopify-Access-Token": token.value(), "Accept": "application/json"},
+                timeout=timeout,
+            )
+        except requests.Timeout:
+            raise Retriable(f"Shopify did not answer within {timeout} s") from None
+        except requests.ConnectionError as exc:
+            raise Retriable(f"Shopify unreachable: {type(exc).__name__}") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise Fatal(
+                f"Shopify refused the access token in ${token.var} (HTTP {status}); check it "
+                "is the shop's Admin API token with write_products and write_inventory"
+            )
+        if status == 429 or status >= 500:
+            after = response.headers.get("Retry-After", "")
+            raise Retriable(
+                f"Shopify is busy or failing (HTTP {status})",
+                retry_after=float(after) if after.replace(".", "", 1).isdigit() else None,
+            )
+        if status == 404:
+            raise Fatal(f"no Shopify Admin API at {self.endpoint} (HTTP 404): check base_url")
+        if status >= 400:
+            raise Fatal(f"Shopify refused {doc.name} (HTTP {status}): {response.text[:300]}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise Retriable("Shopify answered with something that is not JSON") from None
+        cost = self._note_cost(doc, body)
+        if body.get("errors"):
+            raise self._error(doc, body["errors"], cost)
+        return body["data"]
+
+    def _error(self, doc: q.Doc, errors: Any, cost: dict[str, Any]) -> Exception:
+        if not isinstance(errors, list):
+            return Fatal(f"Shopify refused {doc.name}: {errors}")
+        codes = {str((e.get("extensions") or {}).get("code")) for e in errors}
+        text = "; ".join(str(e.get("message")) for e in errors)
+        if "THROTTLED" in codes:
+            status = cost.get("throttleStatus") or {}
+            rate = float(status.get("restoreRate") or 0)
+            need = float(cost.get("requestedQueryCost") or 0)
+            need -= float(status.get("currentlyAvailable") or 0)
+            wait = max(need, 1.0) / rate if rate > 0 else None
+            return Retriable(f"Shopify throttled {doc.name} (cost limit)", retry_after=wait)
+        if codes & {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"}:
+            return Retriable(f"Shopify failed on {doc.name}: {text}")
+        if "ACCESS_DENIED" in codes:
+            var = self.settings["token"].var
+            return Fatal(f"the token in ${var} may not do {doc.name}: {text}")
+        return Fatal(f"Shopify refused {doc.name} (API {self.settings.get('api_version')}): {text}")
+
+    def _note_cost(self, doc: q.Doc, body: dict[str, Any]) -> dict[str, Any]:
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        if cost.get("requestedQueryCost") is not None:
+            self._costs[doc.name] = float(cost["requestedQueryCost"])
+        if status.get("currentlyAvailable") is not None and status.get("restoreRate"):
+            self._bucket = (
+                float(status["currentlyAvailable"]),
+                float(status.get("maximumAvailable") or status["currentlyAvailable"]),
+                float(status["restoreRate"]),
+                self.clock(),
+            )
+        return cost
+
+    def _wait_for(self, cost: float) -> None:
+        """Sleep until the bucket, as last reported and restored since, holds ``cost``."""
+        if self._bucket is None:
+            return
+        available, maximum, rate, at = self._bucket
+        available = min(maximum, available + (self.clock() - at) * rate)
+        needed = min(cost, maximum) - available
+        if needed > 0:
+            self.sleep(math.ceil(needed / rate * 1000) / 1000)  # whole milliseconds, rounded up
+
+
+def _chunks(offers: list[Offer]) -> list[list[Offer]]:
+    return [offers[i : i + q.MAX_INPUT] for i in range(0, len(offers), q.MAX_INPUT)]
