@@ -89,6 +89,7 @@ class PushResult:
     message: str | None = None
     exit_code: int = errors.OK
     plan: Plan | None = None
+    exhausted: int = 0  # items a channel kept calling retriable until retries ran out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +154,31 @@ def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
 
 
+def group_chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
+    """Batches of at most ``size`` that keep the variants of one product (item group)
+    together, so a channel creates a product with all its variants in one go.
+
+    First-fit decreasing: groups, largest first, go into the first batch with room. With groups
+    small next to ``size`` this reaches the minimum number of batches; a group larger than
+    ``size`` is split, as it must be. Deterministic: ties go by SKU.
+    """
+    size = max(size, 1)
+    groups: dict[str, list[Change]] = {}
+    for change in items:
+        groups.setdefault(change.offer.item_group_id or f"\0{change.sku}", []).append(change)
+    parts = [part for members in groups.values() for part in chunks(members, size)]
+    parts.sort(key=lambda part: (-len(part), part[0].sku))
+    bins: list[list[Change]] = []
+    for part in parts:
+        for batch in bins:
+            if len(batch) + len(part) <= size:
+                batch.extend(part)
+                break
+        else:
+            bins.append(list(part))
+    return bins
+
+
 def push_plan(
     db: sqlite_utils.Database,
     channel: Channel,
@@ -176,19 +202,34 @@ def push_plan(
     try:
         for kind in kinds:
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
-            for batch in chunks(todo, channel.max_batch.get(kind, 1)):
+            split = group_chunks if kind == "listings" else chunks
+            queue = [(batch, 0) for batch in split(todo, channel.max_batch.get(kind, 1))]
+            while queue:
+                batch, tries = queue.pop(0)
+                if tries:  # items the channel said may pass: back off, then send them again
+                    delay = pacing.backoff(tries)
+                    result.sleeps.append(delay)
+                    pacing.sleep(delay)
                 batch_no += 1
                 results, attempts = _send(channel, kind, batch, bucket, pacing, result, known)
                 outcomes: list[st.Outcome] = []
                 items: list[tuple[str, str, str, str | None]] = []
+                again: list[Change] = []
                 for change, r in zip(batch, results, strict=True):
                     message = scrub(r.message)
+                    known.setdefault(change.sku, {}).update(r.remote_ids)
+                    if not r.ok and r.retriable and tries < pacing.max_retries:
+                        again.append(change)
+                        items.append((change.sku, change.action, "retry", message))
+                        continue
+                    if not r.ok and r.retriable:
+                        message = f"{message} (still failing after {tries + 1} attempts)"
+                        result.exhausted += 1
                     outcomes.append(
                         (change.sku, r.ok, change.hash, change.snapshot, r.remote_ids, message)
                     )
                     items.append((change.sku, change.action, "ok" if r.ok else "rejected", message))
                     result.counts["ok" if r.ok else "rejected"] += 1
-                    known.setdefault(change.sku, {}).update(r.remote_ids)
                     if not r.ok:
                         result.rejected.append(
                             {"sku": change.sku, "kind": kind, "message": message or ""}
@@ -199,6 +240,8 @@ def push_plan(
                     delisted = {c.sku for c in batch if c.action == "delist"}
                     st.save_outcomes(db, channel.name, kind, outcomes, previous, delisted)
                     st.journal_items(db, run_id, kind, batch_no, attempts, items)
+                if again:
+                    queue.insert(0, (again, tries + 1))
     except _BatchFailed as exc:
         exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"
@@ -211,7 +254,10 @@ def push_plan(
                 db, run_id, exc.kind, batch_no, exc.attempts,
                 [(c.sku, c.action, "failed", result.message) for c in exc.batch],
             )  # fmt: skip
-    if result.exit_code == errors.OK and result.rejected:
+    if result.exit_code == errors.OK and result.exhausted:
+        result.status, result.exit_code = "exhausted", errors.RETRIES_EXHAUSTED
+        result.message = f"{result.exhausted} item(s) still failing after retries"
+    elif result.exit_code == errors.OK and result.rejected:
         result.status, result.exit_code = "rejected", errors.REJECTED
         result.message = f"{len(result.rejected)} item(s) rejected by {channel.name}"
     st.end_run(db, run_id, result.status, result.exit_code, result.counts, result.message)
