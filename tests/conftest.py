@@ -96,3 +96,14 @@ def demo(tmp_path: Path) -> Path:
 
 def write_config(ws: Path, text: str) -> None:
     (ws / "channels.yaml").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def square_prism(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[tests.prism.Prism]
+    """Prism serving Square's published contract, once per test session (it takes ~20 s to
+    load); shared by the Square channel tests and the end-to-end tests."""
+    from tests.channels.square_conftest import SPEC
+    from tests.prism import prism_server
+
+    with prism_server(SPEC, tmp_path_factory.mktemp("prism")) as server:
+        yield server

@@ -26,8 +26,8 @@ from multichan.channels.square import (
 )
 from multichan.offers import Offer
 from multichan.testing import ChannelConformance, sample_offers
-from tests.channels.square_conftest import SPEC, TOKEN, SquareDouble, serve_double
-from tests.prism import Prism, prism_server
+from tests.channels.square_conftest import TOKEN, SquareDouble, serve_double
+from tests.prism import Prism
 
 UPSERT, RETRIEVE = "/v2/catalog/batch-upsert", "/v2/catalog/batch-retrieve"
 INVENTORY = "/v2/inventory/changes/batch-create"
@@ -78,13 +78,6 @@ class Strict(requests.Session):
             violations = response.headers.get("sl-violations") or response.text[:400]
             self.refused.append(f"{response.status_code} {url}: {violations}")
         return response
-
-
-@pytest.fixture(scope="session")
-def square_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prism]:
-    """Prism serving Square's published contract, once per session (it takes ~20 s to load)."""
-    with prism_server(SPEC, tmp_path_factory.mktemp("prism")) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

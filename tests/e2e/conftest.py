@@ -22,7 +22,7 @@ from multichan.sync.push import Pacing, PushResult, push_all
 from multichan.workspace import resolve
 from tests.channels import square_conftest as sq
 from tests.conftest import run_cli
-from tests.prism import Prism, prism_server
+from tests.prism import Prism
 from tests.servers import shopify as shopify_srv
 from tests.servers import woocommerce as woo_srv
 
@@ -109,9 +109,8 @@ def _woo() -> Iterator[woo_srv.WooServer]:
 
 
 @pytest.fixture(scope="session")
-def _square_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prism]:
-    with prism_server(sq.SPEC, tmp_path_factory.mktemp("prism")) as server:
-        yield server
+def _square_prism(square_prism: Prism) -> Prism:
+    return square_prism
 
 
 @pytest.fixture(scope="session")
