@@ -38,7 +38,8 @@ KINDS = ("str", "int", "bool", "secret", "url")
 
 @dataclass(frozen=True)
 class RateLimit:
-    """How fast the engine may call this channel: a steady rate and a burst allowance."""
+    """How fast the engine may call this channel: a steady rate and a burst allowance, in HTTP
+    requests (the engine paces every request a module makes through ``self.session``)."""
 
     requests_per_second: float
     burst: int = 1

@@ -60,6 +60,34 @@ class TokenBucket:
         self.tokens -= 1
 
 
+class PacedSession:
+    """The channel's HTTP session as the engine hands it over: every request first takes a
+    token from the channel's bucket and is counted, however many requests one batch makes."""
+
+    def __init__(self, session: Any, bucket: TokenBucket, counts: dict[str, int]) -> None:
+        self._session, self._bucket, self._counts = session, bucket, counts
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        self._bucket.take()
+        self._counts["requests"] += 1
+        return self._session.request(method, url, *args, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", url, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # headers, auth, close ...
+        return getattr(self._session, name)
+
+
 @dataclass
 class Pacing:
     """How the engine waits: injectable for tests (no real sleeping, seeded jitter)."""
@@ -82,7 +110,7 @@ class PushResult:
     channel: str
     status: str = "ok"  # ok, rejected, refused, failed, exhausted, dry-run
     counts: dict[str, int] = field(
-        default_factory=lambda: {"requests": 0, "ok": 0, "rejected": 0, "failed": 0}
+        default_factory=lambda: {"requests": 0, "batches": 0, "ok": 0, "rejected": 0, "failed": 0}
     )
     rejected: list[dict[str, str]] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
@@ -190,6 +218,8 @@ def push_plan(
     pacing = pacing or Pacing()
     result = PushResult(channel.name, plan=plan)
     bucket = TokenBucket(channel.rate_limit, pacing.clock, pacing.sleep)
+    if not isinstance(channel.session, PacedSession):
+        channel.session = PacedSession(channel.session, bucket, result.counts)
     scrub = scrubber(channel)
     previous = st.load(db, channel.name)
     run_id = st.start_run(db, channel.name, "push")
@@ -202,8 +232,9 @@ def push_plan(
     try:
         for kind in kinds:
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
-            split = group_chunks if kind == "listings" else chunks
-            queue = [(batch, 0) for batch in split(todo, channel.max_batch.get(kind, 1))]
+            # a product's variants travel together: channels write listings, and often prices
+            # and stock too, one product at a time
+            queue = [(batch, 0) for batch in group_chunks(todo, channel.max_batch.get(kind, 1))]
             while queue:
                 batch, tries = queue.pop(0)
                 if tries:  # items the channel said may pass: back off, then send them again
@@ -211,7 +242,7 @@ def push_plan(
                     result.sleeps.append(delay)
                     pacing.sleep(delay)
                 batch_no += 1
-                results, attempts = _send(channel, kind, batch, bucket, pacing, result, known)
+                results, attempts = _send(channel, kind, batch, pacing, result, known)
                 outcomes: list[st.Outcome] = []
                 items: list[tuple[str, str, str, str | None]] = []
                 again: list[Change] = []
@@ -268,7 +299,6 @@ def _send(
     channel: Channel,
     kind: str,
     batch: list[Change],
-    bucket: TokenBucket,
     pacing: Pacing,
     result: PushResult,
     known: dict[str, dict[str, str]],
@@ -277,8 +307,7 @@ def _send(
     attempt = 0
     while True:
         attempt += 1
-        bucket.take()
-        result.counts["requests"] += 1
+        result.counts["batches"] += 1
         try:
             ids = {c.sku: known[c.sku] for c in batch if known.get(c.sku)}
             return channel.send(kind, [c.offer for c in batch], ids), attempt
