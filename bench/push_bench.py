@@ -1,0 +1,393 @@
+"""Benchmark: push price and stock changes of a large catalog to Shopify, WooCommerce and Square
+(the test servers, started in this process) and compare what was sent with the minimum.
+
+    python bench/push_bench.py                       # 10,000 SKUs, 30% changed, real pacing
+    python bench/push_bench.py --layout grouped      # prices/stock change for whole products
+    python bench/push_bench.py --skus 2000 --fast 20 # rate limits x20 (the output says so)
+
+The catalog is written by make_catalog.py (groups of 8 variants) and imported with the generic
+CSV importer. Each channel gets an initial push of everything (unpaced: setup, not measured).
+Then prices and stock of a known subset change (``UPDATE products SET price`` / ``UPDATE stock``
+with sqlite3) and ``push`` runs through the same engine call as ``multichan push`` (push_all),
+per channel, at the channel's declared RateLimit. Printed per channel and kind: SKUs changed,
+max_batch, the minimum requests ceil(changed / max_batch), write requests sent, read requests
+(GETs and queries the channel needed, counted apart), seconds, the rate-limit bound for the
+minimum (max(0, minimum - burst) / requests_per_second, the engine's token bucket paces each
+send()) and the ratio. Then a second push with nothing changed, which must send nothing.
+
+Servers: tests/servers/shopify.py (every request validated against Shopify's Admin schema, its
+cost bucket at Shopify's standard 2,000 points / 100 a second), tests/servers/woocommerce.py
+(OAuth 1.0a over plain http), and the Square double of tests/channels/square_conftest.py
+*without* Prism forwarding (Prism takes ~20 s to load and validates each request over HTTP;
+the Square tests run the same requests through Prism), in the quick form of push_square.py.
+Requests are counted twice, by a recording session and by the servers' own logs, and must
+agree. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(Path(__file__).parent), str(ROOT)]
+from make_catalog import write  # noqa: E402
+from push_record import (  # noqa: E402
+    CLASSIFY,
+    KINDS,
+    EngineTime,
+    Recorder,
+    bucket_bound,
+    minimum,
+)
+
+from multichan.channels import registry  # noqa: E402
+from multichan.sync.push import Pacing, PushResult, push_all  # noqa: E402
+from multichan.workspace import resolve  # noqa: E402
+
+LOCATION_SQ = "L8Z5BENCH"
+CONFIG = """version: 1
+shop:
+  name: Bench
+  url: https://shop.example.com
+  link_template: "https://shop.example.com/products/{{handle}}"
+  currency: USD
+defaults:
+  filters:
+    status: [active]
+channels:
+  shopify:
+    type: shopify
+    settings:
+      base_url: {shopify}
+      token: ${{SHOPIFY_TOKEN}}
+      location_id: "gid://shopify/Location/1"
+  woocommerce:
+    type: woocommerce
+    settings:
+      base_url: {woocommerce}
+      consumer_key: ${{WOOCOMMERCE_CONSUMER_KEY}}
+      consumer_secret: ${{WOOCOMMERCE_CONSUMER_SECRET}}
+  square:
+    type: square
+    settings:
+      base_url: {square}
+      token: ${{SQUARE_TOKEN}}
+      location_id: {location}
+"""
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[dict[str, Any]]:
+    from push_square import serve_quick
+
+    from tests.channels import square_conftest
+    from tests.servers import shopify, woocommerce
+
+    os.environ.update(
+        SHOPIFY_TOKEN=shopify.TOKEN, SQUARE_TOKEN=square_conftest.TOKEN,
+        WOOCOMMERCE_CONSUMER_KEY=woocommerce.KEY, WOOCOMMERCE_CONSUMER_SECRET=woocommerce.SECRET,
+    )  # fmt: skip
+    with (
+        shopify.serve() as shop,
+        woocommerce.serve() as woo,
+        serve_quick() as sq,
+    ):
+        yield {"shopify": shop, "woocommerce": woo, "square": sq}
+
+
+def server_log(name: str, server: Any) -> list[Any]:
+    return server.requests if name == "square" else server.log
+
+
+def set_cost_bucket(server: Any, restore: float, maximum: float = 2000.0) -> None:
+    """The Shopify server's query-cost bucket (full), on the real clock."""
+    from tests.servers.shopify import Bucket
+
+    with server.lock:
+        server.bucket = Bucket(maximum, restore, maximum)
+        server.clock = time.monotonic
+
+
+# --- the catalog and its changes --------------------------------------------------------------
+def build(tmp: Path, skus: int) -> Path:
+    csv_path, root = tmp / "catalog.csv", tmp / "ws"
+    write(csv_path, skus)
+    multichan = [sys.executable, "-m", "multichan"]
+    subprocess.run([*multichan, "init", str(root)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*multichan, "-w", str(root), "import", "csv", str(csv_path)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    return root
+
+
+def distinct_variants(root: Path) -> int:
+    """make_catalog.py repeats each Color/Size pair twice in a group of 8 (n % 4 for both);
+    the second four become "<size> Tall" (size and title) so every variant has its own options.
+    ``--as-written`` skips this (see the README for what Shopify then rejects)."""
+    with sqlite3.connect(root / "catalog.db") as conn:
+        return conn.execute(
+            "UPDATE products SET size = size || ' Tall', title = title || ' Tall' "
+            "WHERE CAST(substr(sku, 5) AS INTEGER) % 8 >= 4"
+        ).rowcount
+
+
+def changed_skus(root: Path, percent: int, layout: str) -> list[str]:
+    """``percent`` of the active SKUs: chosen by SKU number (scattered: most products get one or
+    more changed variants) or by product group (grouped: every variant of the chosen products).
+    n * 61 mod 100 picks exactly ``percent`` of any hundred consecutive numbers, spread out."""
+    with sqlite3.connect(root / "catalog.db") as conn:
+        rows = conn.execute("SELECT sku FROM products WHERE status = 'active' ORDER BY sku")
+        skus = [r[0] for r in rows]
+    key = (lambda n: n * 61 % 100) if layout == "scattered" else (lambda n: n // 8 * 61 % 100)
+    return [s for s in skus if key(int(s.split("-")[1])) < percent]
+
+
+def apply_changes(root: Path, skus: list[str]) -> None:
+    """Every chosen SKU: price + 1.00 (its sale price, when it has one, stays) and 3 more in
+    the store (absolute quantities, so nothing is delisted)."""
+    with sqlite3.connect(root / "catalog.db") as conn:
+        conn.execute("CREATE TEMP TABLE chosen (sku TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO chosen VALUES (?)", [(s,) for s in skus])
+        prices = conn.execute(
+            "UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0) "
+            "WHERE sku IN (SELECT sku FROM chosen)"
+        ).rowcount
+        stock = conn.execute(
+            "UPDATE stock SET quantity = quantity + 3 WHERE location = 'store' "
+            "AND sku IN (SELECT sku FROM chosen)"
+        ).rowcount
+    if prices != len(skus) or stock != len(skus):
+        raise SystemExit(f"changed {prices} prices and {stock} stock rows for {len(skus)} SKUs")
+
+
+def expected(root: Path, sku: str) -> tuple[Decimal, Decimal | None, int]:
+    with sqlite3.connect(root / "catalog.db") as conn:
+        price, sale = conn.execute(
+            "SELECT price, sale_price FROM products WHERE sku = ?", [sku]
+        ).fetchone()
+        (qty,) = conn.execute("SELECT SUM(quantity) FROM stock WHERE sku = ?", [sku]).fetchone()
+    return Decimal(price), Decimal(sale) if sale else None, int(qty)
+
+
+def check_server(name: str, server: Any, root: Path, skus: list[str]) -> int:
+    """How many of ``skus`` show the new price and quantity on the server (must be all)."""
+    ok = 0
+    with sqlite3.connect(root / "catalog.db") as conn:
+        ids = {r[0]: json.loads(r[1]) for r in conn.execute(
+            "SELECT sku, remote_ids FROM push_state WHERE channel = ? AND kind = 'listings'",
+            [name])}  # fmt: skip
+    for sku in skus:
+        price, sale, qty = expected(root, sku)
+        if name == "shopify":
+            v = server.shop.by_sku(sku)
+            shown = Decimal(v["compareAtPrice"] or v["price"])
+            ok += shown == price and server.shop.available(sku) == qty
+        elif name == "woocommerce":
+            o = server.by_sku(sku)
+            ok += Decimal(o["regular_price"]) == price and o["stock_quantity"] == qty
+        else:
+            var_id = ids[sku]["variation_id"]
+            money = server.variation(var_id)["item_variation_data"]["price_money"]["amount"]
+            count = server.counts.get((var_id, LOCATION_SQ))
+            ok += money == int((sale or price) * 100) and count == str(qty)
+    return ok
+
+
+# --- what the channel's design implies ----------------------------------------------------------
+def design_writes(channel_type: str, kind: str, changes: list[Any], size: int) -> int:
+    """Write requests the channel module makes for these changes, from how it is written:
+    Shopify prices one productVariantsBulkUpdate per product in each send; WooCommerce one
+    batch per parent (variations) plus one for simple products in each send; else one per
+    send. Listings are not modelled (None-changed in this benchmark)."""
+    total = 0
+    for i in range(0, len(changes), size):
+        part = changes[i : i + size]
+        products = Counter(c.offer.item_group_id or c.offer.sku for c in part)
+        if channel_type == "shopify" and kind == "prices":
+            total += sum(-(-n // 250) for n in products.values())
+        elif channel_type == "woocommerce" and kind in ("prices", "quantities"):
+            groups = {c.offer.item_group_id for c in part if c.offer.item_group_id}
+            total += len(groups) + any(not c.offer.item_group_id for c in part)
+        else:
+            total += 1
+    return total
+
+
+# --- one push, measured ------------------------------------------------------------------------
+def push(ws: Any, name: str, pacing: Pacing, session: Recorder) -> tuple[PushResult, float]:
+    start = time.monotonic()
+    [result] = push_all(ws, [name], pacing=pacing, session=session)
+    elapsed = time.monotonic() - start
+    if result.status not in ("ok", "rejected"):
+        raise SystemExit(f"{name}: push ended with {result.status}: {result.message}")
+    if result.rejected:
+        first = result.rejected[0]
+        print(f"  {name}: {len(result.rejected)} SKU-kind(s) rejected, e.g. {first['sku']} "
+              f"({first['kind']}): {first['message'][:160]}", flush=True)  # fmt: skip
+    return result, elapsed
+
+
+def report(
+    name: str, cls: Any, result: PushResult, session: Recorder, timer: EngineTime,
+    started: float, elapsed: float, scale: float, server_calls: list[Any],
+) -> list[str]:  # fmt: skip
+    plan = result.plan
+    assert plan is not None
+    calls = session.attributed()
+    rate = cls.rate_limit
+    rps, burst = rate.requests_per_second * scale, rate.burst
+    lines = [
+        f"{name}: rate limit {rate.requests_per_second:g} request(s)/s, burst {burst}"
+        + (f"; --fast: x{scale:g} = {rps:g}/s for this run" if scale != 1 else "; real pacing"),
+        f"{'kind':<11}{'changed':>8}{'max_batch':>10}{'minimum':>8}{'writes':>7}"
+        f"{'design':>7}{'reads':>6}{'seconds':>9}{'bound s':>8}{'ratio':>7}",
+    ]
+    send_start = timer.first or started
+    previous_end, cum_min, total_min, total_w, total_r = send_start, 0, 0, 0, 0
+    for kind in KINDS:
+        changes = plan.by_kind(kind)
+        size = cls.max_batch[kind]
+        low = minimum(len(changes), size)
+        mine = [c for c in calls if c.kind == kind]
+        writes = sum(c.what == "write" for c in mine)
+        reads = len(mine) - writes
+        end = max((c.end for c in mine), default=previous_end)
+        seconds, previous_end = end - previous_end, end
+        bound = bucket_bound(cum_min + low, rps, burst) - bucket_bound(cum_min, rps, burst)
+        cum_min += low
+        total_min, total_w, total_r = total_min + low, total_w + writes, total_r + reads
+        design = design_writes(cls.type, kind, changes, size)
+        ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
+        lines.append(
+            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{writes:>7,}{design:>7,}{reads:>6,}"
+            f"{seconds:>9.2f}{bound:>8.2f}{ratio}"
+        )
+    bound = bucket_bound(total_min, rps, burst)
+    ratio = f"{elapsed / bound:7.2f}" if bound else f"{'-':>7}"
+    lines.append(
+        f"{'total':<11}{'':>8}{'':>10}{total_min:>8,}{total_w:>7,}{'':>7}{total_r:>6,}"
+        f"{elapsed:>9.2f}{bound:>8.2f}{ratio}"
+    )
+    http = sum(c.end - c.start for c in calls)
+    sending = elapsed - (send_start - started)
+    lines.append(
+        f"  sending (the push without planning) {sending:.2f} s against the bound {bound:.2f} s"
+        + (f": ratio {sending / bound:.2f}" if bound else "")
+    )
+    lines.append(
+        f"  total = whole push: planning {send_start - started:.2f} s, engine token-bucket waits "
+        f"{timer.slept:.2f} s, HTTP (server time included) {http:.2f} s, the rest (channel's "
+        f"own waits, state writes) {elapsed - (send_start - started) - timer.slept - http:.2f} s"
+    )
+    statuses = Counter(c.status for c in calls)
+    throttled = sum(
+        1 for e in server_calls if isinstance(e, dict) and e.get("outcome") == "throttled"
+    )
+    lines.append(
+        f"  engine sends (token-bucket takes) {result.counts['requests']:,}; HTTP requests "
+        f"{len(calls):,} seen by the session, {len(server_calls):,} by the server"
+        + (f" ({throttled} THROTTLED by the cost bucket)" if name == "shopify" else "")
+        + ("" if len(calls) == len(server_calls) else "  <-- MISMATCH")
+        + f"; HTTP statuses {dict(statuses)}"
+    )
+    return lines
+
+
+def run(args: argparse.Namespace) -> None:
+    scale = args.fast or 1.0
+    with tempfile.TemporaryDirectory() as tmp, servers() as srv:
+        t0 = time.monotonic()
+        root = build(Path(tmp), args.skus)
+        urls = {n: s.url for n, s in srv.items()}
+        (root / "channels.yaml").write_text(
+            CONFIG.format(**urls, location=LOCATION_SQ), encoding="utf-8"
+        )
+        ws = resolve(root)
+        if not args.as_written:
+            distinct_variants(root)
+        print(f"catalog: {args.skus:,} SKUs imported in {time.monotonic() - t0:.1f} s "
+              f"(groups of 8 variants)", flush=True)  # fmt: skip
+        set_cost_bucket(srv["shopify"], restore=1e9, maximum=1e9)
+        setup = Pacing(sleep=lambda s: None)  # the initial push is setup: no pacing
+        for name in args.channels:
+            cls = registry.load(name)
+            session = Recorder(CLASSIFY[name])
+            result, elapsed = push(ws, name, setup, session)
+            assert result.plan is not None
+            kinds = Counter(c.kind for c in session.calls if c.what == "write")
+            low = {k: minimum(len(result.plan.by_kind(k)), cls.max_batch[k]) for k in KINDS}
+            reads = sum(c.what == "read" for c in session.calls)
+            print(f"initial push {name} (unpaced setup): {result.counts['ok']:,} SKU-kinds in "
+                  f"{elapsed:.1f} s; writes " + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,})"
+                  for k in KINDS) + f"; reads {reads:,}", flush=True)  # fmt: skip
+        chosen = changed_skus(root, args.changed, args.layout)
+        apply_changes(root, chosen)
+        print(f"changed: price +1.00 and store stock +3 for {len(chosen):,} SKUs "
+              f"({args.changed}% {args.layout})\n", flush=True)  # fmt: skip
+        set_cost_bucket(srv["shopify"], restore=100.0 * scale)  # Shopify's standard plan
+        for name in args.channels:
+            cls = registry.load(name)
+            log = server_log(name, srv[name])
+            log.clear()
+            session, timer = Recorder(CLASSIFY[name]), EngineTime(scale)
+            started = time.monotonic()
+            result, elapsed = push(ws, name, Pacing(clock=timer.clock, sleep=timer.sleep), session)
+            lines = report(name, cls, result, session, timer, started, elapsed, scale, list(log))
+            sample = chosen[:: max(1, len(chosen) // 200)]
+            good = check_server(name, srv[name], root, sample)
+            lines.append(f"  server shows the new price and quantity for {good} of {len(sample)} "
+                         "sampled changed SKUs")  # fmt: skip
+            log.clear()
+            again = Recorder(CLASSIFY[name])
+            second, second_s = push(ws, name, Pacing(), again)
+            lines.append(
+                f"  second push, nothing changed: {len(again.calls)} request(s) "
+                f"({len(log)} at the server), {len(second.plan.changes) if second.plan else 0} "
+                f"change(s) planned, {second_s:.2f} s"
+            )
+            print("\n".join(lines) + "\n", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skus", type=int, default=10_000, help="catalog size (10,000)")
+    parser.add_argument("--changed", type=int, default=30, help="percent of SKUs changed (30)")
+    parser.add_argument(
+        "--layout",
+        choices=("scattered", "grouped"),
+        default="scattered",
+        help="scattered: SKUs spread over products; grouped: whole products",
+    )
+    parser.add_argument(
+        "--as-written",
+        action="store_true",
+        help="keep make_catalog's repeated Color/Size pairs within a group",
+    )
+    parser.add_argument(
+        "--fast",
+        type=float,
+        nargs="?",
+        const=10.0,
+        default=None,
+        metavar="FACTOR",
+        help="scale every rate limit up (default x10)",
+    )
+    parser.add_argument("--channels", nargs="+", default=["shopify", "woocommerce", "square"],
+                        choices=("shopify", "woocommerce", "square"))  # fmt: skip
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Helpers of the push benchmark: a recording HTTP session, what each request is (a write of
+which kind, or a read), and the engine's clock and sleep seen from outside.
+
+Nothing here changes what multichan sends: the session is a plain ``requests.Session`` that
+notes method, path, kind and timing of each request it passes on; the pacing hooks wrap the
+engine's own clock and sleep (optionally running time ``scale`` times faster for ``--fast``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+KINDS = ("listings", "prices", "quantities")
+Classify = Callable[[str, str, Any], tuple[str, str | None]]  # -> ("write"|"read", kind|None)
+
+
+@dataclass
+class Call:
+    start: float
+    end: float
+    method: str
+    path: str
+    what: str  # write or read
+    kind: str | None  # the kind of a write; a read gets the kind of the send it served
+    status: int
+
+
+class Recorder(requests.Session):
+    """A requests.Session that records every request the channel makes through it."""
+
+    def __init__(self, classify: Classify) -> None:
+        super().__init__()
+        self.classify = classify
+        self.calls: list[Call] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        status = 0
+        try:
+            response = super().request(method, url, *args, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            path = urlsplit(str(url)).path
+            what, kind = self.classify(str(method).upper(), path, kwargs.get("json"))
+            self.calls.append(Call(start, time.monotonic(), str(method), path, what, kind, status))
+
+    def attributed(self) -> list[Call]:
+        """The calls, each read given the kind of the next write (else of the last one): every
+        channel reads what it needs for a send before that send's write."""
+        calls = list(self.calls)
+        following: str | None = None
+        for call in reversed(calls):
+            if call.what == "write":
+                following = call.kind
+            elif following is not None:
+                call.kind = following
+        last: str | None = None
+        for call in calls:
+            if call.kind is None:
+                call.kind = last
+            last = call.kind
+        return calls
+
+
+# --- what a request is, per channel ---------------------------------------------------------------
+def shopify(method: str, path: str, body: Any) -> tuple[str, str | None]:
+    op = (body or {}).get("operationName")
+    writes = {"MultichanProductSet": "listings", "MultichanPrices": "prices",
+              "MultichanQuantities": "quantities"}  # fmt: skip
+    return ("write", writes[op]) if op in writes else ("read", None)
+
+
+def woocommerce(method: str, path: str, body: Any) -> tuple[str, str | None]:
+    if method == "GET" or not path.endswith("/batch") or not isinstance(body, dict):
+        return "read", None
+    objects = [*(body.get("create") or []), *(body.get("update") or [])]
+    keys = set().union(*(set(o) for o in objects)) - {"id"} if objects else set()
+    if keys and keys <= {"regular_price", "sale_price"}:
+        return "write", "prices"
+    if keys and keys <= {"manage_stock", "stock_quantity"}:
+        return "write", "quantities"
+    return "write", "listings"
+
+
+def square(method: str, path: str, body: Any) -> tuple[str, str | None]:
+    if path.endswith("/inventory/changes/batch-create"):
+        return "write", "quantities"
+    if path.endswith("/catalog/batch-upsert"):
+        types = {o.get("type") for b in (body or {}).get("batches", []) for o in b["objects"]}
+        return "write", "prices" if types == {"ITEM_VARIATION"} else "listings"
+    return "read", None
+
+
+CLASSIFY: dict[str, Classify] = {
+    "shopify": shopify, "woocommerce": woocommerce, "square": square,
+}  # fmt: skip
+
+
+# --- the engine's time -------------------------------------------------------------------------
+@dataclass
+class EngineTime:
+    """Clock and sleep for ``Pacing``: notes when the engine starts sending (its token bucket
+    reads the clock first when push_plan begins, after the plan is made) and how long it slept.
+    ``scale`` > 1 makes the engine's time run that much faster (rate limits x scale)."""
+
+    scale: float = 1.0
+    first: float | None = None
+    slept: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        return now * self.scale
+
+    def sleep(self, seconds: float) -> None:
+        real = seconds / self.scale
+        self.sleeps.append(real)
+        self.slept += real
+        time.sleep(real)
+
+
+def bucket_bound(requests_: int, rps: float, burst: int) -> float:
+    """Seconds a token bucket (``burst`` at once, then ``rps``) needs for ``requests_`` requests
+    that take no time themselves: the floor the declared rate limit puts under a push."""
+    return max(0, requests_ - burst) / rps
+
+
+def minimum(changed: int, max_batch: int) -> int:
+    return math.ceil(changed / max_batch) if changed else 0
