@@ -83,9 +83,11 @@ UPLOAD: dict[str, Any] = {
     "insecure_skip_host_key_check": ("bool", False),
     "retries": ("int", 3),
 }
+RATE: dict[str, Any] = {"requests_per_second": ("decimal", None), "burst": ("int", None)}
 CHANNEL: dict[str, Any] = {
     "type": ("str", None), "enabled": ("bool", True), "template": ("str", None),
-    "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), **RULES,
+    "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), "rate_limit": RATE,
+    **RULES,
 }  # fmt: skip
 SHOP: dict[str, Any] = {
     "name": ("str", None),
@@ -117,6 +119,7 @@ class Channel:
     max_shrink_percent: Decimal
     max_delist_percent: Decimal
     max_price_change_percent: Decimal
+    rate_limit: dict[str, Any]
     upload: dict[str, Any]
     settings: dict[str, Any]
     line: int
@@ -330,6 +333,7 @@ class _Loader:
                     max_shrink_percent=data["max_shrink_percent"],
                     max_delist_percent=data["max_delist_percent"],
                     max_price_change_percent=data["max_price_change_percent"],
+                    rate_limit=data["rate_limit"],
                     upload=data["upload"],
                     settings=data["settings"] or {},
                     line=key_node.start_mark.line + 1,

@@ -13,6 +13,12 @@
   bucket is; before a request whose cost is not available the channel sleeps (``self.sleep``)
   for missing points / restoreRate. A THROTTLED answer is Retriable with that wait.
 - Remote ids recorded per SKU: product_id, variant_id, inventory_item_id (Shopify gids).
+- A send is many calls (a product read and a productSet per product, a price call per product):
+  when one fails for a reason that may pass (429, 5xx, THROTTLED, timeout, reset) after an
+  earlier write of the send went through, no more calls are made; the SKUs done are accepted
+  and the others rejected as retriable, for the engine to send again (safe: productSet finds
+  the product by id, SKU or handle; prices and stock are absolute). When nothing was written
+  yet, the whole batch is Retriable.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ class Shopify(Channel):
     description = "Shopify store (Admin GraphQL API): products, prices, stock at one location"
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 50, "prices": 250, "quantities": 250}
-    rate_limit = RateLimit(requests_per_second=2, burst=4)  # per batch; points are paced inside
+    # HTTP requests; Shopify's real limit is its query-cost bucket, paced inside the module
+    rate_limit = RateLimit(requests_per_second=10, burst=20)
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", required=True, help="https://my-shop.myshopify.com"),
         "token": SettingSpec("secret", required=True, help="${SHOPIFY_TOKEN}, an Admin API token"),
@@ -82,8 +89,13 @@ class Shopify(Channel):
             ids = [self._ids(o.sku).get("product_id") or found.get(o.sku, {}).get("product_id")
                    for o in group]  # fmt: skip
             product_id = next((i for i in ids if i), None)
-            for result in self._set_product(key, group, product_id):
-                results[result.sku] = result
+            try:
+                done = self._set_product(key, group, product_id)
+            except Retriable as exc:
+                if not results:  # no product written yet: the whole batch is retried
+                    raise
+                return _unconfirmed(offers, results, exc)
+            results.update((result.sku, result) for result in done)
         return [results[o.sku] for o in offers]
 
     def _set_product(
@@ -162,19 +174,24 @@ class Shopify(Channel):
         for offer in offers:
             if offer.sku in ids:
                 by_product.setdefault(ids[offer.sku]["product_id"], []).append(offer)
-        for product_id, group in by_product.items():
-            for part in _chunks(group):
-                variants = [{"id": ids[o.sku]["variant_id"], **q.price_fields(o)} for o in part]
-                variables = {"productId": product_id, "variants": variants}
+        parts = [part for group in by_product.values() for part in _chunks(group)]
+        for n, part in enumerate(parts):
+            variants = [{"id": ids[o.sku]["variant_id"], **q.price_fields(o)} for o in part]
+            variables = {"productId": ids[part[0].sku]["product_id"], "variants": variants}
+            try:
                 answer = self._call(q.PRICES, variables)["productVariantsBulkUpdate"]
-                self._settle(part, ids, answer.get("userErrors"), "variants", results)
+            except Retriable as exc:
+                if n == 0:  # nothing written yet: the whole batch is retried
+                    raise
+                return _unconfirmed(offers, results, exc)
+            self._settle(part, ids, answer.get("userErrors"), "variants", results)
         return [results[o.sku] for o in offers]
 
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
         location = self._location()
         ids, results = self._resolve(offers, "inventory_item_id")
         ready = [o for o in offers if o.sku in ids]
-        for part in _chunks(ready):
+        for n, part in enumerate(_chunks(ready)):
             quantities = [
                 {"inventoryItemId": ids[o.sku]["inventory_item_id"], "locationId": location,
                  "quantity": max(0, o.quantity)}
@@ -187,7 +204,12 @@ class Shopify(Channel):
                 "ignoreCompareQuantity": True,  # absolute values: multichan is the source
                 "quantities": quantities,
             }
-            answer = self._call(q.QUANTITIES, {"input": data})["inventorySetQuantities"]
+            try:
+                answer = self._call(q.QUANTITIES, {"input": data})["inventorySetQuantities"]
+            except Retriable as exc:
+                if n == 0:  # nothing written yet: the whole batch is retried
+                    raise
+                return _unconfirmed(offers, results, exc)
             self._settle(part, ids, answer.get("userErrors"), "quantities", results)
         return [results[o.sku] for o in offers]
 
@@ -349,6 +371,17 @@ class Shopify(Channel):
         needed = min(cost, maximum) - available
         if needed > 0:
             self.sleep(math.ceil(needed / rate * 1000) / 1000)  # whole milliseconds, rounded up
+
+
+def _unconfirmed(
+    offers: list[Offer], results: dict[str, ItemResult], exc: Retriable
+) -> list[ItemResult]:
+    """The answer of a send stopped by ``exc`` after some of it was written: the results
+    found so far, and for every other offer (not sent, or sent without an answer) a retriable
+    rejection."""
+    message = f"not confirmed: {exc.message}"
+    return [results.get(o.sku) or ItemResult.rejected(o.sku, message, retriable=True)
+            for o in offers]  # fmt: skip
 
 
 def _chunks(offers: list[Offer]) -> list[list[Offer]]:

@@ -1,7 +1,8 @@
 """WooCommerce: listings, prices and stock through the REST API v3 batch endpoints.
 
-Owns how offers become WooCommerce products, and the HTTP around it. Each batch request takes
-at most 100 objects (HTTP 413 beyond); a batch of n offers puts at most n in any request:
+Owns how offers become WooCommerce products, and the HTTP around it (the request bodies and the
+reading of answers are in ``woocommerce_bodies``). Each batch request takes at most 100 objects
+(HTTP 413 beyond); a batch of n offers puts at most n in any request:
 - an offer without ``item_group_id`` is a ``simple`` product, one object in products/batch;
 - offers sharing an ``item_group_id`` are variations of a ``variable`` product whose SKU is the
   group id: the parent is one object in products/batch (its attributes get the variants'
@@ -11,10 +12,15 @@ at most 100 objects (HTTP 413 beyond); a batch of n offers puts at most n in any
   ``manage_stock`` and the absolute ``stock_quantity``) by the ids earlier pushes recorded
   (``product_id``, or ``parent_id`` + ``variation_id``): one request for simple products, one
   per parent. A SKU without recorded ids is rejected.
-Creates are idempotent: a create refused as ``product_invalid_sku`` is found by ``GET ?sku=``
-and updated instead; an update whose id is gone becomes a create (one more request for both).
+Creates are idempotent: creates refused as ``product_invalid_sku`` are found by one ``GET
+?include=`` of the ids WooCommerce names in those errors (``data.resource_id``; ``GET ?sku=``
+for a SKU it names none for) and updated instead; an update whose id is gone becomes a create.
+A send is many requests: when one fails for a reason that may pass (429, 5xx, timeout, reset)
+after an earlier request of the send went through, no more requests are made; the SKUs done are
+accepted and the others rejected as retriable (the engine sends them again). When the first one
+fails, the whole batch is Retriable.
 Auth: HTTP Basic over https, a one-legged OAuth 1.0a signature over plain http, as WooCommerce
-requires. WooCommerce has no rate limit of its own (hosts do): 1 batch/s is a cautious guess.
+requires. WooCommerce has no rate limit of its own (hosts do): 4 requests/s is a cautious default.
 Not pushed: images after creation (each update would download them again), categories and tags
 (they need term ids), weight (the store's unit is unknown).
 """
@@ -26,7 +32,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -35,15 +40,14 @@ from urllib.parse import quote
 
 import requests
 
+from multichan.channels import woocommerce_bodies as wb
 from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
+from multichan.channels.woocommerce_bodies import Json
 from multichan.offers import Offer
 
 API = "/wp-json/wc/v3/"
 LIMIT = 100  # objects per batch request: WooCommerce's default woocommerce_rest_batch_items_limit
 NOT_LISTED = "not listed on woocommerce yet; push listings first"
-NO_RESULT = "multichan_no_result"
-ATTRIBUTES = ("color", "size", "material", "pattern")
-Json = dict[str, Any]
 Item = tuple[int | None, Json]  # (id to update, or None to create; the object's fields)
 
 
@@ -68,7 +72,9 @@ class WooCommerce(Channel):
     description = "WooCommerce shop (REST API v3 batch endpoints)"
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 20, "prices": LIMIT, "quantities": LIMIT}
-    rate_limit = RateLimit(requests_per_second=1.0, burst=1)
+    # WooCommerce has no limit of its own; hosts do. A cautious default: set `rate_limit:` in
+    # channels.yaml for your host.
+    rate_limit = RateLimit(requests_per_second=4.0, burst=8)
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", required=True, help="the shop's root: https://shop.example"),
         "consumer_key": SettingSpec("secret", required=True, help="${WOOCOMMERCE_CONSUMER_KEY}"),
@@ -76,9 +82,12 @@ class WooCommerce(Channel):
         "timeout": SettingSpec("int", default=60, help="seconds per request"),
     }
     credential_env = ("WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET")
+    # the Retriable that stopped this send: every later request of the send fails with it unsent
+    _halt: Retriable | None = None
 
     # --- listings ---------------------------------------------------------------------------
     def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
+        self._halt = None
         simple = [o for o in offers if not o.item_group_id]
         groups: dict[str, list[Offer]] = {}
         for o in offers:
@@ -88,56 +97,60 @@ class WooCommerce(Channel):
         parents = self._variable_products([i for i in known.values() if i])
         listing = [{"name": o.title, "description": o.description} for o in simple]
         entries = [
-            _Entry(self._known([o], "product_id"), _simple(o), fields, "simple")
+            _Entry(self._known([o], "product_id"), wb.simple(o), fields, "simple")
             for o, fields in zip(simple, listing, strict=True)
         ]
         for g, members in groups.items():
-            parent, create = parents.get(known[g] or 0), _parent(g, members)
-            update = _takeover(create, parent) if parent else {}
+            parent, create = parents.get(known[g] or 0), wb.parent(g, members)
+            update = wb.takeover(create, parent) if parent else {}
             entries.append(_Entry(known[g] if parent else None, create, update, "variable"))
-        outs = self._upsert("products", entries)
+        outs = self._upsert("products", entries)  # a Retriable here fails the whole batch
         results = {
-            o.sku: _result(o.sku, out, "product_id") for o, out in zip(simple, outs, strict=False)
+            o.sku: wb.result(o.sku, out, "product_id") for o, out in zip(simple, outs, strict=False)
         }
         for (g, members), out in zip(groups.items(), outs[len(simple) :], strict=True):
             if out.get("error") is None and out.get("id"):
                 results.update(self._variations(out, members))
             else:  # no parent, so no variations
                 prefix = f"variable product {g}: "
-                results.update({o.sku: _result(o.sku, out, "", prefix) for o in members})
+                results.update({o.sku: wb.result(o.sku, out, "", prefix) for o in members})
         return [results[o.sku] for o in offers]
 
     def _variations(self, parent: Json, members: list[Offer]) -> dict[str, ItemResult]:
         pid = int(parent["id"])
-        attributes = _rows(parent.get("attributes"))
+        attributes = wb.rows(parent.get("attributes"))
         refs = {str(a.get("name", "")).casefold(): a.get("id") or 0 for a in attributes}
         entries = []
         for o in members:
             attrs = [
                 {"id": refs.get(name.casefold(), 0), "name": name, "option": value}
-                for name, value in _own_attributes(o)
+                for name, value in wb.own_attributes(o)
             ]
             vid = self._known([o], "variation_id") if self._known([o], "parent_id") == pid else None
-            entries.append(_Entry(vid, _variation(o, attrs), {"attributes": attrs}, "variation"))
+            entries.append(_Entry(vid, wb.variation(o, attrs), {"attributes": attrs}, "variation"))
         try:
             outs = self._upsert(f"products/{pid}/variations", entries)
         except _Refused as exc:
-            outs = [_error("", exc.message)] * len(members)
+            outs = [wb.error("", exc.message)] * len(members)
+        except Retriable as exc:  # the products/batch before went through: keep what it did
+            self._halt = exc
+            outs = [wb.lost(exc)] * len(members)
         return {
-            o.sku: _result(o.sku, out, "variation_id", parent_id=str(pid))
+            o.sku: wb.result(o.sku, out, "variation_id", parent_id=str(pid))
             for o, out in zip(members, outs, strict=True)
         }
 
     # --- prices and quantities --------------------------------------------------------------
     def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
         return self._update(
-            offers, lambda o: {"regular_price": str(o.price), "sale_price": _money(o.sale_price)}
+            offers, lambda o: {"regular_price": str(o.price), "sale_price": wb.money(o.sale_price)}
         )
 
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
         return self._update(offers, lambda o: {"manage_stock": True, "stock_quantity": o.quantity})
 
     def _update(self, offers: list[Offer], fields: Callable[[Offer], Json]) -> list[ItemResult]:
+        self._halt = None
         results: dict[str, ItemResult] = {}
         bases: dict[str, list[tuple[Offer, int]]] = {}
         for o in offers:
@@ -149,17 +162,24 @@ class WooCommerce(Channel):
                 bases.setdefault(base, []).append((o, rid))
             else:
                 results[o.sku] = ItemResult.rejected(o.sku, NOT_LISTED)
+        done = False  # whether a request of this send went through
         for base, items in bases.items():
             try:
                 outs = self._batch(base, [(rid, fields(o)) for o, rid in items])
             except _Refused as exc:
                 if base == "products":
                     raise
-                outs = [_error("", exc.message)] * len(items)
+                outs = [wb.error("", exc.message)] * len(items)
+            except Retriable as exc:
+                if not done:
+                    raise  # nothing done yet: the whole batch is retried
+                self._halt = exc
+                outs = [wb.lost(exc)] * len(items)
+            done = True
             ids = {} if base == "products" else {"parent_id": base.split("/")[1]}
             key = "product_id" if base == "products" else "variation_id"
             for (o, _), out in zip(items, outs, strict=True):
-                results[o.sku] = _result(o.sku, out, key, **ids)
+                results[o.sku] = wb.result(o.sku, out, key, **ids)
         return [results[o.sku] for o in offers]
 
     # --- batches ----------------------------------------------------------------------------
@@ -169,26 +189,61 @@ class WooCommerce(Channel):
         return next((int(i) for i in ids if i.isdigit() and int(i) > 0), None)
 
     def _upsert(self, base: str, entries: list[_Entry]) -> list[Json]:
-        """Update or create each entry; then one more batch for what can be repaired: a create
-        whose SKU exists (take that object over) and an update whose id is gone (create it)."""
+        """Update or create each entry; then what can be repaired, in one lookup and one more
+        batch: a create whose SKU exists (take that object over) and an update whose id is gone
+        (create it). A Retriable in the first batch propagates (nothing of it is known done);
+        later, it stops the send and what is still open is answered as ``wb.lost``."""
         outs = self._batch(base, [(e.id, e.update) if e.id else (None, e.create) for e in entries])
+        refused: dict[int, str] = {}  # entry index -> its SKU, taken by an existing object
         again: dict[int, Item] = {}
         for i, (e, out) in enumerate(zip(entries, outs, strict=True)):
-            error = out["error"] if isinstance(out.get("error"), dict) else {}
-            code = str(error.get("code", ""))
+            code = str(wb.error_of(out).get("code", ""))
             if e.id is None and code.endswith("invalid_sku"):
-                found = self._find(base, str(e.create["sku"]))
-                if found and found.get("type", e.kind) == e.kind:  # variations may have no type
-                    again[i] = (int(found["id"]), _takeover(e.create, found))
-                elif found:
-                    owner = f"{found.get('type', 'another')} product #{found.get('id')}"
-                    outs[i] = _error(code, f"{error.get('message')} (the SKU belongs to {owner})")
+                refused[i] = str(e.create["sku"])
             elif e.id is not None and code.endswith("_invalid_id"):
                 again[i] = (None, e.create)
-        if again:
-            for i, out in zip(again, self._batch(base, list(again.values())), strict=True):
-                outs[i] = out
+        pending = [*refused, *again]
+        try:
+            found = self._owners(base, {sku: outs[i] for i, sku in refused.items()})
+            for i, sku in refused.items():
+                e, owner = entries[i], found.get(sku)
+                if owner and owner.get("type", e.kind) == e.kind:  # variations may have no type
+                    again[i] = (int(owner["id"]), wb.takeover(e.create, owner))
+                elif owner:
+                    error = wb.error_of(outs[i])
+                    who = f"{owner.get('type', 'another')} product #{owner.get('id')}"
+                    message = f"{error.get('message')} (the SKU belongs to {who})"
+                    outs[i] = wb.error(str(error.get("code", "")), message)
+            pending = sorted(again)
+            if again:
+                answers = self._batch(base, [again[i] for i in pending])
+                for i, out in zip(pending, answers, strict=True):
+                    outs[i] = out
+        except Retriable as exc:
+            self._halt = exc
+            for i in pending:
+                outs[i] = wb.lost(exc)
         return outs
+
+    def _owners(self, base: str, refused: dict[str, Json]) -> dict[str, Json]:
+        """The objects under ``base`` that hold the SKUs of refused creates (SKU -> its batch
+        answer), by SKU: one ``GET ?include=`` of the ids the errors name, and ``GET ?sku=``
+        for each SKU whose error names none. WooCommerce core also takes ``?sku=a,b,c``, but
+        its REST docs document one SKU only."""
+        if not refused:
+            return {}
+        named = {sku: wb.owner_id(out) for sku, out in refused.items()}
+        ids = sorted({i for i in named.values() if i})
+        rows: list[Json] = []
+        if ids:  # at most LIMIT: one per object of a batch
+            include = ",".join(str(i) for i in ids)
+            rows += wb.rows(self._request("GET", base, {"include": include, "per_page": LIMIT}))
+        for sku in [s for s, i in named.items() if i is None]:
+            rows += wb.rows(self._request("GET", base, {"sku": sku}))
+        by_sku: dict[str, Json] = {}
+        for row in rows:
+            by_sku.setdefault(str(row.get("sku")), row)
+        return {sku: by_sku[sku] for sku in refused if sku in by_sku}
 
     def _batch(self, base: str, items: list[Item]) -> list[Json]:
         """One ``POST {base}/batch``; the answers in the order of ``items``."""
@@ -198,24 +253,24 @@ class WooCommerce(Channel):
         updates = [{"id": rid, **body} for rid, body in items if rid is not None]
         payload = {k: v for k, v in (("create", creates), ("update", updates)) if v}
         answer = self._request("POST", f"{base}/batch", json=payload)
-        done = {k: _rows(answer.get(k) if isinstance(answer, dict) else []) for k in payload}
-        missing = _error(NO_RESULT, "WooCommerce sent no result for it")
+        done = {k: wb.rows(answer.get(k) if isinstance(answer, dict) else []) for k in payload}
+        missing = wb.error(wb.NO_RESULT, "WooCommerce sent no result for it")
         kinds = ["create" if rid is None else "update" for rid, _ in items]
         return [done[k].pop(0) if done[k] else missing for k in kinds]
-
-    def _find(self, base: str, sku: str) -> Json | None:
-        rows = _rows(self._request("GET", base, {"sku": sku}))
-        return next((r for r in rows if r.get("sku") == sku), None)
 
     def _variable_products(self, ids: list[int]) -> dict[int, Json]:
         if not ids:
             return {}
         include = ",".join(str(i) for i in sorted(set(ids)))
         rows = self._request("GET", "products", {"include": include, "per_page": LIMIT})
-        return {int(r["id"]): r for r in _rows(rows) if r.get("type") == "variable" and r.get("id")}
+        return {
+            int(r["id"]): r for r in wb.rows(rows) if r.get("type") == "variable" and r.get("id")
+        }
 
     # --- HTTP -------------------------------------------------------------------------------
     def _request(self, method: str, path: str, params: Json | None = None, json: Any = None) -> Any:
+        if self._halt is not None:  # an earlier request of this send failed: make no more
+            raise Retriable(self._halt.message, retry_after=self._halt.retry_after)
         base = self.settings["base_url"]
         url = base + API + path
         key_env, secret_env = self.settings["consumer_key"], self.settings["consumer_secret"]
@@ -268,110 +323,6 @@ class WooCommerce(Channel):
         if body is None:
             raise Fatal(f"WooCommerce at {base} answered {method} {path} with something not JSON")
         return body
-
-
-# --- request bodies --------------------------------------------------------------------------
-def _money(amount: Any) -> str:
-    return "" if amount is None else str(amount)
-
-
-def _images(o: Offer) -> list[Json]:
-    return [{"src": url} for url in [o.image_link, *o.additional_image_links] if url]
-
-
-def _stock_and_price(o: Offer) -> Json:
-    return {
-        "regular_price": str(o.price), "sale_price": _money(o.sale_price),
-        "manage_stock": True, "stock_quantity": o.quantity,
-    }  # fmt: skip
-
-
-def _simple(o: Offer) -> Json:
-    return {
-        "name": o.title, "type": "simple", "status": "publish", "sku": o.sku,
-        "description": o.description, **_stock_and_price(o), "images": _images(o),
-    }  # fmt: skip
-
-
-def _variation(o: Offer, attributes: list[Json]) -> Json:
-    body = {"sku": o.sku, "status": "publish", **_stock_and_price(o), "attributes": attributes}
-    if o.image_link:
-        body["image"] = {"src": o.image_link}
-    return body
-
-
-def _own_attributes(o: Offer) -> list[tuple[str, str]]:
-    """The (name, option) pairs that tell this variant apart; its SKU when it has none."""
-    pairs = [(f.capitalize(), str(getattr(o, f))) for f in ATTRIBUTES if getattr(o, f)]
-    return pairs or [("Option", o.sku)]
-
-
-def _base_title(o: Offer) -> str:
-    """The title without trailing attribute values: "Tee - Black / M" -> "Tee"."""
-    title, values = o.title, [v for _, v in _own_attributes(o)]
-    while True:
-        tail = next((v for v in values if title.casefold().endswith(" " + v.casefold())), None)
-        if tail is None:
-            return title or o.title
-        title = title[: -len(tail) - 1].rstrip(" -/,|")
-
-
-def _parent(group: str, members: list[Offer]) -> Json:
-    """The create body of the variable product of ``group``."""
-    options: dict[str, list[str]] = {}
-    for o in members:
-        for name, value in _own_attributes(o):
-            if value not in options.setdefault(name, []):
-                options[name].append(value)
-    attributes = [
-        {"name": name, "position": i, "visible": True, "variation": True, "options": values}
-        for i, (name, values) in enumerate(options.items())
-    ]
-    return {
-        "name": Counter(_base_title(o) for o in members).most_common(1)[0][0],
-        "type": "variable", "status": "publish", "sku": group,
-        "description": members[0].description, "attributes": attributes,
-        "images": _images(members[0]),
-    }  # fmt: skip
-
-
-def _takeover(create: Json, found: Json) -> Json:
-    """The update that makes ``found`` (existing) what ``create`` would have made; it keeps the
-    images and status it has, and the attribute options (the variants' are added)."""
-    body = {k: v for k, v in create.items() if k not in ("type", "status", "images", "image")}
-    if "attributes" in body and found.get("type") == "variable":
-        merged = [dict(a) for a in _rows(found.get("attributes"))]
-        for attr in body["attributes"]:
-            same = [a for a in merged if str(a.get("name")).casefold() == attr["name"].casefold()]
-            if not same:
-                merged.append({**attr, "position": len(merged)})
-                continue
-            have = [str(v) for v in same[0].get("options") or []]
-            new = [v for v in attr["options"] if v.casefold() not in {h.casefold() for h in have}]
-            same[0].update(variation=True, options=have + new)
-        body["attributes"] = merged
-    return body
-
-
-# --- answers ---------------------------------------------------------------------------------
-def _rows(data: Any) -> list[Json]:
-    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-
-
-def _error(code: str, message: str) -> Json:
-    return {"id": 0, "error": {"code": code, "message": message}}
-
-
-def _result(sku: str, out: Json, key: str, prefix: str = "", **ids: str) -> ItemResult:
-    """The ItemResult of one batch answer: its id under ``key``, or WooCommerce's message."""
-    error = out.get("error")
-    if error is None and out.get("id"):
-        return ItemResult.accepted(sku, **ids, **{key: str(out["id"])})
-    error = error if isinstance(error, dict) else {}
-    message = prefix + str(error.get("message") or "WooCommerce sent no id for it")
-    code = str(error.get("code") or "")
-    text = f"{message} ({code})" if code and code != NO_RESULT else message
-    return ItemResult.rejected(sku, text, retriable=code == NO_RESULT)
 
 
 def _retry_after(value: str | None) -> float | None:

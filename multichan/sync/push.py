@@ -213,11 +213,13 @@ def push_plan(
     plan: Plan,
     kinds: tuple[str, ...],
     pacing: Pacing | None = None,
+    rate: RateLimit | None = None,
 ) -> PushResult:
-    """Send ``plan`` through ``channel``; state and journal advance per confirmed batch."""
+    """Send ``plan`` through ``channel``; state and journal advance per confirmed batch.
+    ``rate`` overrides the channel type's declared limit (channels.yaml ``rate_limit``)."""
     pacing = pacing or Pacing()
     result = PushResult(channel.name, plan=plan)
-    bucket = TokenBucket(channel.rate_limit, pacing.clock, pacing.sleep)
+    bucket = TokenBucket(rate or channel.rate_limit, pacing.clock, pacing.sleep)
     if not isinstance(channel.session, PacedSession):
         channel.session = PacedSession(channel.session, bucket, result.counts)
     scrub = scrubber(channel)
@@ -322,6 +324,15 @@ def _send(
             pacing.sleep(delay)
 
 
+def configured_rate(cfg: Any, channel: Channel) -> RateLimit | None:
+    """channels.yaml's ``rate_limit`` for this channel, filled in from the type's default."""
+    given = getattr(cfg, "rate_limit", None) or {}
+    if given.get("requests_per_second") is None and given.get("burst") is None:
+        return None
+    rps = given.get("requests_per_second") or channel.rate_limit.requests_per_second
+    return RateLimit(float(rps), int(given.get("burst") or channel.rate_limit.burst))
+
+
 # --- whole runs: pick channels, hold the lock, plan, check, push --------------------------------
 def select(config: Any, names: Sequence[str]) -> list[Any]:
     """The configured API channels named (default: every enabled one)."""
@@ -399,7 +410,8 @@ def push_all(
                 elif dry_run:
                     results.append(PushResult(cfg.name, "dry-run", plan=plan))
                 else:
-                    results.append(push_plan(db, channel, plan, kinds, pacing))
+                    rate = configured_rate(cfg, channel)
+                    results.append(push_plan(db, channel, plan, kinds, pacing, rate))
     finally:
         db.close()
     return results

@@ -397,3 +397,76 @@ channels:
     [call] = [e for e in server.log if e["outcome"] == "ok"]
     assert call["fields"] == ["productVariantsBulkUpdate"]
     assert server.shop.by_sku(sku)["price"] == price and server.violations == []
+
+
+# --- a fault in the middle of a send ---------------------------------------------------------
+class Flaky:
+    """A session whose chosen requests (1-based) end in a reset connection: ``before`` the
+    server saw them, or ``after`` it applied them (the answer is lost)."""
+
+    def __init__(self, session: requests.Session, fail: dict[int, str]) -> None:
+        self.session, self.fail, self.calls = session, fail, 0
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        phase = self.fail.get(self.calls)
+        if phase == "before":
+            raise requests.ConnectionError("connection reset by peer")
+        response = self.session.post(*args, **kwargs)
+        if phase == "after":
+            raise requests.ConnectionError("connection reset by peer")
+        return response
+
+
+@pytest.mark.parametrize("phase", ["before", "after"])
+def test_a_fault_after_a_product_was_written_keeps_it_and_sends_the_rest_again(
+    server: ShopifyServer, clock: Clock, session: requests.Session, phase: str
+) -> None:
+    offers = sample_offers(3)  # three products: a SKU search, then a read + a productSet each
+    flaky = Flaky(session, {5: phase})  # the second productSet
+    results = make(server, clock, flaky).send("listings", offers)
+    assert flaky.calls == 5  # nothing sent after the fault
+    assert results[0].ok and set(results[0].remote_ids) == IDS
+    assert [(r.ok, r.retriable) for r in results[1:]] == [(False, True)] * 2
+    assert results[1].message == "not confirmed: Shopify unreachable: ConnectionError"
+    assert len(server.shop.products) == (2 if phase == "after" else 1)
+    # what the engine does: send the retriable ones again, with the ids it recorded (none)
+    again = make(server, clock, session).send("listings", offers[1:])
+    assert all(r.ok for r in again)
+    assert len(server.shop.products) == 3 and len(server.shop.variants) == 3  # no duplicate
+    assert server.violations == []
+
+
+@pytest.mark.parametrize(("fail", "phase"), [(1, "before"), (2, "after"), (3, "after")])
+def test_a_fault_before_anything_was_written_fails_the_whole_batch(
+    server: ShopifyServer, clock: Clock, session: requests.Session, fail: int, phase: str
+) -> None:
+    offers = sample_offers(3)  # 1: the search, 2: a read, 3: the first productSet
+    flaky = Flaky(session, {fail: phase})
+    with pytest.raises(Retriable, match="unreachable"):
+        make(server, clock, flaky).send("listings", offers)
+    assert flaky.calls == fail
+    assert all(r.ok for r in make(server, clock, session).send("listings", offers))
+    assert len(server.shop.products) == 3 and len(server.shop.variants) == 3
+    assert server.violations == []
+
+
+def test_a_fault_between_price_calls_keeps_the_prices_set(
+    server: ShopifyServer, clock: Clock, session: requests.Session
+) -> None:
+    offers = sample_offers(3)
+    ids = ids_of(make(server, clock, session).send("listings", offers))
+    for o in offers:
+        o.price += 1
+    with pytest.raises(Retriable):  # the first call: nothing was set
+        make(server, clock, Flaky(session, {1: "before"})).send("prices", offers, ids)
+    flaky = Flaky(session, {2: "after"})  # one productVariantsBulkUpdate per product
+    results = make(server, clock, flaky).send("prices", offers, ids)
+    assert flaky.calls == 2
+    assert results[0].ok and results[0].remote_ids == ids[offers[0].sku]
+    assert [(r.ok, r.retriable) for r in results[1:]] == [(False, True)] * 2
+    assert server.shop.by_sku(offers[2].sku)["price"] != str(offers[2].price)  # never sent
+    again = make(server, clock, session).send("prices", offers[1:], ids)
+    assert all(r.ok for r in again)
+    assert [server.shop.by_sku(o.sku)["price"] for o in offers] == [str(o.price) for o in offers]
+    assert server.violations == []

@@ -67,24 +67,12 @@ def reference(servers: Servers, new_demo: Any, name: str, phases: int) -> dict[s
 
 
 # --- faults ----------------------------------------------------------------------------------
-PARTIAL_PROGRESS_LOST = (
-    "BUG: a batch is one send() of many HTTP requests (Shopify: a product read + productSet "
-    "per product, ~30 for 50 SKUs; WooCommerce: after a lost answer, one GET ?sku= per refused "
-    "create), any one Retriable fails the whole send and nothing of it is recorded "
-    "(multichan/sync/push.py _send/push_plan), so at ~20% faults per request no attempt ever "
-    "completes: 8 reruns x 4 attempts all exit 6. Fix: channels return accepted results for "
-    "the products done and ItemResult.rejected(..., retriable=True) for the rest once a "
-    "Retriable hits mid-send, and push_plan records the accepted ones and re-sends the "
-    "retriable ones with backoff (today ItemResult.retriable is ignored by the engine)"
-)
 FAULT_CASES = [
-    pytest.param("shop", 0.2, [11], marks=pytest.mark.xfail(strict=True,
-                 reason=PARTIAL_PROGRESS_LOST), id="shop-20%"),
-    pytest.param("woo", 0.2, [12], marks=pytest.mark.xfail(strict=True,
-                 reason=PARTIAL_PROGRESS_LOST), id="woo-20%"),
+    pytest.param("shop", 0.2, [11], id="shop-20%"),
+    pytest.param("woo", 0.2, [12], id="woo-20%"),
     pytest.param("pos", 0.2, [13, 14, 15, 16], id="pos-20%"),  # ~4 requests a push: 4 seeds
     pytest.param("shop", 0.04, [28], id="shop-4%"),  # ~130 requests in two phases
-    pytest.param("woo", 0.05, [22], id="woo-5%"),
+    pytest.param("woo", 0.05, [21], id="woo-5%"),
 ]  # fmt: skip
 
 

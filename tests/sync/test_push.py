@@ -7,11 +7,13 @@ import math
 import sqlite3
 from typing import Any
 
+import pytest
 import requests
 
 from multichan.sync.push import push_all
 from multichan.workspace import resolve
 from tests.channels.conftest import TOKEN
+from tests.conftest import write_config
 from tests.sync.conftest import FakeTime, Shop
 
 BATCH = {"/v1/listings/batch": 20, "/v1/prices/batch": 50, "/v1/inventory/batch": 50}
@@ -209,3 +211,25 @@ def test_safety_limits_come_from_channels_yaml(shop: Shop) -> None:
     status = shop.cli("status", "--json")
     rows = {(r["kind"], r["status"]): r["skus"] for r in json.loads(status.stdout)}
     assert rows[("quantities", "delisted")] == len(half)
+
+
+def test_rate_limit_paces_every_http_request_and_channels_yaml_can_lower_it(
+    shop: Shop, fake_time: FakeTime
+) -> None:
+    """Acme declares 5 requests/s with a burst of 10; a host that allows 1 a second gets
+    exactly that: after the first request, every request waits its one-second turn."""
+    text = (shop.root / "channels.yaml").read_text()
+    write_config(shop.root, text + "    rate_limit: {requests_per_second: 1, burst: 1}\n")
+    results = push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing())
+    assert results[0].exit_code == 0, results[0].message
+    requests = len(shop.server.requests)
+    assert results[0].counts["requests"] == requests >= 3
+    assert fake_time.sleeps == [pytest.approx(1.0)] * (requests - 1)
+
+
+def test_unknown_rate_limit_key_is_a_config_error_with_its_line(shop: Shop) -> None:
+    text = (shop.root / "channels.yaml").read_text()
+    write_config(shop.root, text + "    rate_limit: {request_per_second: 1}\n")
+    result = shop.cli("plan")
+    assert result.code == 3
+    assert "did you mean 'requests_per_second'" in result.stderr
