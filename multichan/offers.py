@@ -28,6 +28,16 @@ CENT = Decimal("0.01")
 TAG_RE = re.compile(r"</?[A-Za-z!][^>]*>")
 BLOCK_RE = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\s*/?>")
 SPACE_RE = re.compile(r"[ \t\r\f\v]+")
+# The catalog columns the rules read, in the order of the rows ``Rules.offer_row`` takes.
+COLUMNS = (
+    "sku", "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn",
+    "condition", "price", "sale_price", "currency", "weight_grams", "product_type",
+    "google_product_category", "link", "color", "size", "material", "pattern", "gender",
+    "age_group", "tags", "status",
+)  # fmt: skip
+WIDTH = len(COLUMNS)
+MEMO_SIZE = 512  # recent descriptions and prices: variants next to each other share them
+# 48 ("0") times the weights of a GTIN's digits: subtracted from a weighted sum of its bytes
 
 
 @dataclass(slots=True)
@@ -136,6 +146,17 @@ class Rules:
         self.link_template = shop.get("link_template")
         self.title_tpl = _expression(c["title"]) if c["title"] else None
         self.desc_tpl = _expression(c["description"]) if c["description"] else None
+        # fast paths, decided once: skip the filters and the arithmetic nobody asked for
+        filters = (self.skus_in, self.skus_out, self.brands_in, self.brands_out, self.tags_in)
+        self.filtered = any((*filters, self.tags_out, self.types_in, self.types_out))
+        stock_rules = (self.buffer, self.percent, self.cap, self.threshold <= 1)
+        self.plain_stock = stock_rules == (0, HUNDRED, None, True)
+        price_rules = (self.target_currency, self.markup, self.add, self.rounding, self.min_price)
+        self.plain_price = price_rules == (None, 1, 0, "none", None)
+        # offer_row's rows: COLUMNS, then the other columns for expressions (read_columns)
+        self.columns: tuple[str, ...] = COLUMNS
+        self.prices: dict[tuple[Any, str], tuple[Decimal, str]] = {}
+        self.descriptions: dict[str, str] = {}
 
     # --- stock -------------------------------------------------------------------------
     def quantity(self, on_hand: int) -> int:
@@ -171,95 +192,155 @@ class Rules:
         return fallback
 
     # --- filters -----------------------------------------------------------------------
-    def wanted(self, p: dict[str, Any]) -> bool:
-        if p["status"] not in self.statuses:
-            return False
-        sku = p["sku"]
+    def wanted(self, sku: str, brand: str | None, tags: str | None, ptype: str | None) -> bool:
+        """The include/exclude filters (``self.filtered``; the status is checked before)."""
         if (self.skus_in and sku not in self.skus_in) or sku in self.skus_out:
             return False
-        brand = (p.get("brand") or "").lower()
+        brand = (brand or "").lower()
         if (self.brands_in and brand not in self.brands_in) or brand in self.brands_out:
             return False
         if self.tags_in or self.tags_out:
-            tags = {t.strip().lower() for t in (p.get("tags") or "").split(",") if t.strip()}
-            if (self.tags_in and not tags & self.tags_in) or tags & self.tags_out:
+            found = {t.strip().lower() for t in (tags or "").split(",") if t.strip()}
+            if (self.tags_in and not found & self.tags_in) or found & self.tags_out:
                 return False
-        ptype = p.get("product_type") or ""
+        ptype = ptype or ""
         if self.types_in and not any(_within(ptype, t) for t in self.types_in):
             return False
         return not any(_within(ptype, t) for t in self.types_out)
 
-    # --- the offer ---------------------------------------------------------------------
-    def offer(self, p: dict[str, Any], override: dict[str, Any] | None = None) -> Offer | None:
-        """The offer for product row ``p`` or None when the channel's filters leave it out.
+    # --- memoised steps (pure functions of their input) --------------------------------
+    def catalog_price(self, amount: Any, currency: str) -> tuple[Decimal, str]:
+        """``price`` of a catalog amount. Without conversion, markup, rounding or minimum the
+        price is only cut to cents; other rules compute each amount once (variants repeat)."""
+        if self.plain_price:
+            value = Decimal(amount)
+            if not value.is_signed():  # (-0 + 0 is +0 in price())
+                return value.quantize(CENT, ROUND_HALF_UP), currency
+        found = self.prices.get((amount, currency))
+        if found is None:
+            found = _keep(self.prices, (amount, currency), self.price(Decimal(amount), currency))
+        return found
 
-        Raises ValueError for a product these rules cannot price (reported, not fatal).
-        """
-        if not self.wanted(p) or (override and override.get("excluded")):
+    def description(self, text: str) -> str:
+        if not self.strip or ("<" not in text and "&" not in text):
+            return cut(text.strip(), self.max_description)
+        found = self.descriptions.get(text)
+        if found is None:
+            plain = cut(strip_html(text).strip(), self.max_description)
+            found = _keep(self.descriptions, text, plain)
+        return found
+
+    def title(self, text: str) -> str:
+        if self.strip:
+            if "<" in text:
+                text = strip_html(text)
+            elif text.count("&") != text.count("& "):  # an entity can follow "&", not "& "
+                text = html.unescape(text)
+        # printable text has no whitespace but " ": with single spaces inside it is normal
+        if not text.isprintable() or "  " in text or text[:1] == " " or text[-1:] == " ":
+            text = " ".join(text.split())
+        return text if len(text) <= self.max_title else cut(text, self.max_title)
+
+    # --- the offer ---------------------------------------------------------------------
+    def read_columns(self, available: Iterable[str]) -> tuple[str, ...]:
+        """The columns to read for ``offer_row`` from a catalog with ``available`` columns:
+        COLUMNS, plus the rest when a title or description expression needs the product."""
+        if self.title_tpl or self.desc_tpl:
+            self.columns = COLUMNS + tuple(c for c in available if c not in COLUMNS)
+        return self.columns
+
+    def offer(self, p: dict[str, Any], override: dict[str, Any] | None = None) -> Offer | None:
+        """The offer for product ``p`` (as ``iter_catalog`` yields it) or None when the
+        channel's filters leave it out. Raises ValueError for a product these rules cannot
+        price (reported, not fatal)."""
+        stock = p["stock"]
+        if len(stock) > 1:
+            stock = dict(sorted(stock.items()))
+        return self.offer_row(tuple(map(p.get, COLUMNS)), p["images"], stock, override, p)
+
+    def offer_row(
+        self,
+        row: tuple[Any, ...],
+        images: list[str],
+        stock: dict[str, int],
+        override: dict[str, Any] | None = None,
+        product: dict[str, Any] | None = None,
+    ) -> Offer | None:
+        """``offer`` for a catalog row holding ``self.columns`` (the export's fast path);
+        ``stock`` ordered by location. ``product``, the row as a dict, is built when needed."""
+        (
+            sku, group, handle, title, description, brand, gtin, mpn, condition, price,
+            sale_price, currency, weight, ptype, category, link, color, size, material,
+            pattern, gender, age_group, tags, status,
+        ) = row if len(row) == WIDTH else row[:WIDTH]  # fmt: skip
+        if status not in self.statuses or (override and override.get("excluded")):
             return None
-        stock: dict[str, int] = p["stock"]
-        counted = {
-            loc: q for loc, q in stock.items() if self.locations is None or loc in self.locations
-        }
-        quantity = self.quantity(sum(counted.values()))
+        if self.filtered and not self.wanted(sku, brand, tags, ptype):
+            return None
+        counted = stock if self.locations is None else {
+            loc: q for loc, q in stock.items() if loc in self.locations}  # fmt: skip
+        if self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do
+            total = sum(counted.values())
+            quantity = total if total > 0 else 0
+            by_location = {loc: q if q > 0 else 0 for loc, q in counted.items()}
+        else:
+            quantity = self.quantity(sum(counted.values()))
+            by_location = {loc: self.quantity(q) for loc, q in counted.items()}
         if self.in_stock_only and quantity <= 0:
             return None
-        currency = p["currency"] or "USD"
+        currency = currency or "USD"
+        sale = None
         if override and override.get("price"):
-            price, out_currency = Decimal(override["price"]), self.target_currency or currency
-            sale = None
+            amount, out_currency = Decimal(override["price"]), self.target_currency or currency
         else:
-            price, out_currency = self.price(Decimal(p["price"]), currency)
-            sale = None
-            if self.use_sale and p.get("sale_price"):
-                sale, _ = self.price(Decimal(p["sale_price"]), currency)
-                if sale >= price:
+            amount, out_currency = self.catalog_price(price, currency)
+            if self.use_sale and sale_price:
+                sale, _ = self.catalog_price(sale_price, currency)
+                if sale >= amount:
                     sale = None
-        shown = sale if sale is not None else price
+        shown = sale if sale is not None else amount
         if (self.price_min is not None and shown < self.price_min) or (
             self.price_max is not None and shown > self.price_max
         ):
             return None
-        title = (override or {}).get("title") or (
-            self.title_tpl.render(**p) if self.title_tpl else p["title"]
-        )
-        description = (override or {}).get("description") or (
-            self.desc_tpl.render(**p) if self.desc_tpl else p.get("description") or ""
-        )
-        if self.strip:
-            title, description = strip_html(title), strip_html(description)
-        title = cut(" ".join(title.split()), self.max_title)
-        description = cut(description.strip(), self.max_description)
+        new_title = override.get("title") if override else None
+        new_description = override.get("description") if override else None
+        if (self.title_tpl and not new_title) or (self.desc_tpl and not new_description):
+            if product is None:
+                product = dict(zip(self.columns, row, strict=True))
+                product["images"], product["stock"] = images, stock
+            if self.title_tpl and not new_title:
+                title = self.title_tpl.render(**product)
+            if self.desc_tpl and not new_description:
+                description = self.desc_tpl.render(**product)
+        title = new_title or title
+        description = new_description or description
         notes = []
-        gtin = p.get("gtin")
         if gtin and not gtin_valid(gtin):
             notes.append(f"GTIN {gtin} fails the check digit; left out of the gtin field")
             gtin = None
-        images = p["images"][: self.max_images]
-        link = p.get("link")
+        images = images[: self.max_images]
         if not link and self.link_template:
             link = self.link_template.format(
-                handle=p.get("handle") or p["sku"],
-                sku=p["sku"],
-                item_group_id=p.get("item_group_id") or "",
+                handle=handle or sku, sku=sku, item_group_id=group or ""
             )
-        return Offer(
-            sku=p["sku"], item_group_id=p.get("item_group_id"), title=title,
-            description=description, link=link, image_link=images[0] if images else None,
-            additional_image_links=images[1:], brand=p.get("brand"), gtin=gtin,
-            mpn=p.get("mpn"), condition=p.get("condition") or "new", price=price,
-            sale_price=sale, currency=out_currency, quantity=quantity,
-            availability="in_stock" if quantity > 0 else "out_of_stock",
-            location_quantities={loc: self.quantity(q) for loc, q in sorted(counted.items())},
-            product_type=p.get("product_type"),
-            google_product_category=self.category(p.get("product_type"),
-                                                  p.get("google_product_category")),
-            color=p.get("color"), size=p.get("size"), material=p.get("material"),
-            pattern=p.get("pattern"), gender=p.get("gender"), age_group=p.get("age_group"),
-            weight_grams=p.get("weight_grams"),
-            tags=[t.strip() for t in (p.get("tags") or "").split(",") if t.strip()],
-            notes=notes,
+        if self.category_map:
+            category = self.category(ptype, category)
+        return Offer(  # positional, in the order of Offer's fields (a test checks it)
+            sku, group, self.title(title), self.description(description or ""), link,
+            images[0] if images else None, images[1:], brand, gtin, mpn, condition or "new",
+            amount, sale, out_currency, quantity,
+            "in_stock" if quantity > 0 else "out_of_stock", by_location, ptype, category,
+            color, size, material, pattern, gender, age_group, weight,
+            [t.strip() for t in tags.split(",") if t.strip()] if tags else [], notes,
         )  # fmt: skip
+
+
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _within(product_type: str, prefix: str) -> bool:
@@ -284,6 +365,11 @@ class Skipped:
     sku: str
     reason: str
 
+    @classmethod
+    def of(cls, sku: str, exc: Exception) -> Skipped:
+        """A product the rules could not handle: ValueErrors are the rules' own messages."""
+        return cls(sku, str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+
 
 def build(
     products: Iterable[dict[str, Any]],
@@ -297,12 +383,7 @@ def build(
         try:
             offer = rules.offer(p, overrides.get(p["sku"]))
         except Exception as exc:  # one bad row never stops the rest
-            on_error(
-                Skipped(
-                    p["sku"],
-                    f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc),
-                )
-            )
+            on_error(Skipped.of(p["sku"], exc))
             continue
         if offer is not None:
             yield offer

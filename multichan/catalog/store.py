@@ -6,7 +6,7 @@ Everything here takes an open ``sqlite_utils.Database`` and returns plain data; 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -260,31 +260,66 @@ def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
 
 
 def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
-    """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location -> qty).
+    """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location -> qty,
+    ordered by location).
 
-    A merge of three index-ordered cursors (products, images, stock): one pass over each
-    table, memory flat however large the catalog.
+    Reads a batch of products at a time with the images and stock of that SKU range: a few
+    index range scans per batch, memory flat however large the catalog.
     """
+    columns = [d[0] for d in db.conn.execute("SELECT * FROM products LIMIT 0").description]
+    for rows, images, stock in iter_batches(db, columns):
+        for row in rows:
+            record = dict(zip(columns, row, strict=True))
+            record["images"] = images.get(row[0]) or []
+            record["stock"] = stock.get(row[0]) or {}
+            yield record
+
+
+Batch = tuple[list[tuple[Any, ...]], dict[str, list[str]], dict[str, dict[str, int]]]
+
+
+def iter_batches(
+    db: sqlite_utils.Database,
+    columns: Sequence[str],
+    *,
+    start: str | None = None,
+    stop: str | None = None,
+    size: int = 1000,
+) -> Iterator[Batch]:
+    """``iter_catalog`` for the export's fast path: batches of (rows, images by SKU, stock by
+    SKU), each row a tuple of ``columns`` (sku first), no dict per product."""
+    if not columns or columns[0] != "sku":
+        raise ValueError("iter_batches needs sku as the first column")
     conn = db.conn
-    cursor = conn.execute("SELECT * FROM products ORDER BY sku")
-    cols = [d[0] for d in cursor.description]
-    images = conn.execute("SELECT sku, url FROM images ORDER BY sku, position")
-    stock = conn.execute("SELECT sku, location, quantity FROM stock ORDER BY sku, location")
-    image = next(images, None)
-    level = next(stock, None)
-    for row in cursor:
-        record = dict(zip(cols, row, strict=True))
-        sku = record["sku"]
-        urls: list[str] = []
-        while image is not None and image[0] <= sku:
-            if image[0] == sku:
-                urls.append(image[1])
-            image = next(images, None)
-        quantities: dict[str, int] = {}
-        while level is not None and level[0] <= sku:
-            if level[0] == sku:
-                quantities[level[1]] = level[2]
-            level = next(stock, None)
-        record["images"] = urls
-        record["stock"] = quantities
-        yield record
+    where, params = [], []
+    if start is not None:
+        where.append("sku >= ?")
+        params.append(start)
+    if stop is not None:
+        where.append("sku < ?")
+        params.append(stop)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    cursor = conn.execute(f"SELECT {', '.join(columns)} FROM products{clause} ORDER BY sku", params)
+    while rows := cursor.fetchmany(size):
+        span = (rows[0][0], rows[-1][0])
+        images: dict[str, list[str]] = {}
+        for sku, url in conn.execute(
+            "SELECT sku, url FROM images WHERE sku BETWEEN ? AND ? ORDER BY sku, position", span
+        ):
+            urls = images.get(sku)
+            if urls is None:
+                images[sku] = [url]
+            else:
+                urls.append(url)
+        stock: dict[str, dict[str, int]] = {}
+        for sku, location, quantity in conn.execute(
+            "SELECT sku, location, quantity FROM stock WHERE sku BETWEEN ? AND ? "
+            "ORDER BY sku, location",
+            span,
+        ):
+            levels = stock.get(sku)
+            if levels is None:
+                stock[sku] = {location: quantity}
+            else:
+                levels[location] = quantity
+        yield rows, images, stock

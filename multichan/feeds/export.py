@@ -17,28 +17,15 @@ from typing import Any
 import sqlite_utils
 
 from multichan import errors
-from multichan.catalog.store import iter_catalog
+from multichan.catalog.store import iter_batches, iter_catalog
 from multichan.config import Channel, Config
-from multichan.feeds import render, writer
+from multichan.feeds import parallel, render, writer
 from multichan.feeds.formats import FORMATS, FeedFormat
+from multichan.feeds.parallel import Diagnostic, checked
 from multichan.offers import Offer, Rules, Skipped, build
+
+__all__ = ["ChannelResult", "Diagnostic", "export_channel", "offers_for", "record"]
 from multichan.workspace import Workspace, shipped
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    channel: str
-    sku: str
-    field: str
-    reason: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "channel": self.channel,
-            "sku": self.sku,
-            "field": self.field,
-            "reason": self.reason,
-        }
 
 
 @dataclass
@@ -119,9 +106,13 @@ def export_channel(
     check: bool = False,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ChannelResult:
     """Export one channel; problems become the result's status and exit code, not exceptions,
-    so one channel's failure never stops the others (template errors raise TemplateError)."""
+    so one channel's failure never stops the others (template errors raise TemplateError).
+
+    A template written as header/item/footer macros renders on ``workers`` processes
+    (default: one per core; see feeds.parallel), any other template in this one."""
     started = time.monotonic()
     result = ChannelResult(channel.name)
     fmt = feed_format(channel)
@@ -130,38 +121,55 @@ def export_channel(
         [ws.templates_dir, shipped("templates")], render.escape_for(template_name, fmt.escape)
     )
     template = render.load(env, template_name)
-
-    def skipped(s: Skipped) -> None:
-        result.left_out.append(Diagnostic(channel.name, s.sku, "-", s.reason))
-
-    def valid(offers: Iterator[Offer]) -> Iterator[Offer]:
-        for offer in offers:
-            problems = fmt.validate(offer)
-            if problems:
-                result.left_out.extend(
-                    Diagnostic(channel.name, offer.sku, f, r) for f, r in problems
-                )
-                continue
-            result.notes.extend(Diagnostic(channel.name, offer.sku, "note", n) for n in offer.notes)
-            result.items += 1
-            if progress:
-                progress(result.items)
-            yield offer
-
-    offers = valid(offers_for(db, channel, config, skipped))
+    rules = rules_for(channel, config)
+    rules.read_columns(d[0] for d in db.execute("SELECT * FROM products LIMIT 0").description)
+    overrides = load_overrides(db, channel.name)
     context = {
-        "offers": offers,
         "channel": {"name": channel.name, "type": channel.type, "settings": channel.settings},
         "shop": config.shop,
     }
+    parts = render.parts(template, context)
+
+    def classic() -> Iterator[str]:
+        """A template that loops over ``offers`` itself: one pass, one process."""
+
+        def counted(offers: Iterator[Offer]) -> Iterator[Offer]:
+            for offer in offers:
+                result.items += 1
+                if progress:
+                    progress(result.items)
+                yield offer
+
+        batches = iter_batches(db, rules.columns)
+        offers = checked(
+            batches, rules, overrides, fmt.validate, channel.name, result.left_out, result.notes
+        )
+        yield from render.generate(template, {**context, "offers": counted(offers)})
+
+    def engine(parts: render.Parts) -> Iterator[str | bytes]:
+        job = parallel.Job(
+            db_path(db), channel.name, rules, overrides, fmt.validate, template, parts
+        )
+        total = db.execute("SELECT count(*) FROM products").fetchone()[0]
+        yield parts.header
+        for chunk in parallel.chunks(job, db, total, workers):
+            result.left_out.extend(chunk.left_out)
+            result.notes.extend(chunk.notes)
+            result.items += chunk.items
+            if progress:
+                progress(result.items)
+            yield chunk.data
+        yield parts.footer
+
+    text = classic() if parts is None else engine(parts)
     target = output_path(ws, channel)
     result.path = target
     if check:
-        for _ in render.generate(template, context):
+        for _ in text:
             pass
         result.status = "checked"
     else:
-        written = writer.write_temp(target, render.generate(template, context))
+        written = writer.write_temp(target, text)
         refusal = None if force else shrink_refusal(db, channel, result.items)
         if refusal:
             writer.discard(written.temp)
@@ -174,6 +182,11 @@ def export_channel(
         result.exit_code = errors.REJECTED
     result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def db_path(db: sqlite_utils.Database) -> Path:
+    """The file of an open catalog (workers open their own connection to it)."""
+    return Path(db.execute("PRAGMA database_list").fetchone()[2])
 
 
 def shrink_refusal(db: sqlite_utils.Database, channel: Channel, items: int) -> str | None:

@@ -7,10 +7,13 @@ everywhere. Templates never compute prices or quantities: they print what offers
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import re
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,20 +27,45 @@ XML_TABLE = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", **CONTROL_TABLE}
 )
 
+try:  # MarkupSafe's C escaper (&<>"' -> entities), 3.0+; XML_TABLE is the reference
+    _c_escape: Any = importlib.import_module("markupsafe._speedups")._escape_inner
+except (ImportError, AttributeError):  # pragma: no cover - older MarkupSafe, or no C speedups
+    _c_escape = None
+
+
+def _clean(text: str) -> str:
+    """``text`` without control characters; printable text (the usual case) is returned as is."""
+    return text if text.isprintable() else CONTROL_RE.sub("", text)
+
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).translate(CONTROL_TABLE)
+    return _clean(str(value))
 
 
 def escape_xml(value: Any) -> str:
-    """XML text: markup characters escaped and control characters dropped, in one pass."""
-    if type(value) is str:
-        return value.translate(XML_TABLE)
-    return _text(value).translate(XML_TABLE)
+    """XML text: markup characters escaped and control characters dropped."""
+    if type(value) is str:  # inlined _clean: this runs for every value of every item
+        text = value if value.isprintable() else CONTROL_RE.sub("", value)
+    else:
+        text = _text(value)
+    text = _c_escape(text)
+    if "&#" in text:  # MarkupSafe writes quotes as &#34; and &#39;; XML has names for them
+        text = text.replace("&#34;", "&quot;").replace("&#39;", "&apos;")
+    return text
+
+
+def _escape_xml_reference(value: Any) -> str:
+    """escape_xml in one str.translate: the definition, and the fallback without MarkupSafe's
+    C escaper."""
+    return (value if type(value) is str else _text(value)).translate(XML_TABLE)
+
+
+if _c_escape is None:  # pragma: no cover - older MarkupSafe
+    escape_xml = _escape_xml_reference
 
 
 def _guard(value: Any, text: str) -> str:
@@ -48,14 +76,22 @@ def _guard(value: Any, text: str) -> str:
 
 
 def escape_csv(value: Any) -> str:
-    text = _guard(value, _text(value))
-    if any(c in text for c in ',"\n\r'):
+    if type(value) is str:
+        text = value if value.isprintable() else CONTROL_RE.sub("", value)
+        if text.startswith(FORMULA_START):
+            text = "'" + text
+    else:
+        text = _guard(value, _text(value))
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
 
 
 def escape_tsv(value: Any) -> str:
-    text = _text(value)
+    if type(value) is str:
+        text = value if value.isprintable() else CONTROL_RE.sub("", value)
+    else:
+        text = _text(value)
     if "\t" in text or "\n" in text or "\r" in text:
         text = " ".join(text.replace("\t", " ").split())
     return _guard(value, text)
@@ -68,11 +104,22 @@ def _json_default(value: Any) -> Any:
 
 
 def escape_json(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _json_string(value if value.isprintable() else CONTROL_RE.sub("", value))
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, str):
         value = CONTROL_RE.sub("", value)
-    return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return _JSON.encode(value)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_json_default)  # what json.dumps would build
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 ESCAPES: dict[str, Callable[[Any], str]] = {
@@ -109,14 +156,39 @@ def plain(text: str | None) -> str:
 
 
 def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironment
-    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2 import FileSystemLoader, StrictUndefined, nodes
+    from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import SandboxedEnvironment
 
     from multichan.offers import Offer
 
+    class FeedCodeGenerator(CodeGenerator):
+        """Compiles ``o.price`` (a name, then an Offer field) to a plain attribute read when
+        ``o`` is an Offer at run time, and to the sandbox's getattr otherwise: the same
+        answer FeedEnvironment.getattr gives, without a method call per value."""
+
+        def visit_Getattr(self, node: Any, frame: Any) -> None:
+            if not (
+                node.attr in OFFER_FIELDS
+                and isinstance(node.node, nodes.Name)
+                and not self.environment.is_async
+            ):
+                super().visit_Getattr(node, frame)
+                return
+            self.write("(")
+            self.visit(node.node, frame)
+            self.write(f".{node.attr} if type(")
+            self.visit(node.node, frame)
+            self.write(") is environment.offer_type else environment.getattr(")
+            self.visit(node.node, frame)
+            self.write(f", {node.attr!r}))")
+
     class FeedEnvironment(SandboxedEnvironment):
         """The sandbox, with a fast path for Offer: a plain data object whose public fields
         are all safe to read (the sandbox's generic checks cost more than the rendering)."""
+
+        code_generator_class = FeedCodeGenerator
+        offer_type: type  # set on the instance: compiled templates read it for every value
 
         def getattr(self, obj: Any, attribute: str) -> Any:
             if type(obj) is Offer and attribute in OFFER_FIELDS:
@@ -139,6 +211,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
         lstrip_blocks=True,
         auto_reload=False,
     )
+    env.offer_type = Offer
     env.filters["money"] = money
     env.filters["plain"] = plain
     env.filters["raw_json"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
@@ -157,16 +230,84 @@ def load(env: Any, name: str):  # -> jinja2.Template
         raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from None
 
 
-def generate(template: Any, context: dict[str, Any]) -> Iterator[str]:
-    """Stream the rendered text; a runtime error names the template file and line."""
+@contextlib.contextmanager
+def located(template: Any) -> Iterator[None]:
+    """Turn a runtime error in ``template`` into a TemplateError naming its file and line."""
     from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
     try:
-        # the compiled render function itself: one generator layer less than generate()
-        yield from template.root_render_func(template.new_context(context))
+        yield
     except (JinjaError, SecurityError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"{_where(exc, template)}: {exc}") from None
+
+
+def generate(template: Any, context: dict[str, Any]) -> Iterator[str]:
+    """Stream the rendered text; a runtime error names the template file and line."""
+    with located(template):
+        # the compiled render function itself: one generator layer less than generate()
+        yield from template.root_render_func(template.new_context(context))
+
+
+@dataclass
+class Parts:
+    """A template written as macros: ``header()``, ``item(o, index)`` for each offer (index
+    counts from 1), ``footer()``. The engine calls them, on every core for large feeds."""
+
+    header: str
+    item: Callable[[Any, int], str]
+    footer: str
+    uses_index: bool  # False: an item can be rendered before the count ahead of it is known
+
+
+def parts(template: Any, context: dict[str, Any]) -> Parts | None:
+    """The macros of a template written as header/item/footer (every default template is),
+    or None for a template that loops over ``offers`` itself (rendered by ``generate``).
+
+    A macro template defines ``item``, never mentions ``offers`` and prints nothing outside
+    its macros; ``header`` and ``footer`` may be left out."""
+    from jinja2 import nodes
+    from jinja2.runtime import Macro
+
+    env = template.environment
+    try:
+        tree = env.parse(env.loader.get_source(env, template.name)[0])
+        module = template.make_module(dict(context, offers=()))
+    except Exception:
+        return None  # rendering it the classic way reports the problem with file:line
+    item = getattr(module, "item", None)
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    if not isinstance(item, Macro) or "offers" in names or str(module).strip():
+        return None
+    with located(template):
+        header, footer = (
+            macro() if isinstance(macro := getattr(module, name, None), Macro) else ""
+            for name in ("header", "footer")
+        )
+    return Parts(header, _direct(item), footer, _uses_index(tree))
+
+
+def _direct(macro: Any) -> Callable[[Any, int], str]:
+    """The item macro as a plain function: for the usual ``item(o, index)`` its compiled
+    body itself (Macro.__call__'s argument handling costs a third of a small item)."""
+    if len(macro.arguments) == 1:
+        return lambda o, index: macro(o)
+    func = getattr(macro, "_func", None)
+    special = macro.catch_kwargs or macro.catch_varargs or macro.caller
+    return macro if func is None or special or len(macro.arguments) != 2 else func
+
+
+def _uses_index(tree: Any) -> bool:
+    """Whether the item macro reads its second argument (when unsure: yes)."""
+    from jinja2 import nodes
+
+    for macro in tree.find_all(nodes.Macro):
+        if macro.name == "item":
+            if len(macro.args) < 2:
+                return False
+            name = macro.args[1].name
+            return any(n.name == name and n.ctx == "load" for n in macro.find_all(nodes.Name))
+    return True
 
 
 def _where(exc: BaseException, template: Any) -> str:

@@ -21,9 +21,10 @@ class Written:
     sha256: str
 
 
-def write_temp(target: Path, chunks: Iterable[str], buffer_size: int = 1 << 16) -> Written:
-    """Stream ``chunks`` as UTF-8 into a temp file beside ``target``; the caller commits it
-    with ``commit`` or drops it with ``discard``. On any error the temp file is removed."""
+def write_temp(target: Path, chunks: Iterable[str | bytes], buffer_size: int = 1 << 16) -> Written:
+    """Stream ``chunks`` (text, or UTF-8 bytes) into a temp file beside ``target``; the caller
+    commits it with ``commit`` or drops it with ``discard``. On any error the temp file is
+    removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temp = Path(name)
@@ -33,19 +34,26 @@ def write_temp(target: Path, chunks: Iterable[str], buffer_size: int = 1 << 16) 
         with os.fdopen(fd, "wb") as fh:
             pending: list[str] = []
             pending_len = 0
+
+            def put(data: bytes) -> None:
+                nonlocal size
+                fh.write(data)
+                digest.update(data)
+                size += len(data)
+
             for chunk in chunks:
-                pending.append(chunk)
+                if type(chunk) is bytes:  # already encoded (a rendered range of items)
+                    if pending:
+                        put("".join(pending).encode("utf-8"))
+                        pending, pending_len = [], 0
+                    put(chunk)
+                    continue
+                pending.append(chunk)  # type: ignore[arg-type]
                 pending_len += len(chunk)
                 if pending_len >= buffer_size:
-                    data = "".join(pending).encode("utf-8")
-                    fh.write(data)
-                    digest.update(data)
-                    size += len(data)
+                    put("".join(pending).encode("utf-8"))
                     pending, pending_len = [], 0
-            data = "".join(pending).encode("utf-8")
-            fh.write(data)
-            digest.update(data)
-            size += len(data)
+            put("".join(pending).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
