@@ -291,7 +291,8 @@ class Rules:
         currency = currency or "USD"
         sale = None
         if override and override.get("price"):
-            amount, out_currency = Decimal(override["price"]), self.target_currency or currency
+            amount = Decimal(override["price"]).quantize(CENT, ROUND_HALF_UP)
+            out_currency = self.target_currency or currency
         else:
             amount, out_currency = self.catalog_price(price, currency)
             if self.use_sale and sale_price:

@@ -59,8 +59,20 @@ def feed_format(channel: Channel) -> FeedFormat:
     return FORMATS[channel.type]
 
 
+API_MAX_TITLE, API_MAX_DESCRIPTION = 150, 5000  # API channels: their modules may ask for less
+
+
 def rules_for(channel: Channel, config: Config) -> Rules:
-    fmt = feed_format(channel)
+    """The channel's compiled rules: a feed format's limits, or plain defaults for API types."""
+    fmt = FORMATS.get(channel.type)
+    if fmt is None:
+        return Rules(
+            channel,
+            config.shop,
+            strip_html_default=True,
+            max_title=API_MAX_TITLE,
+            max_description=API_MAX_DESCRIPTION,
+        )
     return Rules(
         channel,
         config.shop,

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from multichan.config import Channel, Config
-from multichan.offers import Offer, Rules, Skipped, build
+from multichan.offers import Offer, Skipped
 from multichan.sync import state as st
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,7 +30,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "prices": ("price", "sale_price", "currency"),
     "quantities": ("quantity",),
 }  # fmt: skip
-API_MAX_TITLE, API_MAX_DESCRIPTION = 150, 5000
 
 
 @dataclass(frozen=True)
@@ -123,22 +122,10 @@ def snapshot(offer: Offer, kind: str) -> dict[str, Any]:
 def channel_offers(
     db: sqlite_utils.Database, channel: Channel, config: Config, skipped: list[Skipped]
 ) -> Iterator[Offer]:
-    """The channel's offers from the rules engine (feeds.export.offers_for for feed types)."""
-    from multichan.feeds.export import load_overrides, offers_for
-    from multichan.feeds.formats import FORMATS
+    """The channel's offers: the same rules engine, and the same call, as its feeds use."""
+    from multichan.feeds.export import offers_for
 
-    if channel.type in FORMATS:
-        return offers_for(db, channel, config, skipped.append)
-    from multichan.catalog.store import iter_catalog
-
-    rules = Rules(
-        channel,
-        config.shop,
-        strip_html_default=True,
-        max_title=API_MAX_TITLE,
-        max_description=API_MAX_DESCRIPTION,
-    )
-    return build(iter_catalog(db), rules, load_overrides(db, channel.name), skipped.append)
+    return offers_for(db, channel, config, skipped.append)
 
 
 def stub_offer(sku: str, rows: dict[str, dict[str, Any]]) -> Offer:

@@ -465,7 +465,7 @@ def test_overrides_table(demo: Path) -> None:
     sql(demo, "INSERT INTO overrides (channel, sku, excluded) VALUES ('j', 'MUG-ENAMEL', 1)")
     sql(
         demo,
-        "INSERT INTO overrides (channel, sku, price) VALUES ('j', 'BOTTLE-STEEL-750', '19.50')",
+        "INSERT INTO overrides (channel, sku, price) VALUES ('j', 'BOTTLE-STEEL-750', '19.5')",
     )
     sql(
         demo,
@@ -476,7 +476,7 @@ def test_overrides_table(demo: Path) -> None:
     offers = jsonl(demo, 'price: {markup_percent: 15, round: "0.99"}')
     assert "MUG-ENAMEL" not in offers
     assert "SEAT-PAD" in offers  # excluded on another channel only
-    # the override price is used as given: no markup, no rounding, no sale price
+    # the override price is used as given (in cents): no markup, no rounding, no sale price
     assert offers["BOTTLE-STEEL-750"]["price"] == "19.50"
     assert offers["BOTTLE-STEEL-750"]["sale_price"] is None
     assert offers["LANTERN-LED"]["title"] == "Lantern, special edition"
