@@ -180,6 +180,11 @@ def export_channel(
         for _ in text:
             pass
         result.status = "checked"
+        refusal = None if force else shrink_refusal(db, channel, result.items)
+        if refusal:  # say now what tonight's export would refuse
+            result.message = refusal.replace("the previous feed was kept", "an export would "
+                                             "keep the previous feed")
+            result.exit_code = errors.REJECTED
     else:
         written = writer.write_temp(target, text)
         refusal = None if force else shrink_refusal(db, channel, result.items)

@@ -145,6 +145,8 @@ def test_shrink_guard_keeps_the_previous_feed(demo: Path) -> None:
     assert run_cli("-w", demo, "export", "google").code == 0
     before = feed.read_bytes()
     sql(demo, "UPDATE products SET status = 'archived' WHERE rowid % 2 = 0")
+    warned = run_cli("-w", demo, "export", "google", "--check")
+    assert warned.code == 4 and "an export would keep the previous feed" in warned.output
     refused = run_cli("-w", demo, "export", "google")
     assert refused.code == 4, refused.output
     assert "refused" in refused.output and "shrink" in refused.output
