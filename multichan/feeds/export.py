@@ -182,12 +182,15 @@ def export_channel(
         result.status = "checked"
         refusal = None if force else shrink_refusal(db, channel, result.items)
         if refusal:  # say now what tonight's export would refuse
-            result.message = refusal.replace("the previous feed was kept", "an export would "
-                                             "keep the previous feed")
+            result.message = refusal.replace(
+                "the previous feed was kept", "an export would keep the previous feed"
+            )
             result.exit_code = errors.REJECTED
     else:
         written = writer.write_temp(target, text)
-        refusal = None if force else shrink_refusal(db, channel, result.items)
+        refusal = size_refusal(channel, result.items) or (
+            None if force else shrink_refusal(db, channel, result.items)
+        )
         if refusal:
             writer.discard(written.temp)
             result.status, result.message = "refused", refusal
@@ -204,6 +207,17 @@ def export_channel(
 def db_path(db: sqlite_utils.Database) -> Path:
     """The file of an open catalog (workers open their own connection to it)."""
     return Path(db.execute("PRAGMA database_list").fetchone()[2])
+
+
+def size_refusal(channel: Channel, items: int) -> str | None:
+    """A file the channel cannot take, whatever --force says (Amazon: 1 to 25,000 messages)."""
+    low, high = feed_format(channel).items_range
+    if low <= items <= high:
+        return None
+    return (
+        f"{channel.name}: {channel.type} files hold {low:,} to {high:,} items, this one "
+        f"would hold {items:,}; the previous feed was kept"
+    )
 
 
 def shrink_refusal(db: sqlite_utils.Database, channel: Channel, items: int) -> str | None:

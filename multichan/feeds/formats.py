@@ -119,6 +119,7 @@ class FeedFormat:
     max_title: int = 150
     max_description: int = 5000
     description: str = ""
+    items_range: tuple[int, int] = (0, 10**12)  # what one file may hold, per the channel
 
 
 FORMATS: dict[str, FeedFormat] = {f.type: f for f in (
@@ -131,6 +132,7 @@ FORMATS: dict[str, FeedFormat] = {f.type: f for f in (
     FeedFormat("meta_catalog", "meta_catalog.csv.j2", "csv", meta, max_title=200,
                max_description=9999, description="Meta (Facebook/Instagram) catalog CSV"),
     FeedFormat("amazon_listings", "amazon_listings.json.j2", "json", amazon, max_title=200,
+               items_range=(1, 25_000),  # the feed schema: messages 1..25,000
                max_description=2000, description="Amazon JSON_LISTINGS_FEED"),
     FeedFormat("csv", "generic.csv.j2", "csv", generic, strip_html=False,
                max_title=1000, max_description=100_000, description="Generic CSV"),

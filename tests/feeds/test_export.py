@@ -493,3 +493,21 @@ def test_left_out_line_shows_the_sku_as_it_is(workspace: Path, tmp_path: Path) -
     result = run_cli("-w", workspace, "export", "google")
     assert result.code == 4  # neither has an image
     assert "google CUP[red]: image_link" in result.stderr
+
+
+def test_an_amazon_feed_with_no_messages_is_refused_even_forced(demo: Path) -> None:
+    """Amazon's schema needs 1 to 25,000 messages: an empty file would be rejected there."""
+    configure(
+        demo,
+        """\
+        amazon:
+          type: amazon_listings
+          settings: {seller_id: A1EXAMPLE}
+          filters: {include_brands: [Nobody]}
+        """,
+    )
+    for args in ((), ("--force",)):
+        result = run_cli("-w", demo, "export", "amazon", *args)
+        assert result.code == 4, result.output
+        assert "files hold 1 to 25,000 items, this one would hold 0" in result.output
+        assert not (demo / "feeds" / "amazon.json").exists()
