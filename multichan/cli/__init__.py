@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: starts in half the time of rich help
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
