@@ -9,10 +9,8 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,30 +20,13 @@ import pytest
 
 from multichan.workspace import Workspace
 from tests.conftest import run_cli, run_subprocess, write_config
+from tests.feeds.helpers import configure, sql
 from tests.google_rules import check_google_xml
 
 G = "{http://base.google.com/ns/1.0}"
-SHOP = """\
-version: 1
-shop:
-  name: Test Shop
-  url: https://shop.example.com
-"""
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def configure(ws: Path, channels: str) -> None:
-    body = textwrap.indent(textwrap.dedent(channels).strip("\n"), "  ")
-    write_config(ws, SHOP + "channels:\n" + body + "\n")
-
-
-def sql(ws: Path, statement: str, *params: Any) -> None:
-    con = sqlite3.connect(ws / "catalog.db")
-    try:
-        with con:
-            con.execute(statement, params)
-    finally:
-        con.close()
 
 
 def google_items(path: Path) -> dict[str, dict[str, str]]:

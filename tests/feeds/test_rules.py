@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_cli
+from tests.feeds.helpers import catalog, configure, show, sql
 
 G = "{http://base.google.com/ns/1.0}"
-SHOP = """\
-version: 1
-shop:
-  name: Test Shop
-  url: https://shop.example.com
-  currency: USD
-  country: US
-  language: en
-"""
 APPAREL_GROUPS = ("TEE-MERINO", "HOODIE-FLEECE", "SOCK-HIKE", "JACKET-RAIN", "CAP-WOOL",
                   "PANTS-TREK", "SHIRT-FLANNEL")  # fmt: skip
 SIMPLE_ACTIVE = {
@@ -44,31 +35,6 @@ SIMPLE_ACTIVE = {
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def configure(ws: Path, channels: str, defaults: str = "") -> None:
-    """Write channels.yaml: the test shop, optional defaults, then the given channels."""
-    body = textwrap.indent(textwrap.dedent(channels).strip("\n"), "  ")
-    write_config(ws, SHOP + textwrap.dedent(defaults) + "channels:\n" + body + "\n")
-
-
-def sql(ws: Path, statement: str, *params: Any) -> None:
-    con = sqlite3.connect(ws / "catalog.db")
-    try:
-        with con:
-            con.execute(statement, params)
-    finally:
-        con.close()
-
-
-def show(ws: Path, sku: str) -> dict[str, Any]:
-    result = run_cli("-w", ws, "catalog", "show", sku, "--json")
-    assert result.code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def catalog(ws: Path) -> dict[str, dict[str, Any]]:
-    result = run_cli("-w", ws, "catalog", "list", "--json")
-    assert result.code == 0, result.output
-    return {row["sku"]: row for row in json.loads(result.stdout)}
 
 
 def export(ws: Path, *channels: str, code: int = 0) -> str:

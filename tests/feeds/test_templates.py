@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sqlite3
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHARED, run_cli, write_config
+from tests.feeds.helpers import catalog, sql
 from tests.google_rules import check_google_tsv, check_google_xml, check_local_inventory
 
 G = "{http://base.google.com/ns/1.0}"
@@ -50,21 +50,6 @@ def configure(ws: Path, channels: str) -> None:
 def export(ws: Path, *channels: str) -> None:
     result = run_cli("-w", ws, "export", *channels)
     assert result.code == 0, result.output
-
-
-def sql(ws: Path, statement: str, *params: Any) -> None:
-    con = sqlite3.connect(ws / "catalog.db")
-    try:
-        with con:
-            con.execute(statement, params)
-    finally:
-        con.close()
-
-
-def catalog(ws: Path) -> dict[str, dict[str, Any]]:
-    result = run_cli("-w", ws, "catalog", "list", "--json")
-    assert result.code == 0, result.output
-    return {row["sku"]: row for row in json.loads(result.stdout)}
 
 
 def stock_of(ws: Path, sku: str) -> dict[str, int]:
