@@ -15,7 +15,6 @@ import importlib
 import json
 import shutil
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from multichan.channels import registry
+from tests.servers import running
 
 PLUGIN = Path(__file__).resolve().parents[1] / "data" / "plugin_pkg"
 TOKEN = "acme-tok-9f8e7d6c"  # the value of ${ACME_TOKEN}; must never show up anywhere
@@ -157,12 +157,9 @@ def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
 def _acme_session() -> Iterator[AcmeServer]:
     state = AcmeServer(url="")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with running(httpd) as url:
+        state.url = url
+        yield state
 
 
 @pytest.fixture

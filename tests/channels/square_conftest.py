@@ -25,6 +25,8 @@ from typing import Any
 
 import requests
 
+from tests.servers import running
+
 TOKEN = "sq0atp-TEST-5bL7Qx2Vk9Rm"  # the value of ${SQUARE_TOKEN}; must never show up anywhere
 SPEC = "square/api.offline.json"
 Answer = tuple[int, dict[str, Any]]
@@ -238,12 +240,6 @@ def serve_double() -> Iterator[SquareDouble]:
     """A Square double listening on 127.0.0.1 until the block ends."""
     double = SquareDouble()
     httpd = _Server(("127.0.0.1", 0), _handler(double))
-    double.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(httpd) as url:
+        double.url = url
         yield double
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

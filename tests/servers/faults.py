@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.servers import running
+
 HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "content-length", "server", "date",
      "proxy-connection", "te", "trailer", "upgrade")
@@ -194,12 +196,6 @@ def serve_proxy(upstream: str, **options: Any) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream, **options)
     httpd = _Server(("127.0.0.1", 0), _handler(proxy))
     httpd.resets = set()
-    proxy.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(httpd) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

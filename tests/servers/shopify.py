@@ -51,6 +51,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 
 from tests.conftest import SHARED
+from tests.servers import running
 from tests.servers.shopify_shop import LOCATION, Shop
 
 SCHEMA_FILE = SHARED / "specs" / "shopify" / "admin_schema_2025-01.json.gz"
@@ -320,11 +321,6 @@ def serve() -> Iterator[ShopifyServer]:
     load_schema()
     state = ShopifyServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(httpd) as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -49,6 +49,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
+from tests.servers import running
+
 KEY = "ck_4f1c2a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e"  # what ${WOOCOMMERCE_CONSUMER_KEY} holds
 SECRET = "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"  # what ${WOOCOMMERCE_CONSUMER_SECRET} holds
 API = "/wp-json/wc/v3"
@@ -480,14 +482,9 @@ def serve() -> Iterator[WooServer]:
     state = WooServer()
     httpd = _HTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.resets = set()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(httpd) as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 class TlsTerminator(requests.adapters.HTTPAdapter):
