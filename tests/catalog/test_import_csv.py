@@ -7,8 +7,10 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
-HEADER = ("sku,title,description,brand,gtin,mpn,price,sale_price,currency,quantity,link,"
-          "image_link,condition,product_type,item_group_id,color,size,status\n")
+HEADER = (
+    "sku,title,description,brand,gtin,mpn,price,sale_price,currency,quantity,link,"
+    "image_link,condition,product_type,item_group_id,color,size,status\n"
+)
 
 
 def show(ws: Path, sku: str) -> dict:
@@ -20,10 +22,9 @@ def show(ws: Path, sku: str) -> dict:
 def test_generic_csv_imports_every_documented_column(workspace: Path, tmp_path: Path) -> None:
     path = tmp_path / "products.csv"
     path.write_text(
-        HEADER
-        + 'TEE-S,"Tee, organic ""soft""","<p>Line one\nline two</p>",Acme,4006381333931,'
-          'M-1,"1,299.00",,eur,7,https://x.example/tee,https://x.example/tee.jpg,new,'
-          "Apparel > Shirts,TEE,Black,S,active\n"
+        HEADER + 'TEE-S,"Tee, organic ""soft""","<p>Line one\nline two</p>",Acme,4006381333931,'
+        'M-1,"1,299.00",,eur,7,https://x.example/tee,https://x.example/tee.jpg,new,'
+        "Apparel > Shirts,TEE,Black,S,active\n"
         + "MUG,Mug,,Acme,,,9.5,7.25,USD,,,,used,,,,,draft\n",
         encoding="utf-8-sig",
     )
@@ -40,30 +41,40 @@ def test_generic_csv_imports_every_documented_column(workspace: Path, tmp_path: 
     assert (tee["item_group_id"], tee["color"], tee["size"]) == ("TEE", "Black", "S")
     mug = show(workspace, "MUG")
     assert (mug["price"], mug["sale_price"], mug["status"], mug["condition"]) == (
-        "9.50", "7.25", "draft", "used")
+        "9.50",
+        "7.25",
+        "draft",
+        "used",
+    )
 
 
-def test_quantity_columns_per_location_and_idempotent_reimport(workspace: Path,
-                                                               tmp_path: Path) -> None:
+def test_quantity_columns_per_location_and_idempotent_reimport(
+    workspace: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "stock.csv"
-    path.write_text("sku,title,price,quantity:store,quantity:warehouse\n"
-                    "A,Alpha,10,2,5\nB,Beta,20,0,\n", encoding="utf-8")
+    path.write_text(
+        "sku,title,price,quantity:store,quantity:warehouse\nA,Alpha,10,2,5\nB,Beta,20,0,\n",
+        encoding="utf-8",
+    )
     assert run_cli("-w", workspace, "import", "csv", path).code == 0
     assert show(workspace, "A")["stock"] == {"store": 2, "warehouse": 5}
     assert show(workspace, "A")["quantity"] == 7
     assert show(workspace, "B")["stock"] == {"store": 0}
     again = run_cli("-w", workspace, "import", "csv", path)
     assert "0 added, 0 changed, 2 unchanged" in again.stdout
-    path.write_text("sku,title,price,quantity:store,quantity:warehouse\n"
-                    "A,Alpha,12,2,4\nB,Beta,20,0,\n", encoding="utf-8")
+    path.write_text(
+        "sku,title,price,quantity:store,quantity:warehouse\nA,Alpha,12,2,4\nB,Beta,20,0,\n",
+        encoding="utf-8",
+    )
     dry = run_cli("-w", workspace, "import", "csv", path, "--dry-run")
     assert dry.code == 0
     assert "~ A: price, quantity:warehouse" in dry.stdout
     assert show(workspace, "A")["price"] == "10.00"  # dry run wrote nothing
 
 
-def test_bad_rows_are_reported_and_good_rows_still_imported(workspace: Path,
-                                                             tmp_path: Path) -> None:
+def test_bad_rows_are_reported_and_good_rows_still_imported(
+    workspace: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
         "sku,title,price,quantity\n"
@@ -79,11 +90,13 @@ def test_bad_rows_are_reported_and_good_rows_still_imported(workspace: Path,
     result = run_cli("-w", workspace, "import", "csv", path)
     assert result.code == 4
     assert "2 added" in result.stdout
-    for fragment in ("bad.csv:3 SKU (none): sku is empty",
-                     "bad.csv:4 SKU NO-PRICE: price is empty",
-                     "bad.csv:5 SKU MULTI: price: not an amount",
-                     "bad.csv:7 SKU OK-1: SKU appears twice",
-                     "bad.csv:8 SKU HALF: quantity '1.5' is not a whole number"):
+    for fragment in (
+        "bad.csv:3 SKU (none): sku is empty",
+        "bad.csv:4 SKU NO-PRICE: price is empty",
+        "bad.csv:5 SKU MULTI: price: not an amount",
+        "bad.csv:7 SKU OK-1: SKU appears twice",
+        "bad.csv:8 SKU HALF: quantity '1.5' is not a whole number",
+    ):
         assert fragment in result.stderr, result.stderr
     listed = json.loads(run_cli("-w", workspace, "catalog", "list", "--json").stdout)
     assert [p["sku"] for p in listed] == ["OK-1", "OK-2"]

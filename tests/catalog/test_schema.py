@@ -36,9 +36,12 @@ def test_a_catalog_from_a_newer_multichan_is_refused(tmp_path: Path) -> None:
 def test_tables_explain_themselves(tmp_path: Path) -> None:
     db = open_catalog(tmp_path / "catalog.db")
     assert {"products", "images", "locations", "stock", "overrides", "exports"} <= set(
-        db.table_names())
-    assert [fk.other_table for fk in db["stock"].foreign_keys] == ["locations", "products"] or \
-        {fk.other_table for fk in db["stock"].foreign_keys} == {"locations", "products"}
+        db.table_names()
+    )
+    assert [fk.other_table for fk in db["stock"].foreign_keys] == ["locations", "products"] or {
+        fk.other_table for fk in db["stock"].foreign_keys
+    } == {"locations", "products"}
     with pytest.raises(sqlite3.IntegrityError):
-        db.execute("INSERT INTO products (sku, title, price, status) VALUES "
-                   "('X', 'x', '1.00', 'deleted')")
+        db.execute(
+            "INSERT INTO products (sku, title, price, status) VALUES ('X', 'x', '1.00', 'deleted')"
+        )
