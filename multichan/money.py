@@ -2,44 +2,55 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 
 
-def parse_money(value: object) -> Decimal | None:
-    """Parse ``"19.99"``, ``"1,299.00"``, ``"19,99"`` (decimal comma) or a number.
+AMOUNT_RE = re.compile(r"^(\d{1,3}(?:[,.\u2019' ]\d{3})+|\d+)(?:[.,](\d{1,2}))?$")
 
-    Returns None for an empty value; raises ValueError for text that is not an amount or is
-    negative.
+
+def parse_money(value: object) -> Decimal | None:
+    """Parse ``"19.99"``, ``"1,299.00"``, ``"1.299,00"``, ``"19,99"`` (decimal comma) or a
+    Decimal/int.
+
+    Returns None for an empty value. Raises ValueError for anything that is not an exact amount:
+    more than two decimals (``19.999``), thousands groups that are not three digits
+    (``1,2345``), negative amounts. An ambiguous ``1.299`` is refused rather than guessed.
     """
     if value is None:
         return None
     if isinstance(value, float):
         raise TypeError("money must not be a float")
-    if isinstance(value, Decimal):
-        amount = value
+    if isinstance(value, Decimal | int):
+        amount = Decimal(value)
+        if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+            raise ValueError(f"more than two decimals: {value}")
     else:
-        text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+        text = str(value).strip().replace("\u00a0", "")
         for symbol in ("$", "€", "£", "zł", "USD", "EUR", "GBP", "PLN"):
             text = text.replace(symbol, "")
+        text = text.strip()
         if not text:
             return None
-        if "," in text and "." in text:
-            # the later separator is the decimal one: 1,299.00 or 1.299,00
-            if text.rfind(",") > text.rfind("."):
-                text = text.replace(".", "").replace(",", ".")
-            else:
-                text = text.replace(",", "")
-        elif "," in text:
-            head, _, tail = text.rpartition(",")
-            text = (
-                f"{head.replace(',', '')}.{tail}" if len(tail) in (1, 2) else text.replace(",", "")
+        if text.startswith("-"):
+            raise ValueError(f"negative amount: {value!r}")
+        match = AMOUNT_RE.match(text)
+        if not match:
+            raise ValueError(f"not an amount: {value!r}")
+        whole, cents = match.groups()
+        separators = {c for c in whole if not c.isdigit()}
+        if cents is None and whole.count(".") == 1 and separators == {"."}:
+            # 1.299 is 1299 in Germany and 1.299 (three decimals) in the US: do not guess
+            raise ValueError(
+                f"ambiguous amount: {value!r} (three digits after the point: thousands, or "
+                "more than 2 decimals?)"
             )
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"not an amount: {value!r}") from None
+        if cents is not None and text[-len(cents) - 1] in separators:
+            # 1.299,00 or 1,299.00 use one mark for thousands and the other for decimals
+            raise ValueError(f"not an exact amount: {value!r}")
+        amount = Decimal(re.sub(r"\D", "", whole) + (f".{cents}" if cents else ""))
     if not amount.is_finite():
         raise ValueError(f"not an amount: {value!r}")
     if amount < 0:

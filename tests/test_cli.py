@@ -135,11 +135,16 @@ def test_stock_of_an_unknown_sku(demo: Path) -> None:
 
 
 # --- price -----------------------------------------------------------------------------------
-def test_price_set_stores_two_decimals(demo: Path) -> None:
-    result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", "19.999")
-    assert result.code == 0, result.output
-    assert "14.00 -> 20.00" in result.stdout
-    assert show(demo, "MUG-ENAMEL")["price"] == "20.00"
+def test_price_set_stores_two_decimals_and_never_guesses(demo: Path) -> None:
+    for guess in ("19.999", "1,2345", "1.299"):  # three decimals, odd groups, ambiguous
+        result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", guess)
+        assert result.code == 2, result.output
+        assert guess in result.stderr
+    assert show(demo, "MUG-ENAMEL")["price"] == "14.00"
+    for typed, stored in (("19.5", "19.50"), ("1,299.00", "1299.00"), ("1.299,00", "1299.00")):
+        result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", typed)
+        assert result.code == 0, result.output
+        assert show(demo, "MUG-ENAMEL")["price"] == stored
     result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", "15.50", "--sale", "12")
     assert result.code == 0, result.output
     product = show(demo, "MUG-ENAMEL")

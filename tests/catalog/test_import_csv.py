@@ -115,3 +115,29 @@ def test_wrong_format_and_encoding_get_one_clear_line(workspace: Path, tmp_path:
     assert len(result.stderr.strip().splitlines()) == 1
     missing = run_cli("-w", workspace, "import", "csv", tmp_path / "nope.csv")
     assert missing.code == 4 and "cannot read" in missing.stderr
+
+
+def test_odd_quantities_are_rejected_rows_not_a_crash(workspace: Path, tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "sku,title,price,quantity\nN,Nan,5,nan\nI,Inf,5,inf\nB,Big,5,99999999999999999999\n"
+        "S,Spreadsheet,5,12.0\n",
+        encoding="utf-8",
+    )
+    result = run_cli("-w", workspace, "import", "csv", path)
+    assert result.code == 4, result.output
+    assert "SKU N: quantity 'nan' is not a number" in result.stderr
+    assert "SKU I: quantity 'inf' is not a number" in result.stderr
+    assert "SKU B: quantity '99999999999999999999' is out of range" in result.stderr
+    assert show(workspace, "S")["stock"] == {"default": 12}
+
+
+def test_files_without_a_currency_take_the_shops(workspace: Path, tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("sku,title,price\nA,Alpha,5\n", encoding="utf-8")
+    assert run_cli("-w", workspace, "import", "csv", path, "--currency", "eur").code == 0
+    assert show(workspace, "A")["currency"] == "EUR"
+    woo = Path(__file__).parents[1] / "data" / "woocommerce" / "variable_product.csv"
+    assert run_cli("-w", workspace, "import", "woocommerce", woo, "--currency", "PLN").code == 0
+    listed = json.loads(run_cli("-w", workspace, "catalog", "list", "--json").stdout)
+    assert {p["currency"] for p in listed if p["sku"] != "A"} == {"PLN"}

@@ -23,6 +23,9 @@ from multichan.money import normalize
 csv.field_size_limit(2**31 - 1)  # long HTML descriptions are normal
 
 STATUSES = {"active", "draft", "archived"}
+QUANTITY_RE = re.compile(r"^([+-]?\d+)(?:\.0*)?$")  # 12, -3, 12.0 (spreadsheets add .0)
+NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+MAX_QUANTITY = 10**9
 CONDITIONS = {"new": "new", "refurbished": "refurbished", "used": "used", "second hand": "used"}
 
 
@@ -112,13 +115,14 @@ def quantity(value: str | None, what: str = "quantity") -> int | None:
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        raise RowError(f"{what} {text!r} is not a number") from None
-    if number != int(number):
-        raise RowError(f"{what} {text!r} is not a whole number")
-    return int(number)
+    match = QUANTITY_RE.match(text)
+    if not match:
+        kind = "a whole number" if NUMBER_RE.match(text) else "a number"
+        raise RowError(f"{what} {text!r} is not {kind}")
+    number = int(match.group(1))
+    if abs(number) > MAX_QUANTITY:
+        raise RowError(f"{what} {text!r} is out of range")
+    return number
 
 
 def barcode(value: str | None) -> str | None:

@@ -23,8 +23,8 @@ inside comma lists, description newlines written as a literal ``\\n``, prices wi
 decimal comma, HTML entities in names (descriptions stay HTML). A sale price whose schedule
 (``Date sale price starts/ends``) does not include today is not applied. Simple products take
 color/size/... from attributes that have exactly one value. Weights are converted to grams from
-the unit in the header. The file names no currency: prices are stored as USD. Headers must be the
-English ones WooCommerce writes.
+the unit in the header. The file names no currency: the shop's (import --currency) applies.
+Headers must be the English ones WooCommerce writes.
 """
 
 from __future__ import annotations
@@ -280,7 +280,6 @@ def _shared(row: dict[str, str], f: _File) -> dict[str, object]:
         "product_type": categories[0] if categories else None,
         "tags": ", ".join(tags) or None,
         "condition": "new",
-        "currency": "USD",
         **dict.fromkeys(VARIANT_COLUMNS),
     }
 
