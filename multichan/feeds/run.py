@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from multichan import errors
 from multichan.config import Config, load
-from multichan.errors import ConfigError, MultichanError, TemplateError
+from multichan.errors import ConfigError, MultichanError
 from multichan.feeds.export import ChannelResult, export_channel, now_iso, record
 from multichan.feeds.formats import FORMATS
 from multichan.workspace import Workspace
@@ -67,10 +67,15 @@ def export_all(
                 result = export_channel(
                     ws, db, config, channel, check=check, force=force, progress=tick
                 )
-            except TemplateError as exc:
+            except MultichanError as exc:  # a template error, a channel's bad config ...
                 result = ChannelResult(
                     name, status="failed", message=exc.message, exit_code=exc.exit_code
                 )
+            except OSError as exc:  # an output folder that cannot be written
+                result = ChannelResult(
+                    name, status="failed", message=f"cannot write the feed: {exc}",
+                    exit_code=errors.CONFIG,
+                )  # fmt: skip
             if result.status == "written":
                 if channel.upload.get("url"):
                     _deliver(result, channel.upload)

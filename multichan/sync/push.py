@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import requests
 import sqlite_utils
 
 from multichan import errors
@@ -287,6 +288,10 @@ def push_plan(
                 db, run_id, exc.kind, batch_no, exc.attempts,
                 [(c.sku, c.action, "failed", result.message) for c in exc.batch],
             )  # fmt: skip
+    except BaseException as exc:  # Ctrl-C or a bug: mark the run, then let the CLI report it
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed"
+        st.end_run(db, run_id, status, errors.UNEXPECTED, result.counts, type(exc).__name__)
+        raise
     if result.exit_code == errors.OK and result.exhausted:
         result.status, result.exit_code = "exhausted", errors.RETRIES_EXHAUSTED
         result.message = f"{result.exhausted} item(s) still failing after retries"
@@ -313,15 +318,18 @@ def _send(
         try:
             ids = {c.sku: known[c.sku] for c in batch if known.get(c.sku)}
             return channel.send(kind, [c.offer for c in batch], ids), attempt
-        except MultichanError as exc:
-            if not isinstance(exc, Retriable):  # Fatal, or e.g. an unset ${VAR}: no retry
-                raise _BatchFailed(exc, kind, batch, attempt) from exc
-            if attempt > pacing.max_retries:
-                exc.message = f"{exc.message} (gave up after {attempt} attempts)"
-                raise _BatchFailed(exc, kind, batch, attempt) from exc
-            delay = exc.retry_after if exc.retry_after is not None else pacing.backoff(attempt)
-            result.sleeps.append(delay)
-            pacing.sleep(delay)
+        except MultichanError as failure:
+            exc = failure
+        except requests.RequestException as failure:  # a transport error the module let through
+            exc = Retriable(f"{channel.name}: {type(failure).__name__}: {failure}")
+        if not isinstance(exc, Retriable):  # Fatal, or e.g. an unset ${VAR}: no retry
+            raise _BatchFailed(exc, kind, batch, attempt) from exc
+        if attempt > pacing.max_retries:
+            exc.message = f"{exc.message} (gave up after {attempt} attempts)"
+            raise _BatchFailed(exc, kind, batch, attempt) from exc
+        delay = exc.retry_after if exc.retry_after is not None else pacing.backoff(attempt)
+        result.sleeps.append(delay)
+        pacing.sleep(delay)
 
 
 def configured_rate(cfg: Any, channel: Channel) -> RateLimit | None:
@@ -394,7 +402,12 @@ def push_all(
     try:
         with ws.lock():
             for cfg in chosen:
-                channel = registry.create(cfg, config.path.name, session=session)
+                try:
+                    channel = registry.create(cfg, config.path.name, session=session)
+                except MultichanError as exc:  # this channel's settings or plugin
+                    results.append(PushResult(cfg.name, "failed", message=exc.message,
+                                              exit_code=exc.exit_code))  # fmt: skip
+                    continue
                 kinds = kinds_for(channel, only)
                 plan = make_plan(db, cfg, config, kinds)
                 why = None if force else refusal(
