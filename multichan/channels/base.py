@@ -117,6 +117,9 @@ class Channel:
     rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
+    accepts_html: ClassVar[bool] = False  # descriptions keep the seller's HTML
+    max_title: ClassVar[int] = 150
+    max_description: ClassVar[int] = 5000
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

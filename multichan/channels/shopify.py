@@ -54,6 +54,8 @@ class Shopify(Channel):
     max_batch: ClassVar[dict[str, int]] = {"listings": 50, "prices": 250, "quantities": 250}
     # HTTP requests; Shopify's real limit is its query-cost bucket, paced inside the module
     rate_limit = RateLimit(requests_per_second=10, burst=20)
+    accepts_html = True  # descriptions are HTML there
+    max_title, max_description = 255, 65_535
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", required=True, help="https://my-shop.myshopify.com"),
         "token": SettingSpec("secret", required=True, help="${SHOPIFY_TOKEN}, an Admin API token"),

@@ -144,7 +144,9 @@ class Square(Channel):
     description = "Square POS: catalog items, prices and on-hand stock at one store location"
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 100, "prices": 100, "quantities": 100}
-    rate_limit = RateLimit(requests_per_second=10, burst=20)  # HTTP requests; Square publishes none
+    rate_limit = RateLimit(requests_per_second=10, burst=20)
+    accepts_html = True  # descriptions are HTML there
+    max_title, max_description = 255, 65_535
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", default="https://connect.squareup.com",
                                 help="https://connect.squareupsandbox.com for the sandbox"),

@@ -75,6 +75,8 @@ class WooCommerce(Channel):
     # WooCommerce has no limit of its own; hosts do. A cautious default: set `rate_limit:` in
     # channels.yaml for your host.
     rate_limit = RateLimit(requests_per_second=4.0, burst=8)
+    accepts_html = True  # descriptions are HTML there
+    max_title, max_description = 200, 65_535
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", required=True, help="the shop's root: https://shop.example"),
         "consumer_key": SettingSpec("secret", required=True, help="${WOOCOMMERCE_CONSUMER_KEY}"),

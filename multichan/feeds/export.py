@@ -59,26 +59,19 @@ def feed_format(channel: Channel) -> FeedFormat:
     return FORMATS[channel.type]
 
 
-API_MAX_TITLE, API_MAX_DESCRIPTION = 150, 5000  # API channels: their modules may ask for less
-
-
 def rules_for(channel: Channel, config: Config) -> Rules:
-    """The channel's compiled rules: a feed format's limits, or plain defaults for API types."""
+    """The channel's compiled rules, with its format's limits (a feed) or what its channel
+    module declares (an API channel: HTML kept where the API takes it)."""
     fmt = FORMATS.get(channel.type)
-    if fmt is None:
-        return Rules(
-            channel,
-            config.shop,
-            strip_html_default=True,
-            max_title=API_MAX_TITLE,
-            max_description=API_MAX_DESCRIPTION,
-        )
+    if fmt is not None:
+        html, title, description = fmt.strip_html, fmt.max_title, fmt.max_description
+    else:
+        from multichan.channels.registry import load
+
+        api = load(channel.type)
+        html, title, description = not api.accepts_html, api.max_title, api.max_description
     return Rules(
-        channel,
-        config.shop,
-        strip_html_default=fmt.strip_html,
-        max_title=fmt.max_title,
-        max_description=fmt.max_description,
+        channel, config.shop, strip_html_default=html, max_title=title, max_description=description
     )
 
 
