@@ -207,12 +207,18 @@ class _Loader:
                 )
                 return None
             return Secret(match.group(1), f"{self.path.name}:{node.start_mark.line + 1}: {path}")
+        shown = None  # how a bad value is quoted: a value from the environment is never printed
         if isinstance(data, str) and ENV_RE.match(data):
             var = ENV_RE.match(data).group(1)  # type: ignore[union-attr]
             data = os.environ.get(var)
             if data is None:
                 self.problem(node, f"{path}: environment variable {var} is not set")
                 return current
+            shown = f"the value of ${{{var}}}"
+            if kind == "int" and data.strip().isdigit():
+                data = int(data)
+            elif kind == "bool" and data.strip().lower() in ("true", "false", "1", "0"):
+                data = data.strip().lower() in ("true", "1")
         checks = {
             "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
@@ -226,7 +232,7 @@ class _Loader:
                     raise InvalidOperation
                 return Decimal(str(data))
             except InvalidOperation:
-                self.problem(node, f"{path} must be a number, not {data!r}")
+                self.problem(node, f"{path} must be a number, not {shown or repr(data)}")
                 return current
         if kind == "list" and isinstance(data, str | int):
             data = [data]
@@ -238,7 +244,7 @@ class _Loader:
                 "map": "a mapping",
                 "str": "text",
             }[kind]
-            self.problem(node, f"{path} must be {expected}, not {data!r}")
+            self.problem(node, f"{path} must be {expected}, not {shown or repr(data)}")
             return current
         if kind == "str":
             data = str(data)

@@ -19,6 +19,7 @@ import errno
 import logging
 import posixpath
 import random
+import re
 import secrets
 import socket
 import time
@@ -80,13 +81,13 @@ class _AcceptAny:
 def parse_target(url: str, local_name: str) -> Target:
     """Parse ``sftp://user@host[:port]/path``; a path ending in "/" gets ``local_name``."""
     parts = urlsplit(url or "")
-    if parts.scheme != "sftp" or not parts.hostname:
-        raise ConfigError(f"upload.url must look like sftp://user@host/path/feed.xml, not {url!r}")
-    if parts.password is not None:
+    if parts.password is not None or re.search(r"//[^/@]*:[^/@]*@", url or ""):
         raise ConfigError(
             "upload.url must not contain a password: put it in the environment and write "
             "upload.password: ${SFTP_PASSWORD}"
         )
+    if parts.scheme != "sftp" or not parts.hostname:
+        raise ConfigError(f"upload.url must look like sftp://user@host/path/feed.xml, not {url!r}")
     if not parts.username:
         raise ConfigError(f"upload.url must name the user: sftp://USER@{parts.hostname}/...")
     try:

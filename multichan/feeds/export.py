@@ -173,7 +173,9 @@ def export_channel(
         for _ in text:
             pass
         result.status = "checked"
-        refusal = None if force else shrink_refusal(db, channel, result.items)
+        refusal = size_refusal(channel, result.items) or (
+            None if force else shrink_refusal(db, channel, result.items)
+        )
         if refusal:  # say now what tonight's export would refuse
             result.message = refusal.replace(
                 "the previous feed was kept", "an export would keep the previous feed"

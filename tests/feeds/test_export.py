@@ -492,3 +492,20 @@ def test_an_amazon_feed_with_no_messages_is_refused_even_forced(demo: Path) -> N
         assert result.code == 4, result.output
         assert "files hold 1 to 25,000 items, this one would hold 0" in result.output
         assert not (demo / "feeds" / "amazon.json").exists()
+
+
+def test_values_from_the_environment_are_never_quoted_in_errors(demo: Path) -> None:
+    secret = "hunter2-not-a-number"
+    configure(demo, "google: {type: google_merchant, stock: {buffer: '${MC_BUFFER}'}}")
+    result = run_cli("-w", demo, "export", "google", env={"MC_BUFFER": secret})
+    assert result.code == 3
+    assert "the value of ${MC_BUFFER}" in result.stderr and secret not in result.output
+    ok = run_cli("-w", demo, "export", "google", env={"MC_BUFFER": "2"})
+    assert ok.code == 0, ok.output
+
+
+def test_a_password_in_a_mistyped_upload_url_is_not_printed(demo: Path) -> None:
+    configure(demo, "google: {type: google_merchant, upload: {url: 'sftp//me:pa55w0rd@h/x/'}}")
+    result = run_cli("-w", demo, "export", "google")
+    assert result.code == 3 and "must not contain a password" in result.output
+    assert "pa55w0rd" not in result.output
