@@ -111,8 +111,9 @@ def create(root: Path, *, demo: bool = False, force: bool = False) -> Workspace:
             raise WorkspaceError(
                 f"{ws.root} already holds a workspace", hint="use --force to replace it"
             )
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{ws.db_path}{suffix}").unlink(missing_ok=True)
+        with ws.lock():  # never pull the catalog from under a running export or push
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{ws.db_path}{suffix}").unlink(missing_ok=True)
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
         ws.feeds_dir.mkdir(exist_ok=True)

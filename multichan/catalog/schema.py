@@ -153,10 +153,22 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"({SCHEMA_VERSION}); upgrade multichan"
         )
     for number in range(version, SCHEMA_VERSION):
-        # one transaction per step: the tables and the version move together or not at all
-        db.conn.executescript(
-            f"BEGIN;\n{MIGRATIONS[number]}\nPRAGMA user_version = {number + 1};\nCOMMIT;"
-        )
+        # one write transaction per step, taken before the version is read again: two runs
+        # opening an old catalog at once migrate it once; tables and version move together
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                conn.execute("ROLLBACK")  # another process got here first
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     return SCHEMA_VERSION
 
 

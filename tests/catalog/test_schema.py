@@ -45,3 +45,25 @@ def test_tables_explain_themselves(tmp_path: Path) -> None:
         db.execute(
             "INSERT INTO products (sku, title, price, status) VALUES ('X', 'x', '1.00', 'deleted')"
         )
+
+
+def test_two_processes_opening_an_old_catalog_migrate_it_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "catalog.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    conn.close()
+    code = (
+        "import sys, pathlib\n"
+        "from multichan.catalog.schema import open_catalog\n"
+        "open_catalog(pathlib.Path(sys.argv[1]))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE)
+             for _ in range(4)]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    db = open_catalog(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
