@@ -9,11 +9,15 @@ The catalog is written by make_catalog.py (groups of 8 variants) and imported wi
 CSV importer. Each channel gets an initial push of everything (unpaced: setup, not measured).
 Then prices and stock of a known subset change (``UPDATE products SET price`` / ``UPDATE stock``
 with sqlite3) and ``push`` runs through the same engine call as ``multichan push`` (push_all),
-per channel, at the channel's declared RateLimit. Printed per channel and kind: SKUs changed,
-max_batch, the minimum requests ceil(changed / max_batch), write requests sent, read requests
-(GETs and queries the channel needed, counted apart), seconds, the rate-limit bound for the
-minimum (max(0, minimum - burst) / requests_per_second, the engine's token bucket paces each
-send()) and the ratio. Then a second push with nothing changed, which must send nothing.
+per channel, at the channel's rate limit (its declared RateLimit, or channels.yaml's
+``rate_limit``; none is set here). The engine's token bucket paces every HTTP request the
+channel makes (PacedSession around channel.session), reads included, not every send. Printed
+per channel and kind: SKUs changed, max_batch, the minimum requests ceil(changed / max_batch),
+sends (engine batches, first-fit decreasing by product), write requests sent, the writes the
+channel's design implies, read requests (GETs and queries the channel needed, counted apart),
+seconds, the rate-limit bound for the minimum (max(0, minimum - burst) / requests_per_second)
+and the ratio, and the same bound for the requests actually sent (writes + reads) and its
+ratio. Then a second push with nothing changed, which must send nothing.
 
 Servers: tests/servers/shopify.py (every request validated against Shopify's Admin schema, its
 cost bucket at Shopify's standard 2,000 points / 100 a second), tests/servers/woocommerce.py
@@ -54,7 +58,14 @@ from push_record import (  # noqa: E402
 )
 
 from multichan.channels import registry  # noqa: E402
-from multichan.sync.push import Pacing, PushResult, push_all  # noqa: E402
+from multichan.feeds.run import load_config  # noqa: E402
+from multichan.sync.push import (  # noqa: E402
+    Pacing,
+    PushResult,
+    configured_rate,
+    group_chunks,
+    push_all,
+)
 from multichan.workspace import resolve  # noqa: E402
 
 LOCATION_SQ = "L8Z5BENCH"
@@ -206,14 +217,16 @@ def check_server(name: str, server: Any, root: Path, skus: list[str]) -> int:
 
 
 # --- what the channel's design implies ----------------------------------------------------------
-def design_writes(channel_type: str, kind: str, changes: list[Any], size: int) -> int:
-    """Write requests the channel module makes for these changes, from how it is written:
-    Shopify prices one productVariantsBulkUpdate per product in each send; WooCommerce one
-    batch per parent (variations) plus one for simple products in each send; else one per
-    send. Listings are not modelled (None-changed in this benchmark)."""
+def design_writes(channel_type: str, kind: str, changes: list[Any], size: int) -> tuple[int, int]:
+    """(sends, write requests) the engine and the channel module make for these changes, from
+    how they are written: the engine cuts the changes into sends with group_chunks (a product's
+    variants together, first-fit decreasing); Shopify prices one productVariantsBulkUpdate per
+    product (at most 250 variants) in each send; WooCommerce one batch per parent (variations)
+    plus one for simple products in each send; else one per send. Listings are not modelled
+    (none changed in this benchmark)."""
     total = 0
-    for i in range(0, len(changes), size):
-        part = changes[i : i + size]
+    sends = group_chunks(changes, size)
+    for part in sends:
         products = Counter(c.offer.item_group_id or c.offer.sku for c in part)
         if channel_type == "shopify" and kind == "prices":
             total += sum(-(-n // 250) for n in products.values())
@@ -222,7 +235,7 @@ def design_writes(channel_type: str, kind: str, changes: list[Any], size: int) -
             total += len(groups) + any(not c.offer.item_group_id for c in part)
         else:
             total += 1
-    return total
+    return len(sends), total
 
 
 # --- one push, measured ------------------------------------------------------------------------
@@ -240,22 +253,26 @@ def push(ws: Any, name: str, pacing: Pacing, session: Recorder) -> tuple[PushRes
 
 
 def report(
-    name: str, cls: Any, result: PushResult, session: Recorder, timer: EngineTime,
+    name: str, rate: Any, result: PushResult, session: Recorder, timer: EngineTime,
     started: float, elapsed: float, scale: float, server_calls: list[Any],
 ) -> list[str]:  # fmt: skip
+    """The table of one channel's push. ``rate`` is the RateLimit the engine used; the bounds
+    are those of its token bucket, which paces every HTTP request (reads too)."""
     plan = result.plan
     assert plan is not None
+    cls = registry.load(name)
     calls = session.attributed()
-    rate = cls.rate_limit
     rps, burst = rate.requests_per_second * scale, rate.burst
     lines = [
-        f"{name}: rate limit {rate.requests_per_second:g} request(s)/s, burst {burst}"
+        f"{name}: rate limit {rate.requests_per_second:g} HTTP request(s)/s, burst {burst}"
         + (f"; --fast: x{scale:g} = {rps:g}/s for this run" if scale != 1 else "; real pacing"),
-        f"{'kind':<11}{'changed':>8}{'max_batch':>10}{'minimum':>8}{'writes':>7}"
-        f"{'design':>7}{'reads':>6}{'seconds':>9}{'bound s':>8}{'ratio':>7}",
+        f"{'kind':<11}{'changed':>8}{'max_batch':>10}{'minimum':>8}{'sends':>6}{'writes':>7}"
+        f"{'design':>7}{'reads':>6}{'seconds':>9}{'bound min':>10}{'ratio':>7}"
+        f"{'bound sent':>11}{'ratio':>7}",
     ]
     send_start = timer.first or started
-    previous_end, cum_min, total_min, total_w, total_r = send_start, 0, 0, 0, 0
+    previous_end = send_start
+    cum_min = cum_sent = total_w = total_r = total_sends = 0
     for kind in KINDS:
         changes = plan.by_kind(kind)
         size = cls.max_batch[kind]
@@ -265,26 +282,37 @@ def report(
         reads = len(mine) - writes
         end = max((c.end for c in mine), default=previous_end)
         seconds, previous_end = end - previous_end, end
+        # the bucket starts full once: each kind's share of the bound, cumulatively
         bound = bucket_bound(cum_min + low, rps, burst) - bucket_bound(cum_min, rps, burst)
-        cum_min += low
-        total_min, total_w, total_r = total_min + low, total_w + writes, total_r + reads
-        design = design_writes(cls.type, kind, changes, size)
-        ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
-        lines.append(
-            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{writes:>7,}{design:>7,}{reads:>6,}"
-            f"{seconds:>9.2f}{bound:>8.2f}{ratio}"
+        bound_sent = bucket_bound(cum_sent + len(mine), rps, burst) - bucket_bound(
+            cum_sent, rps, burst
         )
-    bound = bucket_bound(total_min, rps, burst)
+        cum_min, cum_sent = cum_min + low, cum_sent + len(mine)
+        total_w, total_r = total_w + writes, total_r + reads
+        sends, design = design_writes(cls.type, kind, changes, size)
+        total_sends += sends
+        ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
+        ratio_sent = f"{seconds / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
+        lines.append(
+            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{sends:>6,}{writes:>7,}{design:>7,}"
+            f"{reads:>6,}{seconds:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
+        )
+    bound = bucket_bound(cum_min, rps, burst)
+    bound_sent = bucket_bound(cum_sent, rps, burst)
     ratio = f"{elapsed / bound:7.2f}" if bound else f"{'-':>7}"
+    ratio_sent = f"{elapsed / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
     lines.append(
-        f"{'total':<11}{'':>8}{'':>10}{total_min:>8,}{total_w:>7,}{'':>7}{total_r:>6,}"
-        f"{elapsed:>9.2f}{bound:>8.2f}{ratio}"
+        f"{'total':<11}{'':>8}{'':>10}{cum_min:>8,}{total_sends:>6,}{total_w:>7,}{'':>7}"
+        f"{total_r:>6,}{elapsed:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
     )
     http = sum(c.end - c.start for c in calls)
     sending = elapsed - (send_start - started)
     lines.append(
-        f"  sending (the push without planning) {sending:.2f} s against the bound {bound:.2f} s"
-        + (f": ratio {sending / bound:.2f}" if bound else "")
+        f"  sending (the push without planning) {sending:.2f} s against the bound "
+        f"{bound:.2f} s for the minimum"
+        + (f" (ratio {sending / bound:.2f})" if bound else "")
+        + f" and {bound_sent:.2f} s for the {cum_sent:,} requests sent"
+        + (f" (ratio {sending / bound_sent:.2f})" if bound_sent else "")
     )
     lines.append(
         f"  total = whole push: planning {send_start - started:.2f} s, engine token-bucket waits "
@@ -295,9 +323,12 @@ def report(
     throttled = sum(
         1 for e in server_calls if isinstance(e, dict) and e.get("outcome") == "throttled"
     )
+    counted = result.counts["requests"]
     lines.append(
-        f"  engine sends (token-bucket takes) {result.counts['requests']:,}; HTTP requests "
-        f"{len(calls):,} seen by the session, {len(server_calls):,} by the server"
+        f"  engine: {result.counts['batches']:,} send(s), {counted:,} paced HTTP request(s)"
+        + ("" if counted == len(calls) else "  <-- differs from the session")
+        + f"; HTTP requests {len(calls):,} seen by the session, {len(server_calls):,} by the "
+        "server"
         + (f" ({throttled} THROTTLED by the cost bucket)" if name == "shopify" else "")
         + ("" if len(calls) == len(server_calls) else "  <-- MISMATCH")
         + f"; HTTP statuses {dict(statuses)}"
@@ -315,6 +346,7 @@ def run(args: argparse.Namespace) -> None:
             CONFIG.format(**urls, location=LOCATION_SQ), encoding="utf-8"
         )
         ws = resolve(root)
+        config = load_config(ws)
         if not args.as_written:
             distinct_variants(root)
         print(f"catalog: {args.skus:,} SKUs imported in {time.monotonic() - t0:.1f} s "
@@ -330,8 +362,9 @@ def run(args: argparse.Namespace) -> None:
             low = {k: minimum(len(result.plan.by_kind(k)), cls.max_batch[k]) for k in KINDS}
             reads = sum(c.what == "read" for c in session.calls)
             print(f"initial push {name} (unpaced setup): {result.counts['ok']:,} SKU-kinds in "
-                  f"{elapsed:.1f} s; writes " + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,})"
-                  for k in KINDS) + f"; reads {reads:,}", flush=True)  # fmt: skip
+                  f"{elapsed:.1f} s, {result.counts['batches']:,} sends; writes "
+                  + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,})" for k in KINDS)
+                  + f"; reads {reads:,}", flush=True)  # fmt: skip
         chosen = changed_skus(root, args.changed, args.layout)
         apply_changes(root, chosen)
         print(f"changed: price +1.00 and store stock +3 for {len(chosen):,} SKUs "
@@ -339,12 +372,14 @@ def run(args: argparse.Namespace) -> None:
         set_cost_bucket(srv["shopify"], restore=100.0 * scale)  # Shopify's standard plan
         for name in args.channels:
             cls = registry.load(name)
+            # the limit the engine uses: channels.yaml's rate_limit, else the declared one
+            rate = configured_rate(config.channel(name), cls) or cls.rate_limit
             log = server_log(name, srv[name])
             log.clear()
             session, timer = Recorder(CLASSIFY[name]), EngineTime(scale)
             started = time.monotonic()
             result, elapsed = push(ws, name, Pacing(clock=timer.clock, sleep=timer.sleep), session)
-            lines = report(name, cls, result, session, timer, started, elapsed, scale, list(log))
+            lines = report(name, rate, result, session, timer, started, elapsed, scale, list(log))
             sample = chosen[:: max(1, len(chosen) // 200)]
             good = check_server(name, srv[name], root, sample)
             lines.append(f"  server shows the new price and quantity for {good} of {len(sample)} "
