@@ -8,7 +8,6 @@ in a message.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from multichan.errors import ConfigError, NotFound
+from multichan.errors import ConfigError, NotFound, did_you_mean
 
 ENV_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ROUNDING = ("none", "0.99", "0.95", "0.05", "1.00")
@@ -133,8 +132,7 @@ class Config:
 
     def channel(self, name: str) -> Channel:
         if name not in self.channels:
-            hint = difflib.get_close_matches(name, self.channels, n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            extra = did_you_mean(name, self.channels)
             known = ", ".join(self.channels) or "none"
             raise NotFound(f"no channel {name!r} in {self.path.name} (configured: {known}){extra}")
         return self.channels[name]
@@ -172,8 +170,7 @@ class _Loader:
             key = key_node.value
             path = f"{where}.{key}" if where else key
             if key not in schema:
-                hint = difflib.get_close_matches(str(key), schema, n=1, cutoff=0.6)
-                tail = f"; did you mean {hint[0]!r}?" if hint else ""
+                tail = did_you_mean(key, schema)
                 self.problem(key_node, f"unknown key {path!r}{tail}")
                 continue
             spec = schema[key]
@@ -318,8 +315,7 @@ class _Loader:
                 if not data["type"]:
                     self.problem(key_node, f"channels.{name}.type is required")
                 elif data["type"] not in self.known_types:
-                    hint = difflib.get_close_matches(data["type"], self.known_types, n=1)
-                    tail = f"; did you mean {hint[0]!r}?" if hint else ""
+                    tail = did_you_mean(data["type"], self.known_types)
                     known = ", ".join(sorted(self.known_types))
                     self.problem(
                         _child(node, "type") or key_node,

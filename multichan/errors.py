@@ -6,6 +6,8 @@ raises them and never prints.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 OK = 0
 UNEXPECTED = 1
 USAGE = 2
@@ -27,6 +29,14 @@ EXIT_CODES: dict[int, str] = {
     LOCKED: "another multichan run holds the workspace lock",
     INTERRUPTED: "interrupted",
 }
+
+
+def did_you_mean(word: object, choices: Iterable[object], cutoff: float = 0.6) -> str:
+    """``"; did you mean 'output'?"`` for the closest of ``choices``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class MultichanError(Exception):

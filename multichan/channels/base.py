@@ -15,7 +15,6 @@ Errors come in three kinds (as in Singer/Meltano connectors):
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from multichan.config import ENV_RE, Secret
-from multichan.errors import RETRIES_EXHAUSTED, ChannelFailed, MultichanError
+from multichan.errors import RETRIES_EXHAUSTED, ChannelFailed, MultichanError, did_you_mean
 from multichan.offers import Offer
 
 CAPABILITIES = frozenset({"listings", "prices", "quantities", "orders"})
@@ -251,8 +250,7 @@ def validate_settings(
     problems: list[str] = []
     for key in raw:
         if key not in schema:
-            hint = difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.6)
-            tail = f"; did you mean {hint[0]!r}?" if hint else ""
+            tail = did_you_mean(key, schema)
             known = ", ".join(schema) or "none"
             problems.append(f"{where}: unknown key {key!r} (known: {known}){tail}")
     for key, spec in schema.items():

@@ -9,14 +9,13 @@ it never stops the channels that work.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from multichan.channels.base import Channel
-from multichan.errors import CONFIG, ConfigError, MultichanError
+from multichan.errors import CONFIG, ConfigError, MultichanError, did_you_mean
 
 GROUP = "multichan.channels"
 _loaded: dict[str, type[Channel]] = {}
@@ -83,8 +82,7 @@ def load(type_name: str) -> type[Channel]:
     types = available_types()
     ep = types.get(type_name)
     if ep is None:
-        hint = difflib.get_close_matches(type_name, types, n=1)
-        tail = f"; did you mean {hint[0]!r}?" if hint else ""
+        tail = did_you_mean(type_name, types)
         known = ", ".join(types) or "none installed"
         raise ConfigError(f"no channel type {type_name!r} (installed: {known}){tail}")
     problem = PluginProblem(type_name, ep.value, _distribution(ep), "")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -237,7 +236,3 @@ def record(db: sqlite_utils.Database, result: ChannelResult, started_at: str) ->
             "bytes": result.bytes, "sha256": result.sha256, "duration_ms": result.duration_ms,
             "uploaded_to": result.uploaded_to,
         })  # fmt: skip
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from multichan import errors
+from multichan.catalog.store import now
 from multichan.config import Config, load
 from multichan.errors import ConfigError, MultichanError
-from multichan.feeds.export import ChannelResult, export_channel, now_iso, record
+from multichan.feeds.export import ChannelResult, export_channel, record
 from multichan.feeds.formats import FORMATS
 from multichan.workspace import Workspace
 
@@ -61,7 +62,7 @@ def export_all(
         total = db.execute("SELECT count(*) FROM products").fetchone()[0]
         for name in chosen:
             channel = config.channels[name]
-            started_at = now_iso()
+            started_at = now()
             tick = progress(name, total) if progress else None
             try:
                 result = export_channel(

@@ -16,19 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
+
+from multichan.catalog.store import now
 
 KINDS = ("listings", "prices", "quantities")
 # (sku, accepted, hash, snapshot, remote_ids, error message)
 Outcome = tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str | None]
 State = dict[str, dict[str, dict[str, Any]]]  # sku -> kind -> row (snapshot/remote_ids decoded)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fingerprint(snapshot: Mapping[str, Any]) -> str:
@@ -59,7 +56,7 @@ def save_outcomes(
     """Write the confirmed outcome of one batch: (sku, ok, hash, snapshot, remote_ids, error).
     Accepted rows take the new hash and snapshot; rejected rows keep the old ones. Call inside
     the transaction that also writes the batch's journal items."""
-    stamp = now_iso()
+    stamp = now()
     rows = []
     for sku, ok, digest, snapshot, remote_ids, error in outcomes:
         old = previous.get(sku, {}).get(kind)
@@ -87,7 +84,7 @@ def start_run(db: sqlite_utils.Database, channel: str, command: str) -> int:
     with db.conn:
         table = db.table("journal_runs")
         table.insert(
-            {"channel": channel, "command": command, "started_at": now_iso(), "status": "running"}
+            {"channel": channel, "command": command, "started_at": now(), "status": "running"}
         )
     return int(table.last_pk)  # type: ignore[arg-type]
 
@@ -104,7 +101,7 @@ def end_run(
         db.table("journal_runs").update(
             run_id,
             {
-                "ended_at": now_iso(),
+                "ended_at": now(),
                 "status": status,
                 "exit_code": exit_code,
                 "counts": json.dumps(dict(counts), sort_keys=True),
@@ -122,7 +119,7 @@ def journal_items(
     items: Iterable[tuple[str, str, str, str | None]],
 ) -> None:
     """Record (sku, action, outcome, message) for every SKU of one request."""
-    stamp = now_iso()
+    stamp = now()
     db.table("journal_items").insert_all(
         {
             "run_id": run_id, "sku": sku, "kind": kind, "action": action, "batch": batch,
