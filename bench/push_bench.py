@@ -59,13 +59,8 @@ from push_record import (  # noqa: E402
 
 from multichan.channels import registry  # noqa: E402
 from multichan.feeds.run import load_config  # noqa: E402
-from multichan.sync.push import (  # noqa: E402
-    Pacing,
-    PushResult,
-    configured_rate,
-    group_chunks,
-    push_all,
-)
+from multichan.sync.push import Pacing, PushResult, group_chunks  # noqa: E402
+from multichan.sync.run import configured_rate, push_all  # noqa: E402
 from multichan.workspace import resolve  # noqa: E402
 
 LOCATION_SQ = "L8Z5BENCH"

@@ -56,7 +56,7 @@ def _print_plan(p: Any) -> None:
 
 def plan(channels: ChannelsArg = None, json_out: JsonOpt = False) -> None:
     """Show what a push would create, update and delist, per SKU and field. Sends nothing."""
-    from multichan.sync.push import plan_all
+    from multichan.sync.run import plan_all
 
     plans = plan_all(output.workspace(), channels or [])
     if json_out:
@@ -82,7 +82,7 @@ def push(
     """Send what changed since the last successful push, in batches, within rate limits."""
     from rich.markup import escape
 
-    from multichan.sync.push import push_all
+    from multichan.sync.run import push_all
 
     results = push_all(
         output.workspace(),

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from multichan.sync.push import Pacing, PushResult, push_all
+from multichan.sync.push import Pacing, PushResult
+from multichan.sync.run import push_all
 from multichan.workspace import resolve
 from tests.channels import square_conftest as sq
 from tests.conftest import run_cli

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from multichan.sync.push import push_all
+from multichan.sync.run import push_all
 from multichan.workspace import resolve
 from tests.channels.conftest import TOKEN
 from tests.conftest import write_config
