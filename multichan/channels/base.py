@@ -19,6 +19,8 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from multichan.config import ENV_RE, Secret
@@ -103,6 +105,18 @@ class Retriable(MultichanError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled."""
+    try:
+        return max(float(value or "-"), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max((parsedate_to_datetime(value or "") - datetime.now(UTC)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 class Channel:

@@ -39,6 +39,7 @@ from multichan.channels.base import (
     RateLimit,
     Retriable,
     SettingSpec,
+    retry_after,
 )
 from multichan.offers import Offer
 
@@ -316,7 +317,7 @@ class Shopify(Channel):
             after = response.headers.get("Retry-After", "")
             raise Retriable(
                 f"Shopify is busy or failing (HTTP {status})",
-                retry_after=float(after) if after.replace(".", "", 1).isdigit() else None,
+                retry_after=retry_after(after),
             )
         if status == 404:
             raise Fatal(f"no Shopify Admin API at {self.endpoint} (HTTP 404): check base_url")

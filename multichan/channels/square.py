@@ -26,12 +26,19 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
 
-from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
+from multichan.channels.base import (
+    Channel,
+    Fatal,
+    ItemResult,
+    RateLimit,
+    Retriable,
+    SettingSpec,
+    retry_after,
+)
 from multichan.errors import ConfigError
 from multichan.offers import Offer
 
@@ -92,18 +99,6 @@ def description_html(text: str) -> str:
         return text[:65535]
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled."""
-    try:
-        return max(float(value or "-"), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value or "") - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 def index(objects: Iterable[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:

@@ -34,14 +34,21 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
 
 from multichan.channels import woocommerce_bodies as wb
-from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
+from multichan.channels.base import (
+    Channel,
+    Fatal,
+    ItemResult,
+    RateLimit,
+    Retriable,
+    SettingSpec,
+    retry_after,
+)
 from multichan.channels.woocommerce_bodies import Json
 from multichan.offers import Offer
 
@@ -308,7 +315,7 @@ class WooCommerce(Channel):
                 "exists with Read/Write permission (WooCommerce > Settings > Advanced > REST API)"
             )
         if status == 429 or status >= 500:
-            after = _retry_after(r.headers.get("Retry-After"))
+            after = retry_after(r.headers.get("Retry-After"))
             raise Retriable(f"WooCommerce at {base}: HTTP {status}{said}", retry_after=after)
         if status == 413:  # multichan never sends more than LIMIT: a bug, or a lowered limit
             raise Fatal(
@@ -325,16 +332,6 @@ class WooCommerce(Channel):
         if body is None:
             raise Fatal(f"WooCommerce at {base} answered {method} {path} with something not JSON")
         return body
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: given as seconds or as an HTTP date."""
-    if value and value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value or "").timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _pct(text: str) -> str:
