@@ -362,3 +362,13 @@ def load(path: Path, known_types: set[str]) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
     return _Loader(path, known_types).load(text)
+
+
+def shop_currency(path: Path) -> str | None:
+    """shop.currency from channels.yaml, read leniently: a broken file must not block imports
+    (the full validation reports it where channels are used)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return str(data.get("shop", {}).get("currency") or "") or None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return None

@@ -71,6 +71,13 @@ class Workspace:
 
         return open_catalog(self.require().db_path)
 
+    def product_count(self) -> int:
+        db = self.db()
+        try:
+            return int(db.execute("SELECT count(*) FROM products").fetchone()[0])
+        finally:
+            db.close()
+
     @contextlib.contextmanager
     def lock(self, timeout: float | None = None) -> Iterator[None]:
         """Hold the workspace lock; wait up to ``timeout`` seconds, then raise Locked (exit 7)."""

@@ -75,6 +75,14 @@ def check_product(p: dict[str, Any], group_sizes: dict[str, int]) -> list[Proble
     return out
 
 
+def check_database(db: Any) -> list[Problem]:  # db: sqlite_utils.Database
+    """Every problem in the catalog, SKU by SKU (archived products are not checked)."""
+    from multichan.catalog.store import iter_catalog
+
+    sql = "SELECT item_group_id, count(*) FROM products WHERE item_group_id IS NOT NULL GROUP BY 1"
+    return check_catalog(iter_catalog(db), dict(db.execute(sql).fetchall()))
+
+
 def check_catalog(products: Iterable[dict[str, Any]], group_sizes: dict[str, int]) -> list[Problem]:
     problems: list[Problem] = []
     for p in products:

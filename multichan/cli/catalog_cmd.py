@@ -82,17 +82,9 @@ def check(json_out: JsonOpt = False) -> None:
 
     Exit code 4 when any problem is found.
     """
-    from multichan.catalog.checks import check_catalog
-    from multichan.catalog.store import iter_catalog
+    from multichan.catalog.checks import check_database
 
-    db = output.workspace().db()
-    groups = dict(
-        db.execute(
-            "SELECT item_group_id, count(*) FROM products "
-            "WHERE item_group_id IS NOT NULL GROUP BY 1"
-        ).fetchall()
-    )
-    problems = check_catalog(iter_catalog(db), groups)
+    problems = check_database(output.workspace().db())
     if json_out:
         output.print_json({"problems": problems, "count": len(problems)})
     elif problems:

@@ -65,11 +65,9 @@ def exports(
     json_out: JsonOpt = False,
 ) -> None:
     """List past exports: when, how many items, bytes, sha256, upload."""
-    db = output.workspace().db()
-    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    rows = list(
-        db.query(f"SELECT * FROM exports {where} ORDER BY id DESC LIMIT ?", [*params, limit])
-    )
+    from multichan.feeds.export import past_exports
+
+    rows = past_exports(output.workspace().db(), channel, limit)
     if json_out:
         output.print_json(rows)
         return

@@ -18,17 +18,6 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def shop_currency(ws) -> str | None:  # ws: Workspace
-    """shop.currency from channels.yaml, read leniently: a broken file must not block imports."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(ws.config_path.read_text(encoding="utf-8")) or {}
-        return str(data.get("shop", {}).get("currency") or "") or None
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
-
-
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
@@ -51,12 +40,17 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from multichan.catalog.importers import run
+        from multichan.config import shop_currency
 
         ws = output.workspace()
         db = ws.db()
         with ws.lock():
             outcome = run(
-                db, fmt.value, file, dry_run=dry_run, currency=currency or shop_currency(ws)
+                db,
+                fmt.value,
+                file,
+                dry_run=dry_run,
+                currency=currency or shop_currency(ws.config_path),
             )
         parsed, up = outcome.parsed, outcome.upserted
         summary = {

@@ -27,9 +27,7 @@ def register(app: typer.Typer) -> None:
         from multichan.workspace import create
 
         ws = create(directory, demo=demo, force=force)
-        db = ws.db()
-        count = db.execute("SELECT count(*) FROM products").fetchone()[0]
-        db.close()
+        count = ws.product_count()
         output.out(f"Created workspace {ws.root} ({count} products)")
         if count:
             output.out(f"Next: multichan -w {directory} export google")

@@ -87,10 +87,17 @@ def offers_for(
     )
 
 
+def past_exports(
+    db: sqlite_utils.Database, channel: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Recorded exports, newest first, of one channel or all."""
+    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
+    sql = f"SELECT * FROM exports {where} ORDER BY id DESC LIMIT ?"
+    return list(db.query(sql, [*params, limit]))
+
+
 def last_export(db: sqlite_utils.Database, channel: str) -> dict[str, Any] | None:
-    rows = list(
-        db.query("SELECT * FROM exports WHERE channel = ? ORDER BY id DESC LIMIT 1", [channel])
-    )
+    rows = past_exports(db, channel, 1)
     return rows[0] if rows else None
 
 
