@@ -9,16 +9,15 @@ Tests skip, with the reason, when ../shared/specs or Prism are absent.
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from multichan.sync.push import Pacing, PushResult
+from multichan.sync.push import PushResult
 from multichan.sync.run import push_all
 from multichan.workspace import resolve
 from tests.channels import square_conftest as sq
@@ -26,6 +25,7 @@ from tests.conftest import run_cli
 from tests.prism import Prism
 from tests.servers import shopify as shopify_srv
 from tests.servers import woocommerce as woo_srv
+from tests.sync.conftest import FakeTime
 
 # the values of the ${VARS} channels.yaml names: recognisable, so a leak is found by grep
 TOKENS = {
@@ -72,21 +72,6 @@ def write_channels(ws: Path, urls: dict[str, str], timeout: int = 5) -> None:
         timeout=timeout, location=shopify_srv.LOCATION, square_location=SQUARE_LOCATION, **urls
     )
     (ws / "channels.yaml").write_text(text, encoding="utf-8")
-
-
-@dataclass
-class FakeTime:
-    """The engine's clock: it moves only when the engine sleeps (no real waiting)."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def pacing(self, max_retries: int = 5) -> Pacing:
-        return Pacing(lambda: self.now, self.sleep, random.Random(7), max_retries=max_retries)
 
 
 def push_fast(ws: Path, names: list[str], max_retries: int = 5) -> list[PushResult]:
