@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from multichan.channels import registry
-from tests.servers import running
+from tests.servers import JsonHandler, running
 
 PLUGIN = Path(__file__).resolve().parents[1] / "data" / "plugin_pkg"
 TOKEN = "acme-tok-9f8e7d6c"  # the value of ${ACME_TOKEN}; must never show up anywhere
@@ -110,19 +110,7 @@ def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[
 
 
 def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None

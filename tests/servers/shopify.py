@@ -51,7 +51,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 
 from tests.conftest import SHARED
-from tests.servers import running
+from tests.servers import JsonHandler, running
 from tests.servers.shopify_shop import LOCATION, Shop
 
 SCHEMA_FILE = SHARED / "specs" / "shopify" / "admin_schema_2025-01.json.gz"
@@ -283,19 +283,7 @@ class ShopifyServer:
 
 
 def _handler(server: ShopifyServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if server.fail_next:

@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
-from tests.servers import running
+from tests.servers import JsonHandler, running
 
 KEY = "ck_4f1c2a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e"  # what ${WOOCOMMERCE_CONSUMER_KEY} holds
 SECRET = "cs_9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"  # what ${WOOCOMMERCE_CONSUMER_SECRET} holds
@@ -390,20 +390,7 @@ def _same(given: Json, offered: Json) -> bool:
 
 
 def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.send_response(status)
-                for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _fault(self, fault: Any, headers: dict[str, str], seconds: float) -> int:
             if fault not in ("drop", "reset", "stall"):
                 self._send(int(fault), {"code": "induced", "message": f"HTTP {fault}"}, headers)
