@@ -282,7 +282,11 @@ class Rules:
         if self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do
             total = sum(counted.values())
             quantity = total if total > 0 else 0
-            by_location = {loc: q if q > 0 else 0 for loc, q in counted.items()}
+            by_location = (
+                counted  # (shared, never changed: usually no location is below zero)
+                if min(counted.values(), default=0) >= 0
+                else {loc: q if q > 0 else 0 for loc, q in counted.items()}
+            )
         else:
             quantity = self.quantity(sum(counted.values()))
             by_location = {loc: self.quantity(q) for loc, q in counted.items()}

@@ -42,6 +42,7 @@ CHUNK = 1000  # products per range: ~0.7 MB of Google XML; more only costs memor
 MIN_PARALLEL = 5000  # products; below this, starting workers costs more than it saves
 MAX_WORKERS = 8  # beyond this the parent, hashing and writing every byte, is the bottleneck
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
+GC_PILE = 20_000  # container objects alive since the last collection: then collect
 
 
 @dataclass(frozen=True)
@@ -159,15 +160,23 @@ def chunks(
             yield render_items(job, offers, first, chunk)
             first += chunk.items
             del offers
-            gc.collect()
+            _collect_if_piled_up()
+
+
+def _collect_if_piled_up() -> None:
+    """Collect garbage once objects have piled up since the last collection. A chunk's
+    offers and text are freed by reference counting as soon as it is done (they hold no
+    cycles), so this rarely runs; a template that makes cycles still has them collected."""
+    if gc.get_count()[0] > GC_PILE:
+        gc.collect()
 
 
 @contextlib.contextmanager
 def _collect_per_chunk() -> Iterator[None]:
-    """Collect garbage once per chunk instead of every 700 allocations: a chunk allocates
-    hundreds of thousands of short-lived, acyclic objects and the automatic collections cost
-    a fifth of the time. What was there before (imports, the template) is frozen, so these
-    collections only look at the export's own objects."""
+    """Collect garbage between chunks (``_collect_if_piled_up``) instead of every 700
+    allocations: a chunk allocates hundreds of thousands of short-lived, acyclic objects and
+    the automatic collections cost a fifth of the time. What was there before (imports, the
+    template) is frozen, so these collections only look at the export's own objects."""
     gc.freeze()
     gc.disable()
     try:
@@ -290,6 +299,7 @@ def _receive(conns: list[Connection], procs: list[Any]) -> list[tuple[int, int, 
         except EOFError:
             continue  # its worker has ended: see below
         if isinstance(payload, Chunk):
+            payload.data = conn.recv_bytes()  # sent apart: a pickle would copy it twice more
             received.append((w, k, payload))
         elif payload[0] == "template":
             raise TemplateError(payload[1])
@@ -345,9 +355,12 @@ def _work(
             first = 1  # (not read by an item macro that ignores its index: ticket is None)
             if ticket is not None:
                 first = _take_numbers(k, len(offers), ticket, numbered, parent)
-            send.send((k, render_items(job, offers, first, chunk)))
-            del offers, chunk
-            gc.collect()
+            render_items(job, offers, first, chunk)
+            data, chunk.data = chunk.data, b""
+            send.send((k, chunk))
+            send.send_bytes(data)
+            del offers, chunk, data
+            _collect_if_piled_up()
     except (EOFError, BrokenPipeError):
         pass  # the parent is gone: so are we
     except Exception as exc:

@@ -24,7 +24,7 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONTROL_TABLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 XML_TABLE = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", **CONTROL_TABLE}
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", **CONTROL_TABLE}
 )
 
 try:  # MarkupSafe's C escaper (&<>"' -> entities), 3.0+; XML_TABLE is the reference
@@ -52,10 +52,7 @@ def escape_xml(value: Any) -> str:
         text = value if value.isprintable() else CONTROL_RE.sub("", value)
     else:
         text = _text(value)
-    text = _c_escape(text)
-    if "&#" in text:  # MarkupSafe writes quotes as &#34; and &#39;; XML has names for them
-        text = text.replace("&#34;", "&quot;").replace("&#39;", "&apos;")
-    return text
+    return _c_escape(text)  # quotes as &#34; and &#39;: XML's numeric references
 
 
 def _escape_xml_reference(value: Any) -> str:
@@ -146,7 +143,10 @@ def money(amount: Decimal | None, currency: str | None = None) -> str:
     """``19.99 USD`` (Google and Meta's price format); empty for no amount."""
     if amount is None:
         return ""
-    return f"{amount:.2f} {currency}" if currency else f"{amount:.2f}"
+    text = str(amount)  # offers hold cents already: "12.50" (formatting costs more)
+    if text[-3:-2] != ".":
+        text = f"{amount:.2f}"
+    return f"{text} {currency}" if currency else text
 
 
 def plain(text: str | None) -> str:
@@ -165,7 +165,39 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
     class FeedCodeGenerator(CodeGenerator):
         """Compiles ``o.price`` (a name, then an Offer field) to a plain attribute read when
         ``o`` is an Offer at run time, and to the sandbox's getattr otherwise: the same
-        answer FeedEnvironment.getattr gives, without a method call per value."""
+        answer FeedEnvironment.getattr gives, without a method call per value. Every
+        ``{{ value }}`` becomes ``t_fin(value)``: the format's finalizer, bound once per
+        template, already returns the text (no ``str()`` around it). For XML, printable text
+        (nearly every value) goes straight to MarkupSafe's C escaper, which is what the
+        finalizer would do after a Python call of its own."""
+
+        def visit_Template(self, node: Any, frame: Any = None) -> None:
+            self.writeline("t_fin = environment.finalize")
+            self.writeline("t_esc = environment.fast_escape")
+            self.writeline("t_offer = environment.offer_type")
+            super().visit_Template(node, frame)
+
+        def _output_child_pre(self, node: Any, frame: Any, finalize: Any) -> None:
+            if not self._plain(frame, finalize):
+                super()._output_child_pre(node, frame, finalize)
+            elif self.environment.fast_escape is not None:
+                self.write("(t_esc(t_v) if type(t_v := ")
+            else:
+                self.write("t_fin(")
+
+        def _output_child_post(self, node: Any, frame: Any, finalize: Any) -> None:
+            if not self._plain(frame, finalize):
+                super()._output_child_post(node, frame, finalize)
+            elif self.environment.fast_escape is not None:
+                self.write(") is str and t_v.isprintable() else t_fin(t_v))")
+            else:
+                self.write(")")
+
+        @staticmethod
+        def _plain(frame: Any, finalize: Any) -> bool:
+            eval_ctx = frame.eval_ctx
+            plain = not (eval_ctx.volatile or eval_ctx.autoescape)
+            return plain and finalize.src == "environment.finalize("
 
         def visit_Getattr(self, node: Any, frame: Any) -> None:
             if not (
@@ -179,7 +211,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
             self.visit(node.node, frame)
             self.write(f".{node.attr} if type(")
             self.visit(node.node, frame)
-            self.write(") is environment.offer_type else environment.getattr(")
+            self.write(") is t_offer else environment.getattr(")
             self.visit(node.node, frame)
             self.write(f", {node.attr!r}))")
 
@@ -189,6 +221,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
 
         code_generator_class = FeedCodeGenerator
         offer_type: type  # set on the instance: compiled templates read it for every value
+        fast_escape: Callable[[str], str] | None  # escapes printable text like finalize
 
         def getattr(self, obj: Any, attribute: str) -> Any:
             if type(obj) is Offer and attribute in OFFER_FIELDS:
@@ -212,6 +245,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
         auto_reload=False,
     )
     env.offer_type = Offer
+    env.fast_escape = _c_escape if ESCAPES[escape] is escape_xml else None
     env.filters["money"] = money
     env.filters["plain"] = plain
     env.filters["raw_json"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)

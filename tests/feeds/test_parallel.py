@@ -10,14 +10,12 @@ import csv
 import json
 import random
 import sqlite3
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from multichan.catalog.checks import gtin_valid
-from multichan.feeds import parallel, render
+from multichan.feeds import parallel
 from multichan.offers import COLUMNS, Offer
 from tests.conftest import run_cli, write_config
 
@@ -275,50 +273,6 @@ def test_progress_is_reported_per_chunk_up_to_the_item_count(
 
 
 # --- the fast paths give the plain code's answers ---------------------------------------------
-def random_texts(count: int) -> list[str]:
-    rnd = random.Random(7)
-    alphabet = "ab &<>\"'=+-@\t\r\n,;\x00\x01\x1f\x7f\x85\xa0é東\u2028\U0001f600#&amp;"
-    return [*WEIRD, *("".join(rnd.choices(alphabet, k=rnd.randint(0, 12))) for _ in range(count))]
-
-
-def test_escaping_matches_its_definition() -> None:
-    def reference_csv(value: Any) -> str:
-        text = str(value).translate(render.CONTROL_TABLE)
-        text = "'" + text if text.startswith(render.FORMULA_START) else text
-        return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
-
-    def reference_json(value: Any) -> str:
-        return json.dumps(render.CONTROL_RE.sub("", value), ensure_ascii=False)
-
-    for text in random_texts(3000):
-        assert render.escape_xml(text) == text.translate(render.XML_TABLE), repr(text)
-        assert render.escape_csv(text) == reference_csv(text), repr(text)
-        assert render.escape_json(text) == reference_json(text), repr(text)
-    for value in (None, True, 3, Decimal("1.50"), [1, "a"], {"k": None}, 2.5):
-        assert render.escape_json(value) == (
-            str(value) if isinstance(value, Decimal) else json.dumps(value, ensure_ascii=False)
-        )
-
-
-def reference_gtin(code: str) -> bool:
-    """GS1's check digit, written the slow, obvious way."""
-    if len(code) not in (8, 12, 13, 14) or not all(c in "0123456789" for c in code):
-        return False
-    body, check = [int(c) for c in code[:-1]], int(code[-1])
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check and set(code) != {"0"}
-
-
-def test_the_fast_gtin_check_agrees_with_gs1s_rule() -> None:
-    rnd = random.Random(3)
-    codes = ["0" * 13, "٣" * 13, "4006381333931", "40063813339.1", "036000291452"]
-    codes += [
-        "".join(rnd.choices("0123456789", k=rnd.choice([7, 8, 12, 13, 14]))) for _ in range(20000)
-    ]
-    for code in codes:
-        assert gtin_valid(code) == reference_gtin(code), code
-
-
 def test_rows_and_dicts_make_the_same_offers(shop: Path) -> None:
     from multichan.catalog.store import iter_catalog
     from multichan.feeds.export import rules_for
