@@ -21,7 +21,7 @@ INTERRUPTED = 130
 EXIT_CODES: dict[int, str] = {
     OK: "success",
     UNEXPECTED: "unexpected error (a bug: rerun with --traceback and report it)",
-    USAGE: "usage error (bad option or argument)",
+    USAGE: "usage error (bad option or argument, or an input file that cannot be used)",
     CONFIG: "configuration or template error",
     REJECTED: "some items were rejected or refused (the rest were processed)",
     CHANNEL_FAILED: "a channel failed (authentication, unreachable, upload failed)",
@@ -79,9 +79,10 @@ class TemplateError(MultichanError):
 
 
 class InputError(MultichanError):
-    """A whole input file is unusable (wrong format, wrong encoding, unreadable)."""
+    """A whole input file is unusable (wrong format, wrong encoding, unreadable): nothing in
+    it was used. Exit 2, so a script can tell it from rows rejected (4)."""
 
-    exit_code = REJECTED
+    exit_code = USAGE
 
 
 class ItemsRejected(MultichanError):

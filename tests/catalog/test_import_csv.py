@@ -106,7 +106,7 @@ def test_wrong_format_and_encoding_get_one_clear_line(workspace: Path, tmp_path:
     latin = tmp_path / "latin1.csv"
     latin.write_bytes("sku,title,price\nA,Crème brûlée,5\n".encode("latin-1"))
     result = run_cli("-w", workspace, "import", "csv", latin)
-    assert result.code == 4
+    assert result.code == 2  # the whole file is unusable: not "some rows rejected" (4)
     assert "is not UTF-8" in result.stderr and "Traceback" not in result.output
     other = tmp_path / "other.csv"
     other.write_text("name,cost\nA,5\n", encoding="utf-8")
@@ -114,7 +114,7 @@ def test_wrong_format_and_encoding_get_one_clear_line(workspace: Path, tmp_path:
     assert "not a generic multichan CSV file: missing column(s) price, sku, title" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     missing = run_cli("-w", workspace, "import", "csv", tmp_path / "nope.csv")
-    assert missing.code == 4 and "cannot read" in missing.stderr
+    assert missing.code == 2 and "cannot read" in missing.stderr
 
 
 def test_odd_quantities_are_rejected_rows_not_a_crash(workspace: Path, tmp_path: Path) -> None:

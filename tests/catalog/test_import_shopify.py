@@ -500,6 +500,6 @@ def test_cli_refuses_a_file_that_is_not_a_shopify_export(
     code = cli(workspace, "import", "shopify", str(path))
     _, err = capsys.readouterr()
 
-    assert code == 4
+    assert code == 2
     assert err.startswith("Error: ")
     assert "is not a Shopify product export" in err

@@ -356,4 +356,4 @@ def test_cli_import_woocommerce(tmp_path, capsys):
     assert (code, summary["added"], summary["rejected"]) == (0, 5, [])
 
     code, _, err = run_cli(capsys, "-w", ws, "import", "woocommerce", str(tmp_path / "gone.csv"))
-    assert code == 4 and "Error: cannot read" in err
+    assert code == 2 and "Error: cannot read" in err  # unusable file: nothing imported
