@@ -36,7 +36,8 @@ COLUMNS = (
     "age_group", "tags", "status",
 )  # fmt: skip
 WIDTH = len(COLUMNS)
-MEMO_SIZE = 512  # recent descriptions and prices: variants next to each other share them
+MEMO_SIZE = 512  # recent descriptions: variants next to each other share them
+PRICE_MEMO_SIZE = 4096  # prices a catalog repeats (19.99, ...): each is computed once
 # 48 ("0") times the weights of a GTIN's digits: subtracted from a weighted sum of its bytes
 
 
@@ -151,8 +152,6 @@ class Rules:
         self.filtered = any((*filters, self.tags_out, self.types_in, self.types_out))
         stock_rules = (self.buffer, self.percent, self.cap, self.threshold <= 1)
         self.plain_stock = stock_rules == (0, HUNDRED, None, True)
-        price_rules = (self.target_currency, self.markup, self.add, self.rounding, self.min_price)
-        self.plain_price = price_rules == (None, 1, 0, "none", None)
         # offer_row's rows: COLUMNS, then the other columns for expressions (read_columns)
         self.columns: tuple[str, ...] = COLUMNS
         self.prices: dict[tuple[Any, str], tuple[Decimal, str]] = {}
@@ -210,15 +209,12 @@ class Rules:
 
     # --- memoised steps (pure functions of their input) --------------------------------
     def catalog_price(self, amount: Any, currency: str) -> tuple[Decimal, str]:
-        """``price`` of a catalog amount. Without conversion, markup, rounding or minimum the
-        price is only cut to cents; other rules compute each amount once (variants repeat)."""
-        if self.plain_price:
-            value = Decimal(amount)
-            if not value.is_signed():  # (-0 + 0 is +0 in price())
-                return value.quantize(CENT, ROUND_HALF_UP), currency
+        """``price`` of a catalog amount, computed once per amount and currency: a catalog
+        repeats few prices (variants share them, shops use price points)."""
         found = self.prices.get((amount, currency))
         if found is None:
-            found = _keep(self.prices, (amount, currency), self.price(Decimal(amount), currency))
+            price = self.price(Decimal(amount), currency)
+            found = _keep(self.prices, (amount, currency), price, PRICE_MEMO_SIZE)
         return found
 
     def description(self, text: str) -> str:
@@ -341,8 +337,8 @@ class Rules:
         )  # fmt: skip
 
 
-def _keep(memo: dict[Any, Any], key: Any, value: Any) -> Any:
-    if len(memo) >= MEMO_SIZE:
+def _keep(memo: dict[Any, Any], key: Any, value: Any, size: int = MEMO_SIZE) -> Any:
+    if len(memo) >= size:
         memo.clear()
     memo[key] = value
     return value

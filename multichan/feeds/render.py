@@ -177,10 +177,13 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
             self.writeline("t_offer = environment.offer_type")
             super().visit_Template(node, frame)
 
+        def _fast(self) -> bool:
+            return getattr(self.environment, "fast_escape", None) is not None
+
         def _output_child_pre(self, node: Any, frame: Any, finalize: Any) -> None:
             if not self._plain(frame, finalize):
                 super()._output_child_pre(node, frame, finalize)
-            elif self.environment.fast_escape is not None:
+            elif self._fast():
                 self.write("(t_esc(t_v) if type(t_v := ")
             else:
                 self.write("t_fin(")
@@ -188,7 +191,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
         def _output_child_post(self, node: Any, frame: Any, finalize: Any) -> None:
             if not self._plain(frame, finalize):
                 super()._output_child_post(node, frame, finalize)
-            elif self.environment.fast_escape is not None:
+            elif self._fast():
                 self.write(") is str and t_v.isprintable() else t_fin(t_v))")
             else:
                 self.write(")")
