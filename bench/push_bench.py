@@ -13,8 +13,10 @@ per channel, at the channel's rate limit (its declared RateLimit, or channels.ya
 ``rate_limit``; none is set here). The engine's token bucket paces every HTTP request the
 channel makes (PacedSession around channel.session), reads included, not every send. Printed
 per channel and kind: SKUs changed, max_batch, the minimum requests ceil(changed / max_batch),
-sends (engine batches, first-fit decreasing by product), write requests sent, the writes the
-channel's design implies, read requests (GETs and queries the channel needed, counted apart),
+the floor the API's structure puts under the writes where it cannot batch across products
+(see ``floor``), sends (engine batches, first-fit decreasing by product, within max_batch and
+max_groups), write requests sent, the writes the channel's design implies, read requests
+(GETs and queries the channel needed, counted apart),
 seconds, the rate-limit bound for the minimum (max(0, minimum - burst) / requests_per_second)
 and the ratio, and the same bound for the requests actually sent (writes + reads) and its
 ratio. Then a second push with nothing changed, which must send nothing.
@@ -32,38 +34,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(Path(__file__).parent), str(ROOT)]
-from make_catalog import write  # noqa: E402
 from push_record import (  # noqa: E402
     CLASSIFY,
     KINDS,
     EngineTime,
     Recorder,
     bucket_bound,
+    design_writes,
+    floor,
     minimum,
+)
+from push_scenario import (  # noqa: E402
+    LOCATION_SQ,
+    apply_changes,
+    build,
+    changed_skus,
+    check_server,
+    distinct_variants,
 )
 
 from multichan.channels import registry  # noqa: E402
 from multichan.feeds.run import load_config  # noqa: E402
-from multichan.sync.push import Pacing, PushResult, group_chunks  # noqa: E402
+from multichan.sync.push import Pacing, PushResult  # noqa: E402
 from multichan.sync.run import configured_rate, push_all  # noqa: E402
 from multichan.workspace import resolve  # noqa: E402
 
-LOCATION_SQ = "L8Z5BENCH"
 CONFIG = """version: 1
 shop:
   name: Bench
@@ -127,112 +133,6 @@ def set_cost_bucket(server: Any, restore: float, maximum: float = 2000.0) -> Non
         server.clock = time.monotonic
 
 
-# --- the catalog and its changes --------------------------------------------------------------
-def build(tmp: Path, skus: int) -> Path:
-    csv_path, root = tmp / "catalog.csv", tmp / "ws"
-    write(csv_path, skus)
-    multichan = [sys.executable, "-m", "multichan"]
-    subprocess.run([*multichan, "init", str(root)], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*multichan, "-w", str(root), "import", "csv", str(csv_path)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
-    return root
-
-
-def distinct_variants(root: Path) -> int:
-    """make_catalog.py repeats each Color/Size pair twice in a group of 8 (n % 4 for both);
-    the second four become "<size> Tall" (size and title) so every variant has its own options.
-    ``--as-written`` skips this (see the README for what Shopify then rejects)."""
-    with sqlite3.connect(root / "catalog.db") as conn:
-        return conn.execute(
-            "UPDATE products SET size = size || ' Tall', title = title || ' Tall' "
-            "WHERE CAST(substr(sku, 5) AS INTEGER) % 8 >= 4"
-        ).rowcount
-
-
-def changed_skus(root: Path, percent: int, layout: str) -> list[str]:
-    """``percent`` of the active SKUs: chosen by SKU number (scattered: most products get one or
-    more changed variants) or by product group (grouped: every variant of the chosen products).
-    n * 61 mod 100 picks exactly ``percent`` of any hundred consecutive numbers, spread out."""
-    with sqlite3.connect(root / "catalog.db") as conn:
-        rows = conn.execute("SELECT sku FROM products WHERE status = 'active' ORDER BY sku")
-        skus = [r[0] for r in rows]
-    key = (lambda n: n * 61 % 100) if layout == "scattered" else (lambda n: n // 8 * 61 % 100)
-    return [s for s in skus if key(int(s.split("-")[1])) < percent]
-
-
-def apply_changes(root: Path, skus: list[str]) -> None:
-    """Every chosen SKU: price + 1.00 (its sale price, when it has one, stays) and 3 more in
-    the store (absolute quantities, so nothing is delisted)."""
-    with sqlite3.connect(root / "catalog.db") as conn:
-        conn.execute("CREATE TEMP TABLE chosen (sku TEXT PRIMARY KEY)")
-        conn.executemany("INSERT INTO chosen VALUES (?)", [(s,) for s in skus])
-        prices = conn.execute(
-            "UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0) "
-            "WHERE sku IN (SELECT sku FROM chosen)"
-        ).rowcount
-        stock = conn.execute(
-            "UPDATE stock SET quantity = quantity + 3 WHERE location = 'store' "
-            "AND sku IN (SELECT sku FROM chosen)"
-        ).rowcount
-    if prices != len(skus) or stock != len(skus):
-        raise SystemExit(f"changed {prices} prices and {stock} stock rows for {len(skus)} SKUs")
-
-
-def expected(root: Path, sku: str) -> tuple[Decimal, Decimal | None, int]:
-    with sqlite3.connect(root / "catalog.db") as conn:
-        price, sale = conn.execute(
-            "SELECT price, sale_price FROM products WHERE sku = ?", [sku]
-        ).fetchone()
-        (qty,) = conn.execute("SELECT SUM(quantity) FROM stock WHERE sku = ?", [sku]).fetchone()
-    return Decimal(price), Decimal(sale) if sale else None, int(qty)
-
-
-def check_server(name: str, server: Any, root: Path, skus: list[str]) -> int:
-    """How many of ``skus`` show the new price and quantity on the server (must be all)."""
-    ok = 0
-    with sqlite3.connect(root / "catalog.db") as conn:
-        ids = {r[0]: json.loads(r[1]) for r in conn.execute(
-            "SELECT sku, remote_ids FROM push_state WHERE channel = ? AND kind = 'listings'",
-            [name])}  # fmt: skip
-    for sku in skus:
-        price, sale, qty = expected(root, sku)
-        if name == "shopify":
-            v = server.shop.by_sku(sku)
-            shown = Decimal(v["compareAtPrice"] or v["price"])
-            ok += shown == price and server.shop.available(sku) == qty
-        elif name == "woocommerce":
-            o = server.by_sku(sku)
-            ok += Decimal(o["regular_price"]) == price and o["stock_quantity"] == qty
-        else:
-            var_id = ids[sku]["variation_id"]
-            money = server.variation(var_id)["item_variation_data"]["price_money"]["amount"]
-            count = server.counts.get((var_id, LOCATION_SQ))
-            ok += money == int((sale or price) * 100) and count == str(qty)
-    return ok
-
-
-# --- what the channel's design implies ----------------------------------------------------------
-def design_writes(channel_type: str, kind: str, changes: list[Any], size: int) -> tuple[int, int]:
-    """(sends, write requests) the engine and the channel module make for these changes, from
-    how they are written: the engine cuts the changes into sends with group_chunks (a product's
-    variants together, first-fit decreasing); Shopify prices one productVariantsBulkUpdate per
-    product (at most 250 variants) in each send; WooCommerce one batch per parent (variations)
-    plus one for simple products in each send; else one per send. Listings are not modelled
-    (none changed in this benchmark)."""
-    total = 0
-    sends = group_chunks(changes, size)
-    for part in sends:
-        products = Counter(c.offer.item_group_id or c.offer.sku for c in part)
-        if channel_type == "shopify" and kind == "prices":
-            total += sum(-(-n // 250) for n in products.values())
-        elif channel_type == "woocommerce" and kind in ("prices", "quantities"):
-            groups = {c.offer.item_group_id for c in part if c.offer.item_group_id}
-            total += len(groups) + any(not c.offer.item_group_id for c in part)
-        else:
-            total += 1
-    return len(sends), total
-
-
 # --- one push, measured ------------------------------------------------------------------------
 def push(ws: Any, name: str, pacing: Pacing, session: Recorder) -> tuple[PushResult, float]:
     start = time.monotonic()
@@ -261,13 +161,14 @@ def report(
     lines = [
         f"{name}: rate limit {rate.requests_per_second:g} HTTP request(s)/s, burst {burst}"
         + (f"; --fast: x{scale:g} = {rps:g}/s for this run" if scale != 1 else "; real pacing"),
-        f"{'kind':<11}{'changed':>8}{'max_batch':>10}{'minimum':>8}{'sends':>6}{'writes':>7}"
+        f"{'kind':<11}{'changed':>8}{'max_batch':>10}{'minimum':>8}{'floor':>6}{'sends':>6}"
+        f"{'writes':>7}"
         f"{'design':>7}{'reads':>6}{'seconds':>9}{'bound min':>10}{'ratio':>7}"
         f"{'bound sent':>11}{'ratio':>7}",
     ]
     send_start = timer.first or started
     previous_end = send_start
-    cum_min = cum_sent = total_w = total_r = total_sends = 0
+    cum_min = cum_sent = total_w = total_r = total_sends = total_floor = 0
     for kind in KINDS:
         changes = plan.by_kind(kind)
         size = cls.max_batch[kind]
@@ -284,12 +185,14 @@ def report(
         )
         cum_min, cum_sent = cum_min + low, cum_sent + len(mine)
         total_w, total_r = total_w + writes, total_r + reads
-        sends, design = design_writes(cls.type, kind, changes, size)
-        total_sends += sends
+        sends, design = design_writes(cls, kind, changes)
+        api_floor = floor(cls.type, kind, changes, size)
+        total_sends, total_floor = total_sends + sends, total_floor + api_floor
         ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
         ratio_sent = f"{seconds / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
         lines.append(
-            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{sends:>6,}{writes:>7,}{design:>7,}"
+            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{api_floor:>6,}{sends:>6,}"
+            f"{writes:>7,}{design:>7,}"
             f"{reads:>6,}{seconds:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
         )
     bound = bucket_bound(cum_min, rps, burst)
@@ -297,8 +200,13 @@ def report(
     ratio = f"{elapsed / bound:7.2f}" if bound else f"{'-':>7}"
     ratio_sent = f"{elapsed / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
     lines.append(
-        f"{'total':<11}{'':>8}{'':>10}{cum_min:>8,}{total_sends:>6,}{total_w:>7,}{'':>7}"
+        f"{'total':<11}{'':>8}{'':>10}{cum_min:>8,}{total_floor:>6,}{total_sends:>6,}"
+        f"{total_w:>7,}{'':>7}"
         f"{total_r:>6,}{elapsed:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
+    )
+    lines.append(
+        f"  writes {total_w:,} against the minimum {cum_min:,} (ceil(changed / max_batch) per "
+        f"kind) and the API's floor {total_floor:,}"
     )
     http = sum(c.end - c.start for c in calls)
     sending = elapsed - (send_start - started)
@@ -314,6 +222,8 @@ def report(
         f"{timer.slept:.2f} s, HTTP (server time included) {http:.2f} s, the rest (channel's "
         f"own waits, state writes) {elapsed - (send_start - started) - timer.slept - http:.2f} s"
     )
+    if name == "shopify":
+        lines.append(cost_line(server_calls, sending))
     statuses = Counter(c.status for c in calls)
     throttled = sum(
         1 for e in server_calls if isinstance(e, dict) and e.get("outcome") == "throttled"
@@ -329,6 +239,24 @@ def report(
         + f"; HTTP statuses {dict(statuses)}"
     )
     return lines
+
+
+def cost_line(server_calls: list[Any], sending: float) -> str:
+    """Shopify's own limit: the points the push requested against its cost bucket (full at the
+    start, then restoreRate a second; --fast scales the rate). Every price mutation costs 10
+    however the requests are packed, so this bound is the same for one per request or 100."""
+    ok = [e for e in server_calls if isinstance(e, dict) and e.get("outcome") == "ok"]
+    if not ok:
+        return "  Shopify cost bucket: nothing requested"
+    status = ok[0]["response"]["extensions"]["cost"]["throttleStatus"]
+    points = sum(e["cost"] for e in ok)
+    maximum, restore = status["maximumAvailable"], status["restoreRate"]
+    bound = max(0.0, points - maximum) / restore
+    return (
+        f"  Shopify cost bucket: {points:,} points requested ({maximum:,.0f} at the start, then "
+        f"{restore:,.0f}/s): bound {bound:.2f} s; sending took {sending:.2f} s"
+        + (f" (ratio {sending / bound:.2f})" if bound else "")
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -355,10 +283,11 @@ def run(args: argparse.Namespace) -> None:
             assert result.plan is not None
             kinds = Counter(c.kind for c in session.calls if c.what == "write")
             low = {k: minimum(len(result.plan.by_kind(k)), cls.max_batch[k]) for k in KINDS}
+            api = {k: floor(cls.type, k, result.plan.by_kind(k), cls.max_batch[k]) for k in KINDS}
             reads = sum(c.what == "read" for c in session.calls)
             print(f"initial push {name} (unpaced setup): {result.counts['ok']:,} SKU-kinds in "
                   f"{elapsed:.1f} s, {result.counts['batches']:,} sends; writes "
-                  + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,})" for k in KINDS)
+                  + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,}, floor {api[k]:,})" for k in KINDS)
                   + f"; reads {reads:,}", flush=True)  # fmt: skip
         chosen = changed_skus(root, args.changed, args.layout)
         apply_changes(root, chosen)

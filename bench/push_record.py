@@ -1,5 +1,6 @@
 """Helpers of the push benchmark: a recording HTTP session, what each request is (a write of
-which kind, or a read), and the engine's clock and sleep seen from outside.
+which kind, or a read), the engine's clock and sleep seen from outside, and the write requests
+the APIs allow at the least (``floor``) and the channels' design makes (``design_writes``).
 
 Nothing here changes what multichan sends: the session is a plain ``requests.Session`` that
 notes method, path, kind and timing of each request it passes on; the pacing hooks wrap the
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+from multichan.channels import shopify_queries as q
+from multichan.channels.woocommerce import LIMIT as WOO_LIMIT
+from multichan.sync.push import group_chunks
 
 KINDS = ("listings", "prices", "quantities")
 Classify = Callable[[str, str, Any], tuple[str, str | None]]  # -> ("write"|"read", kind|None)
@@ -72,9 +78,10 @@ class Recorder(requests.Session):
 
 # --- what a request is, per channel ---------------------------------------------------------------
 def shopify(method: str, path: str, body: Any) -> tuple[str, str | None]:
-    op = (body or {}).get("operationName")
-    writes = {"MultichanProductSet": "listings", "MultichanPrices": "prices",
-              "MultichanQuantities": "quantities"}  # fmt: skip
+    op = str((body or {}).get("operationName"))
+    if op.startswith("MultichanPrices"):  # MultichanPrices<n>: n products' prices
+        return "write", "prices"
+    writes = {"MultichanProductSet": "listings", "MultichanQuantities": "quantities"}
     return ("write", writes[op]) if op in writes else ("read", None)
 
 
@@ -137,3 +144,49 @@ def bucket_bound(requests_: int, rps: float, burst: int) -> float:
 
 def minimum(changed: int, max_batch: int) -> int:
     return math.ceil(changed / max_batch) if changed else 0
+
+
+# --- what the APIs and the channels' design imply ------------------------------------------
+def design_writes(cls: Any, kind: str, changes: list[Any]) -> tuple[int, int]:
+    """(sends, write requests) the engine and the channel module make for these changes, from
+    how they are written: the engine cuts the changes into sends with group_chunks (a product's
+    variants together, first-fit decreasing, within max_batch and the channel's max_groups);
+    Shopify packs a send's prices as its module does (q.price_requests: 100 products and 250
+    variants a request); WooCommerce one batch per parent (variations) plus one for simple
+    products in each send; else one per send. Listings are not modelled (none change here)."""
+    total = 0
+    sends = group_chunks(changes, cls.max_batch[kind], cls.max_groups.get(kind))
+    for part in sends:
+        products: dict[str, list[Any]] = {}
+        for c in part:
+            products.setdefault(c.offer.item_group_id or c.offer.sku, []).append(c.offer)
+        if cls.type == "shopify" and kind == "prices":
+            total += len(q.price_requests(list(products.values())))
+        elif cls.type == "woocommerce" and kind in ("prices", "quantities"):
+            groups = {c.offer.item_group_id for c in part if c.offer.item_group_id}
+            total += len(groups) + any(not c.offer.item_group_id for c in part)
+        else:
+            total += 1
+    return len(sends), total
+
+
+def floor(channel_type: str, kind: str, changes: list[Any], size: int) -> int:
+    """The fewest write requests the API itself allows, whatever multichan does. Where it
+    batches across products that is the issue's minimum, ceil(changed / max_batch). Shopify's
+    price mutation takes one product: 100 aliased in a request (10 points each, 1,000 a
+    request) and 250 variants; a productSet (listings) is one product. WooCommerce batches
+    variations per parent only (products/<id>/variations/batch; products/batch refuses
+    variation ids: woocommerce/woocommerce #29341, #31282), 100 objects a request; parents of
+    listings go in products/batch with the simple products."""
+    products = Counter(c.offer.item_group_id or c.offer.sku for c in changes)
+    if channel_type == "shopify" and kind == "prices":
+        return max(minimum(len(changes), q.MAX_INPUT), minimum(len(products), q.MAX_MUTATIONS))
+    if channel_type == "shopify" and kind == "listings":
+        return len(products)
+    if channel_type == "woocommerce":
+        parents = Counter(c.offer.item_group_id for c in changes if c.offer.item_group_id)
+        simple = len(changes) - sum(parents.values())
+        variations = sum(minimum(n, WOO_LIMIT) for n in parents.values())
+        objects = simple + (len(parents) if kind == "listings" else 0)
+        return variations + minimum(objects, WOO_LIMIT)
+    return minimum(len(changes), size)

@@ -90,6 +90,11 @@ def declaration_problems(cls: type[Channel]) -> list[str]:
         method = OPERATIONS[op]
         if getattr(cls, method) is getattr(Channel, method):
             problems.append(f"supports {op} but does not implement {method}")
+    caps = getattr(cls, "max_groups", {})
+    for op, cap in caps.items() if isinstance(caps, Mapping) else [("*", caps)]:
+        if op not in supports or not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            problems.append(f"max_groups[{op!r}] must be a positive whole number for a "
+                            f"supported operation, not {cap!r}")  # fmt: skip
     rate = getattr(cls, "rate_limit", None)
     if not isinstance(rate, RateLimit) or rate.requests_per_second <= 0 or rate.burst < 1:
         problems.append(f"rate_limit {rate!r} must be a RateLimit with positive values")

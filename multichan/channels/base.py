@@ -4,8 +4,9 @@ results and errors it returns, and validation of its ``settings`` from channels.
 A channel module declares its capabilities as class attributes and implements one method per
 supported operation. The engine calls ``channel.send(operation, offers)``, which the base class
 owns: it checks the capability and the batch size, calls the module's method and checks that
-exactly one result came back per SKU, in order. Chunking, rate limiting, retries, state and
-dry-run belong to the engine, never to a channel module.
+exactly one result came back per SKU, in order. Chunking (to ``max_batch`` offers and, where
+declared, ``max_groups`` products per batch), rate limiting, retries, state and dry-run belong
+to the engine, never to a channel module.
 
 Errors come in three kinds (as in Singer/Meltano connectors):
 - a per-SKU rejection is an ``ItemResult`` with ``ok=False`` and the channel's own message;
@@ -127,6 +128,10 @@ class Channel:
     description: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset()
     max_batch: ClassVar[Mapping[str, int]] = {}
+    # per operation, the most item groups (products) a batch should span, for an API that
+    # takes one call per product and can put only so many calls in one request (Shopify's
+    # aliased price mutations); the engine cuts batches to it. Absent: no limit
+    max_groups: ClassVar[Mapping[str, int]] = {}
     rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set

@@ -5,20 +5,25 @@
   product is read first and variants this batch does not carry are sent back by id, untouched.
   The product is found by its recorded id, else by a variant's SKU, else by its handle (the
   slug of the group id), so a group split over batches or a lost state makes no duplicates.
-- Prices: ``productVariantsBulkUpdate`` per product; a sale is price=sale_price with
-  compareAtPrice=the original price (how Shopify shows "was").
+- Prices: ``productVariantsBulkUpdate`` per product, aliased (p0, p1...) so one request
+  carries up to 100 products (10 points each: Shopify's 1,000-point query max) and 250
+  variants; ``max_groups`` asks the engine for batches that fit one request. Each alias is
+  all-or-nothing for its product only, so its userErrors reject that product's SKUs alone.
+  A sale is price=sale_price with compareAtPrice=the original price (how Shopify shows "was").
 - Stock: ``inventorySetQuantities`` with absolute "available" quantities at ``location_id``.
 - No argument list ever holds more than 250 items (Shopify's input limit).
 - Cost-based throttling: each response's ``extensions.cost.throttleStatus`` says how full the
   bucket is; before a request whose cost is not available the channel sleeps (``self.sleep``)
-  for missing points / restoreRate. A THROTTLED answer is Retriable with that wait.
+  for missing points / restoreRate (the cost learnt per document: a price request of n
+  products is its own document of 10 x n points). A THROTTLED answer is Retriable with that
+  wait: Shopify ran nothing of that request.
 - Remote ids recorded per SKU: product_id, variant_id, inventory_item_id (Shopify gids).
-- A send is many calls (a product read and a productSet per product, a price call per product):
-  when one fails for a reason that may pass (429, 5xx, THROTTLED, timeout, reset) after an
-  earlier write of the send went through, no more calls are made; the SKUs done are accepted
-  and the others rejected as retriable, for the engine to send again (safe: productSet finds
-  the product by id, SKU or handle; prices and stock are absolute). When nothing was written
-  yet, the whole batch is Retriable.
+- A send can be many calls (a product read and a productSet per product; prices and stock
+  take one call per 100 products / 250 variants): when one fails for a reason that may pass
+  (429, 5xx, THROTTLED, timeout, reset) after an earlier write of the send went through, no
+  more calls are made; the SKUs done are accepted and the others rejected as retriable, for
+  the engine to send again (safe: productSet finds the product by id, SKU or handle; prices
+  and stock are absolute). When nothing was confirmed yet, the whole batch is Retriable.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Shopify(Channel):
     description = "Shopify store (Admin GraphQL API): products, prices, stock at one location"
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 50, "prices": 250, "quantities": 250}
+    max_groups: ClassVar[dict[str, int]] = {"prices": q.MAX_MUTATIONS}  # products per request
     # HTTP requests; Shopify's real limit is its query-cost bucket, paced inside the module
     rate_limit = RateLimit(requests_per_second=10, burst=20)
     accepts_html = True  # descriptions are HTML there
@@ -178,16 +184,16 @@ class Shopify(Channel):
             if offer.sku in ids:
                 by_product.setdefault(ids[offer.sku]["product_id"], []).append(offer)
         parts = [part for group in by_product.values() for part in _chunks(group)]
-        for n, part in enumerate(parts):
-            variants = [{"id": ids[o.sku]["variant_id"], **q.price_fields(o)} for o in part]
-            variables = {"productId": ids[part[0].sku]["product_id"], "variants": variants}
+        for n, request in enumerate(q.price_requests(parts)):
             try:
-                answer = self._call(q.PRICES, variables)["productVariantsBulkUpdate"]
+                answer = self._call(q.prices(len(request)), q.price_variables(request, ids))
             except Retriable as exc:
-                if n == 0:  # nothing written yet: the whole batch is retried
+                if n == 0:  # nothing confirmed yet: the whole batch is retried
                     raise
                 return _unconfirmed(offers, results, exc)
-            self._settle(part, ids, answer.get("userErrors"), "variants", results)
+            for i, part in enumerate(request):  # each alias answers for its own product
+                payload = answer.get(f"p{i}") or {"userErrors": [{"message": "no answer"}]}
+                self._settle(part, ids, payload.get("userErrors"), "variants", results)
         return [results[o.sku] for o in offers]
 
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:

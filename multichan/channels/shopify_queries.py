@@ -9,8 +9,9 @@ that schema: ``ProductSetInput`` / ``ProductVariantSetInput`` / ``OptionSetInput
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from multichan.offers import Offer
 MAX_INPUT = 250  # Shopify's limit on the items of any one array argument
 PAGE = 100  # variants per page when reading a product back (in PRODUCT)
 SKUS_PER_SEARCH = 50  # SKUs per productVariants search
+MAX_MUTATIONS = 100  # mutations (10 points each) in one request: Shopify's 1,000-point query max
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,6 @@ PRODUCT_SET = Doc(
 }""",
     10,
 )
-PRICES = Doc(
-    "MultichanPrices",
-    """mutation MultichanPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
-  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
-    productVariants { id sku }
-    userErrors { field message code }
-  }
-}""",
-    10,
-)
 QUANTITIES = Doc(
     "MultichanQuantities",
     """mutation MultichanQuantities($input: InventorySetQuantitiesInput!) {
@@ -90,6 +82,50 @@ QUANTITIES = Doc(
 }""",
     10,
 )
+
+
+@functools.cache
+def prices(products: int) -> Doc:
+    """``productVariantsBulkUpdate`` for ``products`` products in one request: the mutation
+    once per product under the aliases p0, p1... (variables $p0/$v0, $p1/$v1...), which Shopify
+    runs in order, each on its own (a userError in one alias leaves the others saved). One
+    mutation costs 10 points and a request at most 1,000: at most MAX_MUTATIONS aliases."""
+    if not 1 <= products <= MAX_MUTATIONS:
+        raise ValueError(f"{products} price mutations in one request; 1 to {MAX_MUTATIONS}")
+    name = f"MultichanPrices{products}"
+    params = ", ".join(f"$p{i}: ID!, $v{i}: [ProductVariantsBulkInput!]!" for i in range(products))
+    fields = "".join(
+        f"\n  p{i}: productVariantsBulkUpdate(productId: $p{i}, variants: $v{i}) "
+        "{ productVariants { id sku } userErrors { field message code } }"
+        for i in range(products)
+    )
+    return Doc(name, f"mutation {name}({params}) {{{fields}\n}}", 10 * products)
+
+
+def price_requests(parts: Sequence[list[Offer]]) -> list[list[list[Offer]]]:
+    """Price parts (each the variants of one product, at most MAX_INPUT) packed in order into
+    requests of at most MAX_MUTATIONS products and MAX_INPUT variants: one request for a batch
+    the engine cut to the channel's max_batch and max_groups, more for a caller that did not."""
+    packed: list[list[list[Offer]]] = []
+    size = 0
+    for part in parts:
+        if not packed or size + len(part) > MAX_INPUT or len(packed[-1]) >= MAX_MUTATIONS:
+            packed.append([])
+            size = 0
+        packed[-1].append(part)
+        size += len(part)
+    return packed
+
+
+def price_variables(
+    request: Sequence[Sequence[Offer]], ids: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """The variables of ``prices(len(request))``: $pN the product, $vN its variants' prices."""
+    variables: dict[str, Any] = {}
+    for i, part in enumerate(request):
+        variables[f"p{i}"] = ids[part[0].sku]["product_id"]
+        variables[f"v{i}"] = [{"id": ids[o.sku]["variant_id"], **price_fields(o)} for o in part]
+    return variables
 
 
 def money(amount: Decimal | None) -> str | None:

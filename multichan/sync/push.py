@@ -1,7 +1,8 @@
 """Push: send one channel's plan in batches, within its rate limit, with retries, and record
 every confirmed batch.
 
-The engine owns everything around ``Channel.send``: chunking to ``max_batch``, a token bucket
+The engine owns everything around ``Channel.send``: chunking to ``max_batch`` (and to the
+channel's ``max_groups`` products per batch, where it declares one), a token bucket
 for the channel's rate limit, retries of ``Retriable`` with exponential backoff and jitter (or
 the channel's Retry-After), the safety limits, dry-run, and writing state + journal in one
 transaction per batch, so an interrupted push repeats at most one batch and loses nothing.
@@ -11,6 +12,8 @@ Listings go first: prices and quantities of a SKU whose listing could not be cre
 from __future__ import annotations
 
 import contextlib
+import heapq
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +30,8 @@ from multichan.config import Secret
 from multichan.errors import MultichanError
 from multichan.sync import state as st
 from multichan.sync.plan import Change, Plan
+
+SPREAD_TRIES = 3  # batch counts tried above the least possible when two limits apply
 
 
 class _BatchFailed(Exception):
@@ -183,13 +188,18 @@ def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
 
 
-def group_chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
+def group_chunks(
+    items: Sequence[Change], size: int, max_groups: int | None = None
+) -> list[list[Change]]:
     """Batches of at most ``size`` that keep the variants of one product (item group)
-    together, so a channel creates a product with all its variants in one go.
+    together, so a channel creates a product with all its variants in one go; with
+    ``max_groups``, also at most that many groups (a part of a split group counts as one).
 
     First-fit decreasing: groups, largest first, go into the first batch with room. With groups
     small next to ``size`` this reaches the minimum number of batches; a group larger than
-    ``size`` is split, as it must be. Deterministic: ties go by SKU.
+    ``size`` is split, as it must be. With two limits first fit can fill batches by one and
+    leave them short by the other; then the parts are also spread over fewer batches, each to
+    the emptiest one with room, and the fewest batches win. Deterministic: ties go by SKU.
     """
     size = max(size, 1)
     groups: dict[str, list[Change]] = {}
@@ -197,15 +207,51 @@ def group_chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
         groups.setdefault(change.offer.item_group_id or f"\0{change.sku}", []).append(change)
     parts = [part for members in groups.values() for part in chunks(members, size)]
     parts.sort(key=lambda part: (-len(part), part[0].sku))
-    bins: list[list[Change]] = []
+    cap = max(max_groups or len(parts), 1)
+    bins: list[list[list[Change]]] = []
+    loads: list[int] = []
     for part in parts:
-        for batch in bins:
-            if len(batch) + len(part) <= size:
-                batch.extend(part)
+        for i, batch in enumerate(bins):
+            if loads[i] + len(part) <= size and len(batch) < cap:
+                batch.append(part)
+                loads[i] += len(part)
                 break
         else:
-            bins.append(list(part))
-    return bins
+            bins.append([part])
+            loads.append(len(part))
+    if max_groups:
+        fewest = max(math.ceil(len(items) / size), math.ceil(len(parts) / cap))
+        for count in range(fewest, min(len(bins), fewest + SPREAD_TRIES)):
+            spread = _spread(parts, count, size, cap)
+            if spread is not None:
+                bins = spread
+                break
+    return [[change for part in batch for change in part] for batch in bins]
+
+
+def _spread(
+    parts: list[list[Change]], count: int, size: int, cap: int
+) -> list[list[list[Change]]] | None:
+    """``parts`` (largest first) over ``count`` batches, each to the one least full by both
+    limits that has room; None when a part fits nowhere. A heap keeps it O(parts log count)."""
+    bins: list[list[list[Change]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    heap = [(0.0, i) for i in range(count)]
+    for part in parts:
+        full = []  # batches without room for this part: back on the heap afterwards
+        while heap:
+            fill, i = heapq.heappop(heap)
+            if loads[i] + len(part) <= size and len(bins[i]) < cap:
+                bins[i].append(part)
+                loads[i] += len(part)
+                heapq.heappush(heap, (loads[i] / size + len(bins[i]) / cap, i))
+                break
+            full.append((fill, i))
+        else:
+            return None
+        for entry in full:
+            heapq.heappush(heap, entry)
+    return [batch for batch in bins if batch]
 
 
 def push_plan(
@@ -237,7 +283,8 @@ def push_plan(
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
             # a product's variants travel together: channels write listings, and often prices
             # and stock too, one product at a time
-            queue = [(batch, 0) for batch in group_chunks(todo, channel.max_batch.get(kind, 1))]
+            size, cap = channel.max_batch.get(kind, 1), channel.max_groups.get(kind)
+            queue = [(batch, 0) for batch in group_chunks(todo, size, cap)]
             while queue:
                 batch, tries = queue.pop(0)
                 if tries:  # items the channel said may pass: back off, then send them again

@@ -117,11 +117,13 @@ def test_unreachable_channel_is_retriable(
 
 
 class Sloppy(Channel):
-    """Drops the last result, forgets max_batch for prices, leaks its token."""
+    """Drops the last result, forgets max_batch for prices, caps products per batch at 0,
+    leaks its token."""
 
     type = "sloppy"
     supports = frozenset({"listings", "prices"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 2}
+    max_groups: ClassVar[dict[str, int]] = {"prices": 0}
     rate_limit = RateLimit(2)
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "token": SettingSpec("secret", required=True)
@@ -144,6 +146,7 @@ def test_a_sloppy_channel_fails_with_clear_problems(monkeypatch: pytest.MonkeyPa
     problems = check_channel(Sloppy, lambda: Sloppy("s", settings, session=object()))
     assert problems == [
         "max_batch['prices'] must be a positive whole number, not None",
+        "max_groups['prices'] must be a positive whole number for a supported operation, not 0",
         "repr(channel) shows a secret from its settings",
         "listings: upsert_listings returned 1 results for 2 offers",
     ]

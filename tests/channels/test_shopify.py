@@ -1,13 +1,15 @@
 """The Shopify channel against a test endpoint that checks every request with Shopify's own
 2025-01 schema (tests/servers/shopify.py): listings, prices and stock of demo-like offers with
-zero contract violations, the 250-item input limit, cost-based throttling, userErrors, auth and
-outages, the conformance suite, and a real ``multichan push`` of the demo catalog."""
+zero contract violations, the 250-item input limit, prices of many products in one request
+(aliased mutations, within the 1,000-point query cost), cost-based throttling, userErrors,
+settings, the conformance suite, and a real ``multichan push`` of the demo catalog. Failures
+(auth, outages, faults in the middle of a send) are in test_shopify_failures.py."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
-from collections.abc import Iterator
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,85 +20,16 @@ import requests
 from multichan.channels import registry
 from multichan.channels.base import Channel, Fatal, Retriable
 from multichan.channels.shopify import Shopify
-from multichan.offers import Offer
+from multichan.sync.plan import Change
+from multichan.sync.push import group_chunks
 from multichan.testing import ChannelConformance, sample_offers
+from tests.channels import shopify_conftest as fx
+from tests.channels.shopify_conftest import IDS, ids_of, jackets, make, seeded
 from tests.conftest import run_cli, write_config
-from tests.servers.shopify import (
-    API_PATH,
-    LOCATION,
-    SCHEMA_FILE,
-    TOKEN,
-    Bucket,
-    Clock,
-    ShopifyServer,
-    serve,
-)
+from tests.servers.shopify import API_PATH, LOCATION, TOKEN, Bucket, Clock, ShopifyServer
 
-IDS = {"product_id", "variant_id", "inventory_item_id"}
-
-
-@pytest.fixture(scope="session")
-def _shopify_session() -> Iterator[ShopifyServer]:
-    if not SCHEMA_FILE.exists():
-        pytest.skip(f"Shopify's schema is not at {SCHEMA_FILE} (../shared/specs); skipped")
-    with serve() as server:
-        yield server
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(
-    _shopify_session: ShopifyServer, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> ShopifyServer:
-    """The endpoint with an empty shop, a 2,000-point bucket on ``clock`` and the token set."""
-    _shopify_session.reset(clock=clock)
-    monkeypatch.setenv("SHOPIFY_TOKEN", TOKEN)
-    return _shopify_session
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as s:
-        yield s
-
-
-def make(server: ShopifyServer, clock: Clock, session: Any, **settings: Any) -> Shopify:
-    raw = {"base_url": server.url, "token": "${SHOPIFY_TOKEN}", "location_id": LOCATION,
-           "timeout": 5, **settings}  # fmt: skip
-    values, problems = Shopify.validate_settings(raw, "channels.yaml:7: channels.shop.settings")
-    assert problems == []
-    channel = Shopify("shop", values, session=session)
-    channel.sleep, channel.clock = clock.sleep, clock
-    return channel
-
-
-@pytest.fixture
-def channel(server: ShopifyServer, clock: Clock, session: requests.Session) -> Shopify:
-    return make(server, clock, session)
-
-
-def jackets() -> list[Offer]:
-    """A size x colour group: 2 colours x 3 sizes, the olive ones on sale, with barcodes."""
-    base = sample_offers(1)[0]
-    return [
-        dataclasses.replace(
-            base, sku=f"NW-JKT-{color[:3].upper()}-{size}", item_group_id="NW-JKT",
-            title=f"Rain Jacket - {color} / {size}", color=color, size=size,
-            price=Decimal("120.00"), sale_price=Decimal("99.00") if color == "Olive" else None,
-            gtin=f"40063813339{i}", quantity=i + 2, product_type="Apparel > Jackets",
-            image_link=f"https://cdn.example.com/jkt/{color.lower()}.jpg",
-            additional_image_links=["https://cdn.example.com/jkt/detail.jpg"],
-        )
-        for i, (color, size) in enumerate((c, s) for c in ("Black", "Olive") for s in "SML")
-    ]  # fmt: skip
-
-
-def ids_of(results: list[Any]) -> dict[str, dict[str, str]]:
-    return {r.sku: r.remote_ids for r in results}
+_shopify_session, clock, server, session, channel = (
+    fx._shopify_session, fx.clock, fx.server, fx.session, fx.channel)  # fmt: skip
 
 
 def test_demo_like_offers_follow_shopifys_contract(server: ShopifyServer, channel: Shopify) -> None:
@@ -127,7 +60,8 @@ def test_demo_like_offers_follow_shopifys_contract(server: ShopifyServer, channe
     assert all(r.ok for r in priced) and ids_of(priced) == ids
     tee = server.shop.by_sku(offers[0].sku)
     assert (tee["price"], tee["compareAtPrice"]) == ("19.00", "29.00")
-    assert len(server.calls("productVariantsBulkUpdate")) == 6  # one call per product
+    [call] = server.calls("productVariantsBulkUpdate")  # six products, one request
+    assert len(call["fields"]) == 6 and call["cost"] == 60
 
     stocked = channel.send("quantities", offers, ids)
     assert all(r.ok for r in stocked)
@@ -198,7 +132,7 @@ def test_no_argument_list_ever_exceeds_250(server: ShopifyServer, channel: Shopi
     sizes = [len(c["variables"]["input"]["quantities"])
              for c in server.calls("inventorySetQuantities")]  # fmt: skip
     assert sizes == [250, 250, 100]
-    sizes = [len(c["variables"]["variants"]) for c in server.calls("productVariantsBulkUpdate")]
+    sizes = [len(c["variables"]["v0"]) for c in server.calls("productVariantsBulkUpdate")]
     assert sizes == [250, 250, 100]
     assert max(e["largest_list"] for e in server.log) == 250
     assert server.shop.available("BULK-599") == 599 % 9
@@ -208,15 +142,17 @@ def test_no_argument_list_ever_exceeds_250(server: ShopifyServer, channel: Shopi
 def test_a_low_cost_bucket_makes_the_channel_wait_instead_of_failing(
     server: ShopifyServer, clock: Clock, session: requests.Session
 ) -> None:
-    offers = sample_offers(5)  # five products: five price calls of 10 points
+    offers = sample_offers(5)  # five products: one price request of 5 x 10 points
     ids = ids_of(make(server, clock, session).send("listings", offers))
-    server.bucket = Bucket(maximum=30, restore=10, available=30)
+    server.bucket = Bucket(maximum=60, restore=10, available=60)
     clock.sleeps.clear()
     server.log.clear()
-    results = make(server, clock, session).send("prices", offers, ids)
-    assert all(r.ok for r in results)
-    assert clock.sleeps == [1.0, 1.0]  # 30 points for 3 calls, then 10 points = 1 s each
-    assert [e["outcome"] for e in server.log] == ["ok"] * 5  # never THROTTLED
+    channel = make(server, clock, session)
+    assert all(r.ok for r in channel.send("prices", offers, ids))  # 50 of the 60 points
+    assert channel.send("prices", offers[:1], ids)[0].ok  # 10 points: still there
+    assert all(r.ok for r in channel.send("prices", offers, ids))  # 50 points: 5 s of restore
+    assert clock.sleeps == [5.0]
+    assert [(e["cost"], e["outcome"]) for e in server.log] == [(50, "ok"), (10, "ok"), (50, "ok")]
     assert server.violations == []
 
 
@@ -247,7 +183,7 @@ def test_user_errors_become_rejections_of_the_skus_they_name(
     assert results[offers[2].sku].message == "Price must be greater than or equal to 0"
     others = [results[o.sku] for o in offers[:6] if o is not offers[2]]
     assert all(not r.ok and r.retriable and "not saved" in (r.message or "") for r in others)
-    assert results[offers[6].sku].ok  # another product's call went through
+    assert results[offers[6].sku].ok  # another product of the same request was saved
     stale = {**ids, offers[0].sku: {**ids[offers[0].sku], "inventory_item_id":
                                     "gid://shopify/InventoryItem/999999"}}  # fmt: skip
     stock = channel.send("quantities", offers[:2], stale)
@@ -261,40 +197,72 @@ def test_user_errors_become_rejections_of_the_skus_they_name(
     assert server.violations == []
 
 
-def test_a_refused_token_is_fatal_and_never_shown(
-    server: ShopifyServer, channel: Shopify, monkeypatch: pytest.MonkeyPatch
+def test_prices_of_120_products_go_out_in_2_requests_not_120(
+    server: ShopifyServer, channel: Shopify
 ) -> None:
-    monkeypatch.setenv("SHOPIFY_TOKEN", "shpat_revoked_0000111122223333")
-    with pytest.raises(Fatal) as caught:
-        channel.send("quantities", sample_offers(1), {"NW-TEE-BLA-000": {"product_id": "p"}})
-    assert "$SHOPIFY_TOKEN" in str(caught.value) and "HTTP 401" in str(caught.value)
-    assert "shpat_" not in str(caught.value) and caught.value.exit_code == 5
-    assert server.log[-1]["outcome"] == "unauthorized"
+    offers, ids = seeded(server, 120, 2)
+    results = channel.send("prices", offers, ids)
+    assert all(r.ok for r in results) and ids_of(results) == ids
+    calls = server.calls("productVariantsBulkUpdate")
+    assert [len(c["fields"]) for c in calls] == [100, 20]  # products per request
+    assert [c["cost"] for c in calls] == [1000, 200]  # Shopify's single-query max is 1,000
+    assert [sum(len(v) for v in c["variables"].values() if isinstance(v, list))
+            for c in calls] == [200, 40]  # fmt: skip
+    assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"12.50"}
+    assert server.violations == []
 
 
-@pytest.mark.parametrize(
-    ("fault", "retry_after", "words"),
-    [(429, 2.0, "HTTP 429"), (503, None, "HTTP 503"), ("reset", None, "unreachable")],
-)
-def test_outages_are_retriable(
-    server: ShopifyServer, channel: Shopify, fault: int | str, retry_after: float | None,
-    words: str,
-) -> None:  # fmt: skip
-    server.fail_next.append(fault)
-    with pytest.raises(Retriable, match=words) as caught:
-        channel.send("listings", sample_offers(1))
-    assert caught.value.retry_after == retry_after
-    assert channel.send("listings", sample_offers(1))[0].ok  # the next attempt works
+def test_the_engine_makes_batches_that_shopify_takes_in_one_request_each(
+    server: ShopifyServer, channel: Shopify
+) -> None:
+    """300 variants of 120 products (3 each for 60 of them): 2 batches of at most 250 variants
+    and 100 products, each one request, as few as Shopify's limits allow."""
+    offers, ids = seeded(server, 120, 3)
+    offers = [o for o in offers if int(o.sku[1:4]) < 60 or not o.sku.endswith("2")]
+    changes = [Change(o.sku, "prices", "update", o, {}, "") for o in offers]
+    batches = group_chunks(changes, Shopify.max_batch["prices"], Shopify.max_groups["prices"])
+    assert len(batches) == 2
+    for batch in batches:
+        assert all(r.ok for r in channel.send("prices", [c.offer for c in batch], ids))
+    assert len(server.calls("productVariantsBulkUpdate")) == 2
+    assert max(e["cost"] for e in server.log) <= 1000 and server.violations == []
 
 
-def test_a_timeout_is_retriable(server: ShopifyServer, clock: Clock) -> None:
-    class TimingOut:
-        def post(self, *args: Any, **kwargs: Any) -> Any:
-            assert kwargs["timeout"] == 5
-            raise requests.ReadTimeout("read timed out")
+def test_user_errors_of_one_product_reject_its_skus_only(
+    server: ShopifyServer, channel: Shopify
+) -> None:
+    offers, ids = seeded(server, 3, 2)
+    offers[2].price = Decimal("-1.00")  # the second product's first variant
+    gone = "gid://shopify/Product/999999"  # the third product was deleted in the admin
+    ids |= {o.sku: {**ids[o.sku], "product_id": gone} for o in offers[4:]}
+    results = channel.send("prices", offers, ids)
+    [call] = server.calls("productVariantsBulkUpdate")
+    assert len(call["fields"]) == 3  # one request; each product answers for itself
+    assert [(r.ok, r.retriable, r.message) for r in results] == [
+        (True, False, None),
+        (True, False, None),
+        (False, False, "Price must be greater than or equal to 0"),
+        (False, True, "not saved: Shopify refused another item of the same call"),
+        (False, False, "Product does not exist (productId)"),
+        (False, False, "Product does not exist (productId)"),
+    ]
+    assert [server.shop.by_sku(o.sku)["price"] for o in offers] == ["12.50"] * 2 + ["10.00"] * 4
+    assert server.violations == []
 
-    with pytest.raises(Retriable, match="did not answer within 5 s"):
-        make(server, clock, TimingOut()).send("listings", sample_offers(1))
+
+def test_a_throttled_price_request_wrote_nothing(
+    server: ShopifyServer, clock: Clock, channel: Shopify
+) -> None:
+    offers, ids = seeded(server, 3, 2)
+    server.bucket = Bucket(maximum=2000, restore=100, available=25)
+    with pytest.raises(Retriable, match="throttled") as caught:
+        channel.send("prices", offers, ids)
+    assert caught.value.retry_after == 0.05  # (30 requested - 25 available) / 100 a second
+    assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"10.00"}
+    clock.sleep(caught.value.retry_after)  # what the engine does with retry_after
+    assert all(r.ok for r in channel.send("prices", offers, ids))
+    assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"12.50"}
+    assert server.violations == []
 
 
 def test_settings_are_checked_and_used(
@@ -319,40 +287,6 @@ def test_settings_are_checked_and_used(
     assert numeric.send("quantities", sample_offers(1), ids)[0].ok  # "1" -> the Location gid
     with pytest.raises(Fatal, match="HTTP 404"):
         make(server, clock, session, api_version="1999-01").send("listings", sample_offers(1))
-
-
-def test_the_endpoint_refuses_what_shopify_refuses(server: ShopifyServer) -> None:
-    """The checks behind every "zero violations" above really bite."""
-    mutation = ("mutation Q($input: InventorySetQuantitiesInput!) { inventorySetQuantities("
-                "input: $input) { userErrors { field message } } }")  # fmt: skip
-    item = {"inventoryItemId": "gid://shopify/InventoryItem/1", "locationId": LOCATION,
-            "quantity": 1}  # fmt: skip
-    bad = [
-        ("{ shop { nonsense } }", {}),
-        ("query V($n: Int!) { productVariants(first: $n) { nodes { id } } }", {}),
-        ("mutation P($id: ID!, $v: [ProductVariantsBulkInput!]!) { productVariantsBulkUpdate("
-         "productId: $id, variants: $v) { userErrors { message } } }",
-         {"id": "gid://shopify/Product/1", "v": [{"id": "x", "price": 12.5}]}),
-        (mutation, {"input": {"name": "available", "reason": "correction",
-                              "quantities": [item] * 251}}),
-        ("query { productVariants(first: 250) { nodes { product { variants(first: 250) { "
-         "nodes { id } } } } } }", {}),
-    ]  # fmt: skip
-    for query, variables in bad:
-        status, body = server.answer(
-            TOKEN, json.dumps({"query": query, "variables": variables}).encode()
-        )
-        assert status == 200 and body["errors"], query
-    codes = [v["errors"][0]["extensions"]["code"] for v in server.violations]
-    assert codes == [
-        "GRAPHQL_VALIDATION_FAILED",
-        "INVALID_VARIABLE",
-        "INVALID_VARIABLE",
-        "MAX_INPUT_SIZE_EXCEEDED",
-        "MAX_COST_EXCEEDED",
-    ]
-    assert "greater than the maximum allowed of 250" in server.violations[3]["errors"][0][
-        "message"]  # fmt: skip
 
 
 class TestShopifyConformance(ChannelConformance):
@@ -397,76 +331,10 @@ channels:
     [call] = [e for e in server.log if e["outcome"] == "ok"]
     assert call["fields"] == ["productVariantsBulkUpdate"]
     assert server.shop.by_sku(sku)["price"] == price and server.violations == []
-
-
-# --- a fault in the middle of a send ---------------------------------------------------------
-class Flaky:
-    """A session whose chosen requests (1-based) end in a reset connection: ``before`` the
-    server saw them, or ``after`` it applied them (the answer is lost)."""
-
-    def __init__(self, session: requests.Session, fail: dict[int, str]) -> None:
-        self.session, self.fail, self.calls = session, fail, 0
-
-    def post(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        phase = self.fail.get(self.calls)
-        if phase == "before":
-            raise requests.ConnectionError("connection reset by peer")
-        response = self.session.post(*args, **kwargs)
-        if phase == "after":
-            raise requests.ConnectionError("connection reset by peer")
-        return response
-
-
-@pytest.mark.parametrize("phase", ["before", "after"])
-def test_a_fault_after_a_product_was_written_keeps_it_and_sends_the_rest_again(
-    server: ShopifyServer, clock: Clock, session: requests.Session, phase: str
-) -> None:
-    offers = sample_offers(3)  # three products: a SKU search, then a read + a productSet each
-    flaky = Flaky(session, {5: phase})  # the second productSet
-    results = make(server, clock, flaky).send("listings", offers)
-    assert flaky.calls == 5  # nothing sent after the fault
-    assert results[0].ok and set(results[0].remote_ids) == IDS
-    assert [(r.ok, r.retriable) for r in results[1:]] == [(False, True)] * 2
-    assert results[1].message == "not confirmed: Shopify unreachable: ConnectionError"
-    assert len(server.shop.products) == (2 if phase == "after" else 1)
-    # what the engine does: send the retriable ones again, with the ids it recorded (none)
-    again = make(server, clock, session).send("listings", offers[1:])
-    assert all(r.ok for r in again)
-    assert len(server.shop.products) == 3 and len(server.shop.variants) == 3  # no duplicate
-    assert server.violations == []
-
-
-@pytest.mark.parametrize(("fail", "phase"), [(1, "before"), (2, "after"), (3, "after")])
-def test_a_fault_before_anything_was_written_fails_the_whole_batch(
-    server: ShopifyServer, clock: Clock, session: requests.Session, fail: int, phase: str
-) -> None:
-    offers = sample_offers(3)  # 1: the search, 2: a read, 3: the first productSet
-    flaky = Flaky(session, {fail: phase})
-    with pytest.raises(Retriable, match="unreachable"):
-        make(server, clock, flaky).send("listings", offers)
-    assert flaky.calls == fail
-    assert all(r.ok for r in make(server, clock, session).send("listings", offers))
-    assert len(server.shop.products) == 3 and len(server.shop.variants) == 3
-    assert server.violations == []
-
-
-def test_a_fault_between_price_calls_keeps_the_prices_set(
-    server: ShopifyServer, clock: Clock, session: requests.Session
-) -> None:
-    offers = sample_offers(3)
-    ids = ids_of(make(server, clock, session).send("listings", offers))
-    for o in offers:
-        o.price += 1
-    with pytest.raises(Retriable):  # the first call: nothing was set
-        make(server, clock, Flaky(session, {1: "before"})).send("prices", offers, ids)
-    flaky = Flaky(session, {2: "after"})  # one productVariantsBulkUpdate per product
-    results = make(server, clock, flaky).send("prices", offers, ids)
-    assert flaky.calls == 2
-    assert results[0].ok and results[0].remote_ids == ids[offers[0].sku]
-    assert [(r.ok, r.retriable) for r in results[1:]] == [(False, True)] * 2
-    assert server.shop.by_sku(offers[2].sku)["price"] != str(offers[2].price)  # never sent
-    again = make(server, clock, session).send("prices", offers[1:], ids)
-    assert all(r.ok for r in again)
-    assert [server.shop.by_sku(o.sku)["price"] for o in offers] == [str(o.price) for o in offers]
-    assert server.violations == []
+    with contextlib.closing(sqlite3.connect(demo / "catalog.db")) as conn, conn:
+        conn.execute("UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0)")
+    server.log.clear()
+    result = run_cli("--workspace", demo, "push")
+    assert result.code == 0, result.output
+    [call] = [e for e in server.log if e["outcome"] == "ok"]  # every price: one request
+    assert len(call["fields"]) == len(server.shop.products) and server.violations == []

@@ -9,10 +9,13 @@ the 1,000-point single-query limit. A request failing a check gets ``{"errors": 
 like Shopify's and is recorded in ``violations``: tests assert there are none. A valid request
 is executed by graphql-core over the in-memory :class:`Shop`, so the answer has exactly the
 shape the query selected, plus ``extensions.cost`` (``requestedQueryCost``,
-``actualQueryCost``, ``throttleStatus``). When the cost bucket holds less than the requested
-cost the answer is Shopify's THROTTLED error (HTTP 200), which is not a violation.
+``actualQueryCost``, ``throttleStatus``). Root resolvers are per field, so aliased mutations
+(``p0: productVariantsBulkUpdate(...) p1: ...``) run one after the other, each with its own
+arguments and userErrors. When the cost bucket holds less than the requested cost the answer
+is Shopify's THROTTLED error (HTTP 200): nothing of the request runs, and it is no violation.
 
-Cost, as Shopify documents it: scalar 0, object 1, connection 2 + first x node, mutation 10.
+Cost, as Shopify documents it: scalar 0, object 1, connection 2 + first x node, mutation 10
+(each root field of a mutation document: 100 aliased mutations reach the 1,000-point limit).
 The bucket restores ``restore`` points a second by ``clock`` (injectable, so a test's fake
 sleep refills it). Fault switches: ``fail_next`` takes HTTP statuses (429 gets Retry-After)
 or "reset" (the connection is dropped without an answer). ``log`` holds every request.

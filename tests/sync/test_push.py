@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -10,7 +11,11 @@ from typing import Any
 import pytest
 import requests
 
+from multichan.channels import registry
+from multichan.sync.plan import Change
+from multichan.sync.push import group_chunks
 from multichan.sync.run import push_all
+from multichan.testing import sample_offers
 from multichan.workspace import resolve
 from tests.channels.conftest import TOKEN
 from tests.conftest import write_config
@@ -233,3 +238,44 @@ def test_unknown_rate_limit_key_is_a_config_error_with_its_line(shop: Shop) -> N
     result = shop.cli("plan")
     assert result.code == 3
     assert "did you mean 'requests_per_second'" in result.stderr
+
+
+def test_a_channels_cap_on_products_per_batch_shapes_the_batches(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel that takes a whole batch in one request only up to so many products (Shopify's
+    aliased price mutations) declares ``max_groups``; the engine's batches keep to it and are
+    still as few as both limits allow."""
+    assert shop.cli("push").code == 0
+    groups = dict(shop.db().execute("SELECT sku, COALESCE(item_group_id, sku) FROM products"))
+    acme = registry.load("acme_market")
+    monkeypatch.setattr(acme, "max_groups", {"prices": 4})
+    shop.sql("UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0)")
+    shop.server.requests.clear()
+    assert shop.cli("push").code == 0
+    batches = [[i["sku"] for i in r["body"]["items"]] for r in shop.server.requests]
+    skus = shop.skus()  # 60 SKUs of 18 products: 50 a batch and 4 products a batch
+    assert sorted(s for b in batches for s in b) == skus
+    assert all(len(b) <= 50 and len({groups[s] for s in b}) <= 4 for b in batches)
+    assert len(batches) == max(math.ceil(len(skus) / 50), math.ceil(len(set(groups.values())) / 4))
+
+
+def test_two_limits_need_no_more_batches_than_the_larger_floor() -> None:
+    """1,250 products with 1 to 4 changed variants each (as in bench/push_bench.py): first
+    fit alone fills the first batches with the big products and needs 14 batches; spread
+    over 13 they fit 250 variants and 100 products each."""
+    counts = [4] * 47 + [3] * 488 + [2] * 601 + [1] * 114
+    offers = {n: dataclasses.replace(sample_offers(1)[0], item_group_id=f"G{n:04d}")
+              for n in range(len(counts))}  # fmt: skip
+    changes = [
+        Change(f"G{n:04d}-{v}", "prices", "update", offers[n], {}, "")
+        for n, count in enumerate(counts) for v in range(count)
+    ]  # fmt: skip
+    batches = group_chunks(changes, 250, 100)
+    assert len(batches) == max(math.ceil(len(changes) / 250), math.ceil(len(counts) / 100)) == 13
+    for batch in batches:
+        products = [c.offer.item_group_id for c in batch]
+        assert len(batch) <= 250 and len(set(products)) <= 100
+        assert all(products.count(p) == counts[int(p[1:])] for p in products)  # kept together
+    assert sorted(c.sku for b in batches for c in b) == sorted(c.sku for c in changes)
+    assert len(group_chunks(changes, 250)) == 12  # without the cap: first fit, as before
