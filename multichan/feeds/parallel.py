@@ -4,7 +4,8 @@ For a template written as macros (``render.Parts``: every default template), the
 cut into contiguous SKU ranges of ``CHUNK`` products. A worker process turns a range into
 offers, validates them and renders them with the item macro, then sends back the range's UTF-8
 text and diagnostics; the parent writes the ranges in order, so the file, its sha256 and the
-diagnostics are exactly those of a one-process run. At most ``2 * workers`` ranges are in flight.
+diagnostics are exactly those of a one-process run. At most ``AHEAD * workers`` ranges are in
+flight.
 
 Items are numbered across ranges (``item(o, index)``) through a shared ticket: a worker learns
 where its range starts once the ranges before it are validated, not rendered. Templates whose
@@ -43,6 +44,7 @@ MIN_PARALLEL = 5000  # products; below this, starting workers costs more than it
 MAX_WORKERS = 8  # beyond this the parent, hashing and writing every byte, is the bottleneck
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
 PIPE_SIZE = 1 << 20  # bytes a worker's result pipe holds
+AHEAD = 2  # ranges given to each worker ahead of the one written next
 GC_PILE = 20_000  # container objects alive since the last collection: then collect
 
 
@@ -231,7 +233,7 @@ def _ranges(db: sqlite_utils.Database) -> Iterator[tuple[str, str | None]]:
 
 def _parallel(job: Job, db: sqlite_utils.Database, workers: int) -> Iterator[Chunk]:
     """Chunks from ``workers`` forked processes, each fed up to two ranges at a time over its
-    own pipe, at most ``2 * workers`` ranges ahead of the one written next."""
+    own pipe, at most ``AHEAD * workers`` ranges ahead of the one written next."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -269,7 +271,7 @@ def _parallel(job: Job, db: sqlite_utils.Database, workers: int) -> Iterator[Chu
     def top_up() -> None:
         nonlocal given
         for w, feed in enumerate(feeds):
-            while load[w] < 2 and given < written + 2 * workers:
+            while load[w] < AHEAD and given < written + AHEAD * workers:
                 task = next(ranges, None)
                 if task is None:
                     return
