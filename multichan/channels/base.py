@@ -65,21 +65,25 @@ class SettingSpec:
 @dataclass(frozen=True)
 class ItemResult:
     """The outcome for one SKU: accepted (with the channel's ids for it) or rejected with the
-    channel's own message. ``retriable`` marks a rejection worth trying again later."""
+    channel's own message. ``retriable`` marks a rejection worth trying again later;
+    ``retry_after`` is how long the channel asked to wait first (its Retry-After, in seconds)."""
 
     sku: str
     ok: bool
     remote_ids: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     retriable: bool = False
+    retry_after: float | None = None
 
     @classmethod
     def accepted(cls, sku: str, **remote_ids: str) -> ItemResult:
         return cls(sku, True, dict(remote_ids))
 
     @classmethod
-    def rejected(cls, sku: str, message: str, *, retriable: bool = False) -> ItemResult:
-        return cls(sku, False, {}, message, retriable)
+    def rejected(
+        cls, sku: str, message: str, *, retriable: bool = False, retry_after: float | None = None
+    ) -> ItemResult:
+        return cls(sku, False, {}, message, retriable, retry_after if retriable else None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +92,7 @@ class ItemResult:
             "remote_ids": self.remote_ids,
             "message": self.message,
             "retriable": self.retriable,
+            "retry_after": self.retry_after,
         }
 
 

@@ -389,7 +389,9 @@ def _unconfirmed(
     found so far, and for every other offer (not sent, or sent without an answer) a retriable
     rejection."""
     message = f"not confirmed: {exc.message}"
-    return [results.get(o.sku) or ItemResult.rejected(o.sku, message, retriable=True)
+    wait = exc.retry_after
+    return [results.get(o.sku) or ItemResult.rejected(o.sku, message, retriable=True,
+                                                       retry_after=wait)
             for o in offers]  # fmt: skip
 
 

@@ -130,7 +130,9 @@ def owner_id(out: Json) -> int | None:
 def lost(exc: Retriable) -> Json:
     """The answer of an object whose request failed mid-send or was never made: multichan
     cannot tell whether WooCommerce saved it, so it is sent again (creates are idempotent)."""
-    return error(UNSENT, f"not confirmed: {exc.message}")
+    out = error(UNSENT, f"not confirmed: {exc.message}")
+    out["error"]["retry_after"] = exc.retry_after
+    return out
 
 
 def result(sku: str, out: Json, key: str, prefix: str = "", **ids: str) -> ItemResult:
@@ -142,4 +144,5 @@ def result(sku: str, out: Json, key: str, prefix: str = "", **ids: str) -> ItemR
     code = str(err.get("code") or "")
     retriable = code in RETRIABLE
     text = f"{message} ({code})" if code and not retriable else message
-    return ItemResult.rejected(sku, text, retriable=retriable)
+    wait = err.get("retry_after") if code == UNSENT else None  # (ours, from lost())
+    return ItemResult.rejected(sku, text, retriable=retriable, retry_after=wait)

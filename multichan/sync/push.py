@@ -284,11 +284,13 @@ def push_plan(
             # a product's variants travel together: channels write listings, and often prices
             # and stock too, one product at a time
             size, cap = channel.max_batch.get(kind, 1), channel.max_groups.get(kind)
-            queue = [(batch, 0) for batch in group_chunks(todo, size, cap)]
+            queue: list[tuple[list[Change], int, float | None]] = [
+                (batch, 0, None) for batch in group_chunks(todo, size, cap)
+            ]  # (changes, times sent before, seconds the channel asked to wait)
             while queue:
-                batch, tries = queue.pop(0)
-                if tries:  # items the channel said may pass: back off, then send them again
-                    delay = pacing.backoff(tries)
+                batch, tries, wait = queue.pop(0)
+                if tries:  # items the channel said may pass: wait as it asked (or back off)
+                    delay = wait if wait is not None else pacing.backoff(tries)
                     result.sleeps.append(delay)
                     pacing.sleep(delay)
                 batch_no += 1
@@ -296,11 +298,14 @@ def push_plan(
                 outcomes: list[st.Outcome] = []
                 items: list[tuple[str, str, str, str | None]] = []
                 again: list[Change] = []
+                waits: list[float] = []  # the Retry-After of the items sent again
                 for change, r in zip(batch, results, strict=True):
                     message = scrub(r.message)
                     known.setdefault(change.sku, {}).update(r.remote_ids)
                     if not r.ok and r.retriable and tries < pacing.max_retries:
                         again.append(change)
+                        if r.retry_after is not None:
+                            waits.append(r.retry_after)
                         items.append((change.sku, change.action, "retry", message))
                         continue
                     if not r.ok and r.retriable:
@@ -322,7 +327,7 @@ def push_plan(
                     st.save_outcomes(db, channel.name, kind, outcomes, previous, delisted)
                     st.journal_items(db, run_id, kind, batch_no, attempts, items)
                 if again:
-                    queue.insert(0, (again, tries + 1))
+                    queue.insert(0, (again, tries + 1, max(waits) if waits else None))
     except _BatchFailed as exc:
         exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"

@@ -75,11 +75,13 @@ class AcmeServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    busy: dict[str, float] = field(default_factory=dict)  # SKU -> retry_after, answered once
 
     def reset(self) -> None:
         self.requests.clear()
         self.listings.clear()
         self.fail_next.clear()
+        self.busy.clear()
 
 
 def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -87,6 +89,9 @@ def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[
     for item in items:
         sku = item.get("sku")
         error = None
+        if sku in server.busy:
+            results.append({"sku": sku, "status": "busy", "retry_after": server.busy.pop(sku)})
+            continue
         if path == "/v1/listings/batch":
             if not item.get("title"):
                 error = "title: required"

@@ -151,3 +151,16 @@ def test_a_fault_between_price_requests_keeps_the_prices_set(
     assert all(r.ok for r in again)
     assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"12.50"}
     assert server.violations == []
+
+
+def test_a_429_between_price_requests_passes_its_retry_after_to_the_skus_left(
+    server: ShopifyServer, clock: Clock, channel: Shopify
+) -> None:
+    """The SKUs a 429 left unconfirmed carry Shopify's Retry-After, so the engine waits that
+    long before it sends them again, not its own short backoff."""
+    offers, ids = seeded(server, 120, 2)
+    server.fail_next.extend([None, 429])  # the first request goes through, the second: 429
+    results = channel.send("prices", offers, ids)
+    assert all(r.ok for r in results[:200])
+    assert {(r.retriable, r.retry_after) for r in results[200:]} == {(True, 2.0)}
+    assert {r.retry_after for r in results[:200]} == {None}

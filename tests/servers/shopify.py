@@ -18,7 +18,8 @@ Cost, as Shopify documents it: scalar 0, object 1, connection 2 + first x node, 
 (each root field of a mutation document: 100 aliased mutations reach the 1,000-point limit).
 The bucket restores ``restore`` points a second by ``clock`` (injectable, so a test's fake
 sleep refills it). Fault switches: ``fail_next`` takes HTTP statuses (429 gets Retry-After)
-or "reset" (the connection is dropped without an answer). ``log`` holds every request.
+or "reset" (the connection is dropped without an answer), None to answer that request as
+usual. ``log`` holds every request.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ class ShopifyServer:
     clock: Callable[[], float] = time.monotonic
     log: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: list[int | str] = field(default_factory=list)
+    fail_next: list[int | str | None] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(
@@ -289,8 +290,8 @@ def _handler(server: ShopifyServer) -> type[BaseHTTPRequestHandler]:
     class Handler(JsonHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if server.fail_next:
-                fault = server.fail_next.pop(0)
+            fault = server.fail_next.pop(0) if server.fail_next else None  # None: answer
+            if fault is not None:
                 server.log.append({"fields": [], "outcome": f"fault {fault}", "largest_list": 0})
                 if fault == "reset":
                     self.close_connection = True

@@ -279,3 +279,21 @@ def test_two_limits_need_no_more_batches_than_the_larger_floor() -> None:
         assert all(products.count(p) == counts[int(p[1:])] for p in products)  # kept together
     assert sorted(c.sku for b in batches for c in b) == sorted(c.sku for c in changes)
     assert len(group_chunks(changes, 250)) == 12  # without the cap: first fit, as before
+
+
+def test_items_a_channel_calls_busy_are_sent_again_after_the_wait_it_asked(
+    shop: Shop, fake_time: FakeTime
+) -> None:
+    """An item rejected as retriable with a Retry-After is sent again once that wait has
+    passed (the longest asked within the batch), not after the engine's own short backoff."""
+    assert shop.cli("push").code == 0
+    for sku, price in (("MUG-ENAMEL", "15.00"), ("BOTTLE-STEEL-750", "31.00")):
+        assert shop.cli("price", "set", sku, price).code == 0
+    shop.server.busy.update({"MUG-ENAMEL": 12.0, "BOTTLE-STEEL-750": 20.0})
+    shop.server.requests.clear()
+    results = push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing())
+    assert results[0].exit_code == 0, results[0].message
+    assert results[0].sleeps == [20.0] and fake_time.sleeps == [20.0]
+    assert _counts(shop) == {"/v1/prices/batch": 2}
+    assert shop.server.listings["MUG-ENAMEL"]["price"] == "15.00"
+    assert shop.server.listings["BOTTLE-STEEL-750"]["price"] == "31.00"

@@ -88,6 +88,11 @@ class AcmeMarket(Channel):
                 results.append(
                     ItemResult.rejected(offer.sku, "Acme sent no result for it", retriable=True)
                 )
+            elif r.get("status") == "busy":  # Acme asks to send it again after retry_after s
+                wait = float(r["retry_after"]) if r.get("retry_after") is not None else None
+                results.append(
+                    ItemResult.rejected(offer.sku, "Acme is busy", retriable=True, retry_after=wait)
+                )
             elif r.get("status") == "ok":
                 ids = {"listing_id": str(r["listing_id"])} if r.get("listing_id") else {}
                 results.append(ItemResult.accepted(offer.sku, **ids))
