@@ -113,6 +113,15 @@ class Retriable(MultichanError):
         self.retry_after = retry_after
 
 
+def transient(status: int, headers: Mapping[str, str], message: str) -> Retriable | None:
+    """The Retriable for an HTTP answer worth trying again (408 timeout, 429 rate limited,
+    5xx), carrying its Retry-After; None for any other status. Every channel maps these the
+    same way; what the other statuses mean is the channel's to say."""
+    if status in (408, 429) or status >= 500:
+        return Retriable(message, retry_after=retry_after(headers.get("Retry-After")))
+    return None
+
+
 def retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled."""
     try:

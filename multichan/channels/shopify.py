@@ -44,7 +44,7 @@ from multichan.channels.base import (
     RateLimit,
     Retriable,
     SettingSpec,
-    retry_after,
+    transient,
 )
 from multichan.offers import Offer
 
@@ -319,12 +319,9 @@ class Shopify(Channel):
                 f"Shopify refused the access token in ${token.var} (HTTP {status}); check it "
                 "is the shop's Admin API token with write_products and write_inventory"
             )
-        if status == 429 or status >= 500:
-            after = response.headers.get("Retry-After", "")
-            raise Retriable(
-                f"Shopify is busy or failing (HTTP {status})",
-                retry_after=retry_after(after),
-            )
+        busy = transient(status, response.headers, f"Shopify is busy or failing (HTTP {status})")
+        if busy:
+            raise busy
         if status == 404:
             raise Fatal(f"no Shopify Admin API at {self.endpoint} (HTTP 404): check base_url")
         if status >= 400:

@@ -37,7 +37,7 @@ from multichan.channels.base import (
     RateLimit,
     Retriable,
     SettingSpec,
-    retry_after,
+    transient,
 )
 from multichan.errors import ConfigError
 from multichan.offers import Offer
@@ -383,10 +383,10 @@ class Square(Channel):
         if status in (401, 403):
             raise Fatal(f"Square refused the access token in ${secret.var} ({said}); it needs "
                         "ITEMS_READ, ITEMS_WRITE and INVENTORY_WRITE")  # fmt: skip
-        if status in (408, 429) or status >= 500:
-            what = "rate limit" if status == 429 else f"error on {path}"
-            after = retry_after(response.headers.get("Retry-After"))
-            raise Retriable(f"Square {what} ({said})", retry_after=after)
+        what = "rate limit" if status == 429 else f"error on {path}"
+        busy = transient(status, response.headers, f"Square {what} ({said})")
+        if busy:
+            raise busy
         if status == 404:
             raise Fatal(f"Square has no {path} at {base} (HTTP 404); check base_url")
         if status >= 400:

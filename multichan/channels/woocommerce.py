@@ -47,7 +47,7 @@ from multichan.channels.base import (
     RateLimit,
     Retriable,
     SettingSpec,
-    retry_after,
+    transient,
 )
 from multichan.channels.woocommerce_bodies import Json
 from multichan.offers import Offer
@@ -314,9 +314,9 @@ class WooCommerce(Channel):
                 f"${secret_env.var} (HTTP {status}{said}), sent with {how}. Check that the key "
                 "exists with Read/Write permission (WooCommerce > Settings > Advanced > REST API)"
             )
-        if status == 429 or status >= 500:
-            after = retry_after(r.headers.get("Retry-After"))
-            raise Retriable(f"WooCommerce at {base}: HTTP {status}{said}", retry_after=after)
+        busy = transient(status, r.headers, f"WooCommerce at {base}: HTTP {status}{said}")
+        if busy:
+            raise busy
         if status == 413:  # multichan never sends more than LIMIT: a bug, or a lowered limit
             raise Fatal(
                 f"WooCommerce at {base}: batch too large (HTTP 413{said}); a bug in multichan, "

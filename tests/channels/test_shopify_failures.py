@@ -35,7 +35,12 @@ def test_a_refused_token_is_fatal_and_never_shown(
 
 @pytest.mark.parametrize(
     ("fault", "retry_after", "words"),
-    [(429, 2.0, "HTTP 429"), (503, None, "HTTP 503"), ("reset", None, "unreachable")],
+    [
+        (429, 2.0, "HTTP 429"),
+        (503, None, "HTTP 503"),
+        (408, None, "HTTP 408"),
+        ("reset", None, "unreachable"),
+    ],  # fmt: skip
 )
 def test_outages_are_retriable(
     server: ShopifyServer, channel: Shopify, fault: int | str, retry_after: float | None,

@@ -15,14 +15,13 @@ import pytest
 import requests
 
 from multichan.channels import registry
-from multichan.channels.base import Channel, Fatal, Retriable
+from multichan.channels.base import Channel, Fatal, Retriable, retry_after
 from multichan.channels.square import (
     NOT_LISTED,
     Square,
     description_html,
     minor_units,
     names,
-    retry_after,
 )
 from multichan.offers import Offer
 from multichan.testing import ChannelConformance, sample_offers
