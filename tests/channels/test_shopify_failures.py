@@ -40,7 +40,7 @@ def test_a_refused_token_is_fatal_and_never_shown(
         (503, None, "HTTP 503"),
         (408, None, "HTTP 408"),
         ("reset", None, "unreachable"),
-    ],  # fmt: skip
+    ],
 )
 def test_outages_are_retriable(
     server: ShopifyServer, channel: Shopify, fault: int | str, retry_after: float | None,
