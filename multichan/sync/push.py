@@ -322,7 +322,7 @@ def push_plan(
                         )
                         if kind == "listings" and change.action == "create":
                             blocked.add(change.sku)
-                with db.conn:  # the batch is confirmed: state and journal move together
+                with st.batch_written(db):  # confirmed: state and journal, one transaction
                     delisted = {c.sku for c in batch if c.action == "delist"}
                     st.save_outcomes(db, channel.name, kind, outcomes, previous, delisted)
                     st.journal_items(db, run_id, kind, batch_no, attempts, items)
@@ -335,7 +335,7 @@ def push_plan(
         result.exit_code = exc.cause.exit_code
         result.message = scrub(str(exc))
         result.counts["failed"] = len(exc.batch)
-        with db.conn:
+        with st.batch_written(db):
             st.journal_items(
                 db, run_id, exc.kind, batch_no, exc.attempts,
                 [(c.sku, c.action, "failed", result.message) for c in exc.batch],

@@ -9,13 +9,17 @@ channel's message.
 
 ``journal_runs`` has one row per push (start, end, exit code, counts); ``journal_items`` one row
 per SKU and request outcome. Messages are scrubbed of secret values before they are stored.
+
+A batch's state rows and journal items are written in one transaction (``batch_written``):
+a crash leaves both or neither.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import sqlite_utils
@@ -23,6 +27,40 @@ import sqlite_utils
 from multichan.catalog.store import now
 
 KINDS = ("listings", "prices", "quantities")
+STATE_COLUMNS = (
+    "channel", "sku", "kind", "hash", "snapshot", "remote_ids", "status", "last_error",
+    "updated_at",
+)  # fmt: skip
+UPSERT_STATE = (
+    f"INSERT INTO push_state ({', '.join(STATE_COLUMNS)}) VALUES ({', '.join('?' * 9)}) "
+    "ON CONFLICT (channel, sku, kind) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[3:])
+)
+INSERT_ITEM = (
+    "INSERT INTO journal_items (run_id, sku, kind, action, batch, attempts, outcome, message, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@contextlib.contextmanager
+def batch_written(db: sqlite_utils.Database) -> Iterator[None]:
+    """One transaction for what a confirmed batch writes (``save_outcomes``,
+    ``journal_items``): committed together, or rolled back together."""
+    conn = db.conn
+    nested = conn.in_transaction  # inside a caller's transaction: a savepoint of it
+    conn.execute("SAVEPOINT batch_written" if nested else "BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if nested:
+            conn.execute("ROLLBACK TO batch_written")
+            conn.execute("RELEASE batch_written")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("RELEASE batch_written" if nested else "COMMIT")
+
+
 # (sku, accepted, hash, snapshot, remote_ids, error message)
 Outcome = tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str | None]
 State = dict[str, dict[str, dict[str, Any]]]  # sku -> kind -> row (snapshot/remote_ids decoded)
@@ -55,7 +93,7 @@ def save_outcomes(
 ) -> None:
     """Write the confirmed outcome of one batch: (sku, ok, hash, snapshot, remote_ids, error).
     Accepted rows take the new hash and snapshot; rejected rows keep the old ones. Call inside
-    the transaction that also writes the batch's journal items."""
+    ``batch_written``, with the batch's journal items."""
     stamp = now()
     rows = []
     for sku, ok, digest, snapshot, remote_ids, error in outcomes:
@@ -68,16 +106,10 @@ def save_outcomes(
             status, last_error = "rejected", error
             row_hash = old["hash"] if old else None
             row_snap = old["snapshot"] if old else None
-        rows.append(
-            {
-                "channel": channel, "sku": sku, "kind": kind, "hash": row_hash,
-                "snapshot": None if row_snap is None else json.dumps(row_snap, sort_keys=True),
-                "remote_ids": json.dumps(ids, sort_keys=True), "status": status,
-                "last_error": last_error, "updated_at": stamp,
-            }
-        )  # fmt: skip
-    if rows:
-        db.table("push_state").upsert_all(rows, pk=("channel", "sku", "kind"))
+        snap = None if row_snap is None else json.dumps(row_snap, sort_keys=True)
+        rows.append((channel, sku, kind, row_hash, snap, json.dumps(ids, sort_keys=True),
+                     status, last_error, stamp))  # fmt: skip
+    db.conn.executemany(UPSERT_STATE, rows)
 
 
 def start_run(db: sqlite_utils.Database, channel: str, command: str) -> int:
@@ -118,14 +150,13 @@ def journal_items(
     attempts: int,
     items: Iterable[tuple[str, str, str, str | None]],
 ) -> None:
-    """Record (sku, action, outcome, message) for every SKU of one request."""
+    """Record (sku, action, outcome, message) for every SKU of one request (inside
+    ``batch_written``)."""
     stamp = now()
-    db.table("journal_items").insert_all(
-        {
-            "run_id": run_id, "sku": sku, "kind": kind, "action": action, "batch": batch,
-            "attempts": attempts, "outcome": outcome, "message": message, "at": stamp,
-        }
-        for sku, action, outcome, message in items
+    db.conn.executemany(
+        INSERT_ITEM,
+        [(run_id, sku, kind, action, batch, attempts, outcome, message, stamp)
+         for sku, action, outcome, message in items],
     )  # fmt: skip
 
 

@@ -297,3 +297,28 @@ def test_items_a_channel_calls_busy_are_sent_again_after_the_wait_it_asked(
     assert _counts(shop) == {"/v1/prices/batch": 2}
     assert shop.server.listings["MUG-ENAMEL"]["price"] == "15.00"
     assert shop.server.listings["BOTTLE-STEEL-750"]["price"] == "31.00"
+
+
+def test_a_crash_while_recording_a_batch_leaves_neither_state_nor_journal_of_it(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's state and journal rows are one transaction: a crash between the two writes
+    leaves neither, so the rerun sends that batch again and the journal never lies."""
+    from multichan.sync import state
+
+    real = state.journal_items
+
+    def crashing(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(state, "journal_items", crashing)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        push_all(resolve(shop.root), ["acme"])
+    db = shop.db()
+    assert db.execute("SELECT count(*) FROM push_state").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM journal_items").fetchone()[0] == 0
+    assert db.execute("SELECT status FROM journal_runs").fetchone() == ("crashed",)
+    monkeypatch.setattr(state, "journal_items", real)
+    assert push_all(resolve(shop.root), ["acme"])[0].exit_code == 0
+    assert db.execute("SELECT count(*) FROM push_state WHERE status = 'ok'").fetchone()[0] > 0
