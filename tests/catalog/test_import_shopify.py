@@ -1,72 +1,20 @@
-"""Importing Shopify product exports: what a seller sees in the catalog afterwards."""
+"""Importing Shopify product exports: what a seller sees in the catalog afterwards, from a clean
+export, a messy hand-edited one, and other shapes of Shopify exports (older and current headers,
+per-location stock, stray rows). Files that are not Shopify exports, and the command line, are
+in test_import_shopify_cli.py."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlite_utils
 
 from multichan.catalog.importers import run
-from multichan.catalog.schema import open_catalog
 from multichan.catalog.store import get_product
-from multichan.cli import main
-from multichan.errors import InputError
+from tests.catalog import shopify_conftest as fx
+from tests.catalog.shopify_conftest import CDN, CLASSIC, CLEAN, CURRENT, MESSY, skus, write_csv
 
-DATA = Path(__file__).parent.parent / "data" / "shopify"
-CLEAN = DATA / "clean.csv"
-MESSY = DATA / "messy.csv"
-CDN = "https://cdn.example.com/shop"
-
-CLASSIC = (
-    "Handle,Title,Body (HTML),Vendor,Type,Tags,Published,Option1 Name,Option1 Value,"
-    "Variant SKU,Variant Inventory Qty,Variant Price,Variant Compare At Price,Image Src,"
-    "Image Position"
-)
-CURRENT = (  # the header of Shopify's 2024+ product export
-    "Title,URL handle,Description,Vendor,Product category,Type,Tags,Published on online store,"
-    "Status,SKU,Barcode,Option1 name,Option1 value,Option1 Linked To,Option2 name,Option2 value,"
-    "Option2 Linked To,Option3 name,Option3 value,Option3 Linked To,Price,Compare-at price,"
-    "Cost per item,Charge tax,Tax code,Unit price total measure,Unit price total measure unit,"
-    "Unit price base measure,Unit price base measure unit,Inventory tracker,Inventory quantity,"
-    "Continue selling when out of stock,Weight value (grams),Weight unit for display,"
-    "Requires shipping,Fulfillment service,Product image URL,Image position,Image alt text,"
-    "Variant image URL,Gift card,SEO title,SEO description,"
-    "Color (product.metafields.shopify.color-pattern),Google Shopping / Google product category,"
-    "Google Shopping / Gender,Google Shopping / Age group,"
-    "Google Shopping / Manufacturer part number (MPN),Google Shopping / Ad group name,"
-    "Google Shopping / Ads labels,Google Shopping / Condition,Google Shopping / Custom product,"
-    "Google Shopping / Custom label 0,Google Shopping / Custom label 1,"
-    "Google Shopping / Custom label 2,Google Shopping / Custom label 3,"
-    "Google Shopping / Custom label 4"
-)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    catalog = open_catalog(tmp_path / "catalog.db")
-    yield catalog
-    catalog.close()
-
-
-def write_csv(path: Path, header: str, rows: list[dict[str, str]]) -> Path:
-    columns = header.split(",")
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        assert set(row) <= set(columns), set(row) - set(columns)
-        writer.writerow([row.get(c, "") for c in columns])
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    return path
-
-
-def skus(db: sqlite_utils.Database) -> list[str]:
-    return [r[0] for r in db.execute("SELECT sku FROM products ORDER BY sku")]
+db = fx.db
 
 
 # -- a clean export -------------------------------------------------------------------------
@@ -373,133 +321,3 @@ def test_a_note_row_left_in_the_file_is_ignored_with_a_warning(
         "ignored"
     ]
     assert skus(db) == ["FRAME"]
-
-
-# -- files that are not Shopify product exports -----------------------------------------------
-
-
-def test_latin1_file_is_refused_with_a_clear_message(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
-    path = tmp_path / "latin1.csv"
-    path.write_bytes((CLASSIC + "\ncamisa,Camisa Señor,,,,,,,,C-1,1,10,,,\n").encode("latin-1"))
-
-    with pytest.raises(InputError) as exc:
-        run(db, "shopify", path)
-    assert "is not UTF-8 (invalid byte at line 2)" in exc.value.message
-    assert "CSV UTF-8" in exc.value.message
-    assert skus(db) == []
-
-
-def test_woocommerce_export_is_not_a_shopify_export(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
-    path = tmp_path / "wc-product-export.csv"
-    path.write_text(
-        "ID,Type,SKU,Name,Published,Short description,Description,Regular price,Sale price,"
-        "Stock,Categories,Images\n"
-        '12,simple,WC-1,Mug,1,,"<p>Mug</p>",10,,5,Kitchen,https://example.com/m.jpg\n',
-        encoding="utf-8",
-    )
-    with pytest.raises(InputError) as exc:
-        run(db, "shopify", path)
-    assert "is not a Shopify product export" in exc.value.message
-    assert "missing column(s) Handle, Title" in exc.value.message
-    assert "woocommerce" in (exc.value.hint or "")
-
-
-def test_random_csv_is_not_a_shopify_export(db: sqlite_utils.Database, tmp_path: Path) -> None:
-    path = tmp_path / "contacts.csv"
-    path.write_text("name,email\nAda,ada@example.com\n", encoding="utf-8")
-
-    with pytest.raises(InputError) as exc:
-        run(db, "shopify", path)
-    assert "is not a Shopify product export" in exc.value.message
-    assert "Handle, Title, Variant SKU" in exc.value.message
-
-
-def test_line_separator_inside_a_title_does_not_split_the_row(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
-    path = tmp_path / "u2028.csv"
-    path.write_text(
-        CLASSIC + "\nmug,Mug\u2028with lid,,,,,,,,MUG,1,10,,,\nplate,Plate,,,,,,,,PLATE,1,x,,,\n",
-        encoding="utf-8",
-    )
-    outcome = run(db, "shopify", path)
-    assert skus(db) == ["MUG"]
-    assert [(r.line, r.sku) for r in outcome.parsed.rejected] == [(3, "PLATE")]
-
-
-# -- the command line -------------------------------------------------------------------------
-
-
-def cli(workspace: Path, *args: str) -> int:
-    """Run ``multichan -w WORKSPACE ARGS`` the way the console script does; return the code."""
-    with pytest.raises(SystemExit) as exc:
-        main(["-w", str(workspace), *args])
-    return int(exc.value.code or 0)
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "shop"
-    root.mkdir()
-    open_catalog(root / "catalog.db").close()
-    return root
-
-
-def test_cli_import_reports_rejected_rows_and_exits_4(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = cli(workspace, "import", "shopify", str(MESSY))
-    out, err = capsys.readouterr()
-
-    assert code == 4, err
-    assert "6 added, 0 changed, 0 unchanged, 6 rejected" in out
-    lines = err.splitlines()
-    assert any("messy.csv:7 SKU RU-TEE-M" in line and "not an amount" in line for line in lines)
-    assert "rejected messy.csv:12 SKU (none): variant has no SKU" in lines
-    assert any("messy.csv:17 SKU PL-KUBEK-01: SKU appears twice" in line for line in lines)
-    assert any("line 6 (SKU RU-TEE-S): barcode" in line for line in lines)
-
-
-def test_cli_clean_import_exits_0(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(workspace, "import", "shopify", str(CLEAN)) == 0
-    assert cli(workspace, "import", "shopify", str(CLEAN)) == 0
-    out, _ = capsys.readouterr()
-    assert out.splitlines()[-1].startswith("0 added, 0 changed, 5 unchanged, 0 rejected")
-
-
-def test_cli_json_dry_run_lists_rejections_and_writes_nothing(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = cli(workspace, "import", "shopify", str(MESSY), "--json", "--dry-run")
-    out, _ = capsys.readouterr()
-
-    assert code == 4
-    summary = json.loads(out)
-    assert summary["added"] == 6 and summary["dry_run"] is True
-    lamp = {
-        "line": 14,
-        "sku": "LAMP-OLD",
-        "reason": "status 'hidden' is not active, draft or archived",
-    }
-    assert lamp in summary["rejected"]
-    db = open_catalog(workspace / "catalog.db")
-    assert skus(db) == []
-    db.close()
-
-
-def test_cli_refuses_a_file_that_is_not_a_shopify_export(
-    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "contacts.csv"
-    path.write_text("name,email\nAda,ada@example.com\n", encoding="utf-8")
-
-    code = cli(workspace, "import", "shopify", str(path))
-    _, err = capsys.readouterr()
-
-    assert code == 2
-    assert err.startswith("Error: ")
-    assert "is not a Shopify product export" in err
