@@ -95,6 +95,9 @@ def declaration_problems(cls: type[Channel]) -> list[str]:
         if op not in supports or not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
             problems.append(f"max_groups[{op!r}] must be a positive whole number for a "
                             f"supported operation, not {cap!r}")  # fmt: skip
+    grouped: object = getattr(cls, "grouped", frozenset())
+    if not isinstance(grouped, frozenset | set) or not set(grouped) <= set(OPERATIONS):
+        problems.append(f"grouped {grouped!r} must be a set of operations {sorted(OPERATIONS)}")
     rate = getattr(cls, "rate_limit", None)
     if not isinstance(rate, RateLimit) or rate.requests_per_second <= 0 or rate.burst < 1:
         problems.append(f"rate_limit {rate!r} must be a RateLimit with positive values")

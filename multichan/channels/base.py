@@ -146,6 +146,10 @@ class Channel:
     # takes one call per product and can put only so many calls in one request (Shopify's
     # aliased price mutations); the engine cuts batches to it. Absent: no limit
     max_groups: ClassVar[Mapping[str, int]] = {}
+    # the operations whose batches keep a product's variants (an item group) together, for an
+    # API that writes them per product; in the others a batch is any max_batch SKUs in SKU
+    # order, so the engine sends exactly ceil(changed / max_batch) batches
+    grouped: ClassVar[frozenset[str]] = frozenset({"listings", "prices", "quantities"})
     rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set

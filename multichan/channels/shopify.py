@@ -59,6 +59,7 @@ class Shopify(Channel):
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 50, "prices": 250, "quantities": 250}
     max_groups: ClassVar[dict[str, int]] = {"prices": q.MAX_MUTATIONS}  # products per request
+    grouped = frozenset({"listings", "prices"})  # stock: inventory items of any product
     # HTTP requests; Shopify's real limit is its query-cost bucket, paced inside the module
     rate_limit = RateLimit(requests_per_second=10, burst=20)
     accepts_html = True  # descriptions are HTML there

@@ -139,6 +139,7 @@ class Square(Channel):
     description = "Square POS: catalog items, prices and on-hand stock at one store location"
     supports = frozenset({"listings", "prices", "quantities"})
     max_batch: ClassVar[dict[str, int]] = {"listings": 100, "prices": 100, "quantities": 100}
+    grouped = frozenset({"listings"})  # a price or a count is written per variation
     rate_limit = RateLimit(requests_per_second=10, burst=20)
     accepts_html = True  # descriptions are HTML there
     max_title, max_description = 255, 65_535

@@ -281,11 +281,13 @@ def push_plan(
     try:
         for kind in kinds:
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
-            # a product's variants travel together: channels write listings, and often prices
-            # and stock too, one product at a time
+            # a product's variants travel together where the channel writes per product
+            # (listings, and often prices and stock too): ``grouped``
             size, cap = channel.max_batch.get(kind, 1), channel.max_groups.get(kind)
+            grouped = kind in channel.grouped
+            batches = group_chunks(todo, size, cap) if grouped else chunks(todo, size)
             queue: list[tuple[list[Change], int, float | None]] = [
-                (batch, 0, None) for batch in group_chunks(todo, size, cap)
+                (batch, 0, None) for batch in batches
             ]  # (changes, times sent before, seconds the channel asked to wait)
             while queue:
                 batch, tries, wait = queue.pop(0)

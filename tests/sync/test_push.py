@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import sqlite3
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -258,6 +259,39 @@ def test_a_channels_cap_on_products_per_batch_shapes_the_batches(
     assert sorted(s for b in batches for s in b) == skus
     assert all(len(b) <= 50 and len({groups[s] for s in b}) <= 4 for b in batches)
     assert len(batches) == max(math.ceil(len(skus) / 50), math.ceil(len(set(groups.values())) / 4))
+
+
+def test_an_operation_written_per_variant_is_batched_in_sku_order_to_the_minimum(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a channel writes prices per variant (``grouped`` leaves them out, as Square's
+    and Shopify's stock), batches are any max_batch SKUs in SKU order: exactly
+    ceil(changed / max_batch) requests. Grouped, whole products fill batches less well."""
+    assert shop.cli("push").code == 0
+    acme = registry.load("acme_market")
+    monkeypatch.setattr(acme, "max_batch", {**acme.max_batch, "prices": 7})
+    sent = []
+    for grouped in (frozenset({"listings", "prices"}), frozenset({"listings"})):
+        monkeypatch.setattr(acme, "grouped", grouped)
+        shop.sql("UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0)")
+        shop.server.requests.clear()
+        assert shop.cli("push").code == 0
+        sent.append([[i["sku"] for i in r["body"]["items"]] for r in shop.server.requests])
+    skus = shop.skus()
+    groups = dict(shop.db().execute("SELECT sku, COALESCE(item_group_id, sku) FROM products"))
+    size = Counter(groups.values())
+
+    def split(batches: list[list[str]]) -> set[str]:
+        seen: dict[str, set[int]] = {}
+        for n, batch in enumerate(batches):
+            for sku in batch:
+                seen.setdefault(groups[sku], set()).add(n)
+        return {g for g, numbers in seen.items() if len(numbers) > 1}
+
+    assert all(size[g] > 7 for g in split(sent[0]))  # grouped: only products over 7 SKUs
+    assert any(size[g] <= 7 for g in split(sent[1]))  # SKU order: any product may straddle
+    assert sent[1] == [skus[i : i + 7] for i in range(0, len(skus), 7)]
+    assert len(sent[1]) == math.ceil(len(skus) / 7)
 
 
 def test_two_limits_need_no_more_batches_than_the_larger_floor() -> None:
