@@ -21,7 +21,7 @@ import requests
 
 from multichan.channels import shopify_queries as q
 from multichan.channels.woocommerce import LIMIT as WOO_LIMIT
-from multichan.sync.push import group_chunks
+from multichan.sync.push import sends as engine_sends
 
 KINDS = ("listings", "prices", "quantities")
 Classify = Callable[[str, str, Any], tuple[str, str | None]]  # -> ("write"|"read", kind|None)
@@ -149,13 +149,13 @@ def minimum(changed: int, max_batch: int) -> int:
 # --- what the APIs and the channels' design imply ------------------------------------------
 def design_writes(cls: Any, kind: str, changes: list[Any]) -> tuple[int, int]:
     """(sends, write requests) the engine and the channel module make for these changes, from
-    how they are written: the engine cuts the changes into sends with group_chunks (a product's
-    variants together, first-fit decreasing, within max_batch and the channel's max_groups);
+    how they are written: the engine cuts the changes into sends (``sync.push.sends``: a
+    product's variants together where the channel writes per product, else in SKU order);
     Shopify packs a send's prices as its module does (q.price_requests: 100 products and 250
     variants a request); WooCommerce one batch per parent (variations) plus one for simple
     products in each send; else one per send. Listings are not modelled (none change here)."""
     total = 0
-    sends = group_chunks(changes, cls.max_batch[kind], cls.max_groups.get(kind))
+    sends = engine_sends(cls, kind, changes)
     for part in sends:
         products: dict[str, list[Any]] = {}
         for c in part:

@@ -188,6 +188,18 @@ def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
 
 
+def sends(
+    channel: Channel | type[Channel], kind: str, changes: Sequence[Change]
+) -> list[list[Change]]:
+    """The batches the engine cuts ``changes`` of ``kind`` into for ``channel``: whole products
+    (``group_chunks``) for the operations it writes per product (``grouped``), else any
+    ``max_batch`` SKUs in SKU order."""
+    size = channel.max_batch.get(kind, 1)
+    if kind in channel.grouped:
+        return group_chunks(changes, size, channel.max_groups.get(kind))
+    return chunks(changes, size)
+
+
 def group_chunks(
     items: Sequence[Change], size: int, max_groups: int | None = None
 ) -> list[list[Change]]:
@@ -283,11 +295,8 @@ def push_plan(
             todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
             # a product's variants travel together where the channel writes per product
             # (listings, and often prices and stock too): ``grouped``
-            size, cap = channel.max_batch.get(kind, 1), channel.max_groups.get(kind)
-            grouped = kind in channel.grouped
-            batches = group_chunks(todo, size, cap) if grouped else chunks(todo, size)
             queue: list[tuple[list[Change], int, float | None]] = [
-                (batch, 0, None) for batch in batches
+                (batch, 0, None) for batch in sends(channel, kind, todo)
             ]  # (changes, times sent before, seconds the channel asked to wait)
             while queue:
                 batch, tries, wait = queue.pop(0)
