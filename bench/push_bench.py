@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(Path(__file__).parent), str(ROOT)]
 from push_record import (  # noqa: E402
     CLASSIFY,
+    JOINT,
     KINDS,
     EngineTime,
     Recorder,
@@ -54,6 +55,7 @@ from push_record import (  # noqa: E402
     design_writes,
     floor,
     minimum,
+    rows,
 )
 from push_scenario import (  # noqa: E402
     LOCATION_SQ,
@@ -169,10 +171,9 @@ def report(
     send_start = timer.first or started
     previous_end = send_start
     cum_min = cum_sent = total_w = total_r = total_sends = total_floor = 0
-    for kind in KINDS:
-        changes = plan.by_kind(kind)
+    for kind, changes, sent in rows(cls, plan):
         size = cls.max_batch[kind]
-        low = minimum(len(changes), size)
+        low = minimum(len(changes), size)  # the minimum, per kind (JOINT: none)
         mine = [c for c in calls if c.kind == kind]
         writes = sum(c.what == "write" for c in mine)
         reads = len(mine) - writes
@@ -185,13 +186,14 @@ def report(
         )
         cum_min, cum_sent = cum_min + low, cum_sent + len(mine)
         total_w, total_r = total_w + writes, total_r + reads
-        sends, design = design_writes(cls, kind, changes)
-        api_floor = floor(cls.type, kind, changes, size)
+        sends, design = design_writes(cls, kind, sent)
+        api_floor = floor(cls.type, kind, sent, size)
         total_sends, total_floor = total_sends + sends, total_floor + api_floor
         ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
         ratio_sent = f"{seconds / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
         lines.append(
-            f"{kind:<11}{len(changes):>8,}{size:>10}{low:>8,}{api_floor:>6,}{sends:>6,}"
+            f"{'price+stock' if kind == JOINT else kind:<11}{len(changes or sent):>8,}"
+            f"{size:>10}{low:>8,}{api_floor:>6,}{sends:>6,}"
             f"{writes:>7,}{design:>7,}"
             f"{reads:>6,}{seconds:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
         )
@@ -288,6 +290,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"initial push {name} (unpaced setup): {result.counts['ok']:,} SKU-kinds in "
                   f"{elapsed:.1f} s, {result.counts['batches']:,} sends; writes "
                   + ", ".join(f"{k} {kinds[k]:,} (min {low[k]:,}, floor {api[k]:,})" for k in KINDS)
+                  + (f", price and stock together {kinds[JOINT]:,}" if kinds[JOINT] else "")
                   + f"; reads {reads:,}", flush=True)  # fmt: skip
         chosen = changed_skus(root, args.changed, args.layout)
         apply_changes(root, chosen)

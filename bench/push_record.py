@@ -20,10 +20,32 @@ from urllib.parse import urlsplit
 import requests
 
 from multichan.channels import shopify_queries as q
+from multichan.channels.base import JOINT
 from multichan.channels.woocommerce import LIMIT as WOO_LIMIT
-from multichan.sync.push import sends as engine_sends
+from multichan.sync.batching import sends as engine_sends
 
 KINDS = ("listings", "prices", "quantities")
+
+
+def rows(cls: Any, plan: Any) -> list[tuple[str, list[Any], list[Any]]]:
+    """(kind, its changes, the changes sent as that kind) per table row. A channel that writes
+    price and stock in one call (JOINT) gets the SKUs whose both changed in a row of their
+    own, sent neither as prices nor as quantities; the issue's minimum stays per kind."""
+    joined: set[str] = set()
+    if JOINT in cls.supports:
+        stock = {c.sku for c in plan.by_kind("quantities") if c.action != "delist"}
+        joined = {c.sku for c in plan.by_kind("prices") if c.sku in stock}
+    found = []
+    for kind in KINDS:
+        changes = plan.by_kind(kind)
+        found.append(
+            (kind, changes, [c for c in changes if kind == "listings" or c.sku not in joined])
+        )
+    if joined:
+        found.append((JOINT, [], [c for c in plan.by_kind("prices") if c.sku in joined]))
+    return found
+
+
 Classify = Callable[[str, str, Any], tuple[str, str | None]]  # -> ("write"|"read", kind|None)
 
 
@@ -90,10 +112,13 @@ def woocommerce(method: str, path: str, body: Any) -> tuple[str, str | None]:
         return "read", None
     objects = [*(body.get("create") or []), *(body.get("update") or [])]
     keys = set().union(*(set(o) for o in objects)) - {"id"} if objects else set()
-    if keys and keys <= {"regular_price", "sale_price"}:
+    prices, stock = {"regular_price", "sale_price"}, {"manage_stock", "stock_quantity"}
+    if keys and keys <= prices:
         return "write", "prices"
-    if keys and keys <= {"manage_stock", "stock_quantity"}:
+    if keys and keys <= stock:
         return "write", "quantities"
+    if keys and keys <= prices | stock:
+        return "write", JOINT
     return "write", "listings"
 
 
@@ -162,7 +187,7 @@ def design_writes(cls: Any, kind: str, changes: list[Any]) -> tuple[int, int]:
             products.setdefault(c.offer.item_group_id or c.offer.sku, []).append(c.offer)
         if cls.type == "shopify" and kind == "prices":
             total += len(q.price_requests(list(products.values())))
-        elif cls.type == "woocommerce" and kind in ("prices", "quantities"):
+        elif cls.type == "woocommerce" and kind in ("prices", "quantities", JOINT):
             groups = {c.offer.item_group_id for c in part if c.offer.item_group_id}
             total += len(groups) + any(not c.offer.item_group_id for c in part)
         else:

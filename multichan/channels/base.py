@@ -6,7 +6,9 @@ supported operation. The engine calls ``channel.send(operation, offers)``, which
 owns: it checks the capability and the batch size, calls the module's method and checks that
 exactly one result came back per SKU, in order. Chunking (to ``max_batch`` offers and, where
 declared, ``max_groups`` products per batch), rate limiting, retries, state and dry-run belong
-to the engine, never to a channel module.
+to the engine, never to a channel module. A channel that can write a SKU's price and stock in
+one call supports ``prices+quantities`` too (JOINT): the engine then sends the SKUs whose
+price and stock both changed once, instead of once per kind.
 
 Errors come in three kinds (as in Singer/Meltano connectors):
 - a per-SKU rejection is an ``ItemResult`` with ``ok=False`` and the channel's own message;
@@ -28,12 +30,14 @@ from multichan.config import ENV_RE, Secret
 from multichan.errors import RETRIES_EXHAUSTED, ChannelFailed, MultichanError, did_you_mean
 from multichan.offers import Offer
 
-CAPABILITIES = frozenset({"listings", "prices", "quantities", "orders"})
+JOINT = "prices+quantities"  # price and stock of a SKU in one write
+CAPABILITIES = frozenset({"listings", "prices", "quantities", JOINT, "orders"})
 # operation -> the method a channel implements for it ("orders" is fetched, not sent)
 OPERATIONS: dict[str, str] = {
     "listings": "upsert_listings",
     "prices": "update_prices",
     "quantities": "update_quantities",
+    JOINT: "update_prices_and_quantities",
 }
 KINDS = ("str", "int", "bool", "secret", "url")
 
@@ -149,7 +153,7 @@ class Channel:
     # the operations whose batches keep a product's variants (an item group) together, for an
     # API that writes them per product; in the others a batch is any max_batch SKUs in SKU
     # order, so the engine sends exactly ceil(changed / max_batch) batches
-    grouped: ClassVar[frozenset[str]] = frozenset({"listings", "prices", "quantities"})
+    grouped: ClassVar[frozenset[str]] = frozenset({"listings", "prices", "quantities", JOINT})
     rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
@@ -232,6 +236,11 @@ class Channel:
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
         """Set the available quantity of each offer's existing listing."""
         raise NotImplementedError(f"{self.type} does not implement update_quantities")
+
+    def update_prices_and_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        """Set price (and sale price) and available quantity of each offer's existing listing
+        in one write; a SKU's result holds for both."""
+        raise NotImplementedError(f"{self.type} does not implement update_prices_and_quantities")
 
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Optional, for drift checks: what the channel shows now, by SKU (absent when the

@@ -11,7 +11,8 @@ reading of answers are in ``woocommerce_bodies``). Each batch request takes at m
 - prices and quantities are ``update`` entries (``regular_price``/``sale_price`` strings,
   ``manage_stock`` and the absolute ``stock_quantity``) by the ids earlier pushes recorded
   (``product_id``, or ``parent_id`` + ``variation_id``): one request for simple products, one
-  per parent. A SKU without recorded ids is rejected.
+  per parent. A SKU whose price and stock both changed goes once, with both (``prices+quantities``).
+  A SKU without recorded ids is rejected.
 Creates are idempotent: creates refused as ``product_invalid_sku`` are found by one ``GET
 ?include=`` of the ids WooCommerce names in those errors (``data.resource_id``; ``GET ?sku=``
 for a SKU it names none for) and updated instead; an update whose id is gone becomes a create.
@@ -41,6 +42,7 @@ import requests
 
 from multichan.channels import woocommerce_bodies as wb
 from multichan.channels.base import (
+    JOINT,
     Channel,
     Fatal,
     ItemResult,
@@ -77,8 +79,10 @@ class WooCommerce(Channel):
 
     type = "woocommerce"
     description = "WooCommerce shop (REST API v3 batch endpoints)"
-    supports = frozenset({"listings", "prices", "quantities"})
-    max_batch: ClassVar[dict[str, int]] = {"listings": 20, "prices": LIMIT, "quantities": LIMIT}
+    supports = frozenset({"listings", "prices", "quantities", JOINT})
+    max_batch: ClassVar[dict[str, int]] = {
+        "listings": 20, "prices": LIMIT, "quantities": LIMIT, JOINT: LIMIT,
+    }  # fmt: skip
     # WooCommerce has no limit of its own; hosts do. A cautious default: set `rate_limit:` in
     # channels.yaml for your host.
     rate_limit = RateLimit(requests_per_second=4.0, burst=8)
@@ -151,12 +155,13 @@ class WooCommerce(Channel):
 
     # --- prices and quantities --------------------------------------------------------------
     def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
-        return self._update(
-            offers, lambda o: {"regular_price": str(o.price), "sale_price": wb.money(o.sale_price)}
-        )
+        return self._update(offers, wb.price_fields)
 
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
-        return self._update(offers, lambda o: {"manage_stock": True, "stock_quantity": o.quantity})
+        return self._update(offers, wb.stock_fields)
+
+    def update_prices_and_quantities(self, offers: list[Offer]) -> list[ItemResult]:
+        return self._update(offers, lambda o: {**wb.price_fields(o), **wb.stock_fields(o)})
 
     def _update(self, offers: list[Offer], fields: Callable[[Offer], Json]) -> list[ItemResult]:
         self._halt = None

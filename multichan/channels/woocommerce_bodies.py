@@ -109,6 +109,16 @@ def rows(data: Any) -> list[Json]:
     return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
 
 
+def price_fields(o: Offer) -> Json:
+    """An update's price fields: WooCommerce takes prices as strings; no sale price clears it."""
+    return {"regular_price": str(o.price), "sale_price": money(o.sale_price)}
+
+
+def stock_fields(o: Offer) -> Json:
+    """An update's stock fields: managed stock, set to the absolute quantity."""
+    return {"manage_stock": True, "stock_quantity": o.quantity}
+
+
 def error(code: str, message: str) -> Json:
     return {"id": 0, "error": {"code": code, "message": message}}
 

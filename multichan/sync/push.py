@@ -1,22 +1,22 @@
 """Push: send one channel's plan in batches, within its rate limit, with retries, and record
 every confirmed batch.
 
-The engine owns everything around ``Channel.send``: chunking to ``max_batch`` (and to the
-channel's ``max_groups`` products per batch, where it declares one), a token bucket
-for the channel's rate limit, retries of ``Retriable`` with exponential backoff and jitter (or
-the channel's Retry-After), the safety limits, dry-run, and writing state + journal in one
-transaction per batch, so an interrupted push repeats at most one batch and loses nothing.
+The engine owns everything around ``Channel.send``: batches (``batching.sends``), a token
+bucket for the channel's rate limit, retries of ``Retriable`` with exponential backoff and
+jitter (or the channel's Retry-After), the safety limits, dry-run, and writing state + journal
+in one transaction per batch, so an interrupted push repeats at most one batch and loses
+nothing.
 Listings go first: prices and quantities of a SKU whose listing could not be created wait.
+Where the channel supports ``prices+quantities`` (JOINT), a SKU whose price and stock both
+changed is sent once with both, and its state and journal move for both kinds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,21 +25,24 @@ import requests
 import sqlite_utils
 
 from multichan import errors
-from multichan.channels.base import Channel, RateLimit, Retriable
+from multichan.channels.base import JOINT, Channel, RateLimit, Retriable
 from multichan.config import Secret
 from multichan.errors import MultichanError
 from multichan.sync import state as st
+from multichan.sync.batching import sends
 from multichan.sync.plan import Change, Plan
-
-SPREAD_TRIES = 3  # batch counts tried above the least possible when two limits apply
 
 
 class _BatchFailed(Exception):
     """A batch that failed as a whole (Fatal, or Retriable after the last retry)."""
 
-    def __init__(self, cause: MultichanError, kind: str, batch: list[Change], attempts: int):
+    def __init__(
+        self, cause: MultichanError, kind: str, batch: list[Change], attempts: int,
+        partners: dict[str, Change],
+    ) -> None:  # fmt: skip
         super().__init__(cause.message)
         self.cause, self.kind, self.batch, self.attempts = cause, kind, batch, attempts
+        self.partners = [partners[c.sku] for c in batch if c.sku in partners]
 
 
 class TokenBucket:
@@ -184,88 +187,6 @@ def scrubber(channel: Channel) -> Callable[[str | None], str | None]:
     return scrub
 
 
-def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
-
-
-def sends(
-    channel: Channel | type[Channel], kind: str, changes: Sequence[Change]
-) -> list[list[Change]]:
-    """The batches the engine cuts ``changes`` of ``kind`` into for ``channel``: whole products
-    (``group_chunks``) for the operations it writes per product (``grouped``), else any
-    ``max_batch`` SKUs in SKU order."""
-    size = channel.max_batch.get(kind, 1)
-    if kind in channel.grouped:
-        return group_chunks(changes, size, channel.max_groups.get(kind))
-    return chunks(changes, size)
-
-
-def group_chunks(
-    items: Sequence[Change], size: int, max_groups: int | None = None
-) -> list[list[Change]]:
-    """Batches of at most ``size`` that keep the variants of one product (item group)
-    together, so a channel creates a product with all its variants in one go; with
-    ``max_groups``, also at most that many groups (a part of a split group counts as one).
-
-    First-fit decreasing: groups, largest first, go into the first batch with room. With groups
-    small next to ``size`` this reaches the minimum number of batches; a group larger than
-    ``size`` is split, as it must be. With two limits first fit can fill batches by one and
-    leave them short by the other; then the parts are also spread over fewer batches, each to
-    the emptiest one with room, and the fewest batches win. Deterministic: ties go by SKU.
-    """
-    size = max(size, 1)
-    groups: dict[str, list[Change]] = {}
-    for change in items:
-        groups.setdefault(change.offer.item_group_id or f"\0{change.sku}", []).append(change)
-    parts = [part for members in groups.values() for part in chunks(members, size)]
-    parts.sort(key=lambda part: (-len(part), part[0].sku))
-    cap = max(max_groups or len(parts), 1)
-    bins: list[list[list[Change]]] = []
-    loads: list[int] = []
-    for part in parts:
-        for i, batch in enumerate(bins):
-            if loads[i] + len(part) <= size and len(batch) < cap:
-                batch.append(part)
-                loads[i] += len(part)
-                break
-        else:
-            bins.append([part])
-            loads.append(len(part))
-    if max_groups:
-        fewest = max(math.ceil(len(items) / size), math.ceil(len(parts) / cap))
-        for count in range(fewest, min(len(bins), fewest + SPREAD_TRIES)):
-            spread = _spread(parts, count, size, cap)
-            if spread is not None:
-                bins = spread
-                break
-    return [[change for part in batch for change in part] for batch in bins]
-
-
-def _spread(
-    parts: list[list[Change]], count: int, size: int, cap: int
-) -> list[list[list[Change]]] | None:
-    """``parts`` (largest first) over ``count`` batches, each to the one least full by both
-    limits that has room; None when a part fits nowhere. A heap keeps it O(parts log count)."""
-    bins: list[list[list[Change]]] = [[] for _ in range(count)]
-    loads = [0] * count
-    heap = [(0.0, i) for i in range(count)]
-    for part in parts:
-        full = []  # batches without room for this part: back on the heap afterwards
-        while heap:
-            fill, i = heapq.heappop(heap)
-            if loads[i] + len(part) <= size and len(bins[i]) < cap:
-                bins[i].append(part)
-                loads[i] += len(part)
-                heapq.heappush(heap, (loads[i] / size + len(bins[i]) / cap, i))
-                break
-            full.append((fill, i))
-        else:
-            return None
-        for entry in full:
-            heapq.heappush(heap, entry)
-    return [batch for batch in bins if batch]
-
-
 def push_plan(
     db: sqlite_utils.Database,
     channel: Channel,
@@ -290,67 +211,92 @@ def push_plan(
         for row in rows.values():
             known.setdefault(sku, {}).update(row["remote_ids"])
     batch_no = 0
-    try:
-        for kind in kinds:
-            todo = [c for c in plan.by_kind(kind) if c.sku not in blocked]
-            # a product's variants travel together where the channel writes per product
-            # (listings, and often prices and stock too): ``grouped``
-            queue: list[tuple[list[Change], int, float | None]] = [
-                (batch, 0, None) for batch in sends(channel, kind, todo)
-            ]  # (changes, times sent before, seconds the channel asked to wait)
-            while queue:
-                batch, tries, wait = queue.pop(0)
-                if tries:  # items the channel said may pass: wait as it asked (or back off)
-                    delay = wait if wait is not None else pacing.backoff(tries)
-                    result.sleeps.append(delay)
-                    pacing.sleep(delay)
-                batch_no += 1
-                results, attempts = _send(channel, kind, batch, pacing, result, known)
-                outcomes: list[st.Outcome] = []
-                items: list[tuple[str, str, str, str | None]] = []
-                again: list[Change] = []
-                waits: list[float] = []  # the Retry-After of the items sent again
-                for change, r in zip(batch, results, strict=True):
-                    message = scrub(r.message)
-                    known.setdefault(change.sku, {}).update(r.remote_ids)
-                    if not r.ok and r.retriable and tries < pacing.max_retries:
-                        again.append(change)
-                        if r.retry_after is not None:
-                            waits.append(r.retry_after)
-                        items.append((change.sku, change.action, "retry", message))
-                        continue
-                    if not r.ok and r.retriable:
-                        message = f"{message} (still failing after {tries + 1} attempts)"
-                        result.exhausted += 1
-                    outcomes.append(
+
+    def drain(op: str, todo: list[Change], partners: dict[str, Change]) -> None:
+        """Send ``todo`` as ``op`` in batches, sending again what the channel calls retriable;
+        a JOINT send answers for each SKU's quantities change (``partners``) too."""
+        nonlocal batch_no
+        queue: list[tuple[list[Change], int, float | None]] = [
+            (batch, 0, None) for batch in sends(channel, op, todo)
+        ]  # (changes, times sent before, seconds the channel asked to wait)
+        while queue:
+            batch, tries, wait = queue.pop(0)
+            if tries:  # items the channel said may pass: wait as it asked (or back off)
+                delay = wait if wait is not None else pacing.backoff(tries)
+                result.sleeps.append(delay)
+                pacing.sleep(delay)
+            batch_no += 1
+            results, attempts = _send(channel, op, batch, pacing, result, known, partners)
+            outcomes: dict[str, list[st.Outcome]] = {}
+            items: dict[str, list[tuple[str, str, str, str | None]]] = {}
+            again: list[Change] = []
+            waits: list[float] = []  # the Retry-After of the items sent again
+            for first, r in zip(batch, results, strict=True):
+                message = scrub(r.message)
+                known.setdefault(first.sku, {}).update(r.remote_ids)
+                both = [first, partners[first.sku]] if first.sku in partners else [first]
+                if not r.ok and r.retriable and tries < pacing.max_retries:
+                    again.append(first)
+                    if r.retry_after is not None:
+                        waits.append(r.retry_after)
+                    for change in both:
+                        items.setdefault(change.kind, []).append(
+                            (change.sku, change.action, "retry", message)
+                        )
+                    continue
+                if not r.ok and r.retriable:
+                    message = f"{message} (still failing after {tries + 1} attempts)"
+                    result.exhausted += len(both)
+                for change in both:
+                    outcomes.setdefault(change.kind, []).append(
                         (change.sku, r.ok, change.hash, change.snapshot, r.remote_ids, message)
                     )
-                    items.append((change.sku, change.action, "ok" if r.ok else "rejected", message))
-                    result.counts["ok" if r.ok else "rejected"] += 1
-                    if not r.ok:
-                        result.rejected.append(
-                            {"sku": change.sku, "kind": kind, "message": message or ""}
-                        )
-                        if kind == "listings" and change.action == "create":
-                            blocked.add(change.sku)
-                with st.batch_written(db):  # confirmed: state and journal, one transaction
-                    delisted = {c.sku for c in batch if c.action == "delist"}
-                    st.save_outcomes(db, channel.name, kind, outcomes, previous, delisted)
-                    st.journal_items(db, run_id, kind, batch_no, attempts, items)
-                if again:
-                    queue.insert(0, (again, tries + 1, max(waits) if waits else None))
+                    outcome = "ok" if r.ok else "rejected"
+                    items.setdefault(change.kind, []).append(
+                        (change.sku, change.action, outcome, message)
+                    )
+                    result.counts[outcome] += 1
+                    if r.ok:
+                        continue
+                    result.rejected.append(
+                        {"sku": change.sku, "kind": change.kind, "message": message or ""}
+                    )
+                    if change.kind == "listings" and change.action == "create":
+                        blocked.add(change.sku)
+            with st.batch_written(db):  # confirmed: state and journal, one transaction
+                delisted = {c.sku for c in batch if c.action == "delist"}
+                for kind, done in outcomes.items():
+                    st.save_outcomes(db, channel.name, kind, done, previous, delisted)
+                for kind, lines in items.items():
+                    st.journal_items(db, run_id, kind, batch_no, attempts, lines)
+            if again:
+                queue.insert(0, (again, tries + 1, max(waits) if waits else None))
+
+    try:
+        joined: set[str] = set()  # SKUs whose price and stock went in one send
+        for kind in kinds:
+            skip = blocked | joined
+            todo = [c for c in plan.by_kind(kind) if c.sku not in skip]
+            if kind == "prices" and "quantities" in kinds and JOINT in channel.supports:
+                stock = {c.sku: c for c in plan.by_kind("quantities") if c.action != "delist"}
+                pairs = {c.sku: stock[c.sku] for c in todo if c.sku in stock}
+                drain(JOINT, [c for c in todo if c.sku in pairs], pairs)
+                joined = set(pairs)
+                todo = [c for c in todo if c.sku not in joined]
+            drain(kind, todo, {})
     except _BatchFailed as exc:
         exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"
         # Retriable: 6; Fatal: 5; anything else the channel raised (a missing ${VAR}: 3)
         result.exit_code = exc.cause.exit_code
         result.message = scrub(str(exc))
-        result.counts["failed"] = len(exc.batch)
+        failed = [*exc.batch, *exc.partners]
+        result.counts["failed"] = len(failed)
         with st.batch_written(db):
-            st.journal_items(
-                db, run_id, exc.kind, batch_no, exc.attempts,
-                [(c.sku, c.action, "failed", result.message) for c in exc.batch],
-            )  # fmt: skip
+            for kind in st.KINDS:
+                lines = [(c.sku, c.action, "failed", result.message) for c in failed
+                         if c.kind == kind]  # fmt: skip
+                st.journal_items(db, run_id, kind, batch_no, exc.attempts, lines)
     except BaseException as exc:  # Ctrl-C or a bug: mark the run, then let the CLI report it
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed"
         st.end_run(db, run_id, status, errors.UNEXPECTED, result.counts, type(exc).__name__)
@@ -372,8 +318,10 @@ def _send(
     pacing: Pacing,
     result: PushResult,
     known: dict[str, dict[str, str]],
+    partners: dict[str, Change],
 ) -> tuple[list[Any], int]:
-    """One batch, retried; raises the last Retriable when retries are exhausted."""
+    """One batch, retried; raises the last Retriable when retries are exhausted (with the
+    batch's ``partners``, the quantities changes of a JOINT send)."""
     attempt = 0
     while True:
         attempt += 1
@@ -386,10 +334,10 @@ def _send(
         except requests.RequestException as failure:  # a transport error the module let through
             exc = Retriable(f"{channel.name}: {type(failure).__name__}: {failure}")
         if not isinstance(exc, Retriable):  # Fatal, or e.g. an unset ${VAR}: no retry
-            raise _BatchFailed(exc, kind, batch, attempt) from exc
+            raise _BatchFailed(exc, kind, batch, attempt, partners) from exc
         if attempt > pacing.max_retries:
             exc.message = f"{exc.message} (gave up after {attempt} attempts)"
-            raise _BatchFailed(exc, kind, batch, attempt) from exc
+            raise _BatchFailed(exc, kind, batch, attempt, partners) from exc
         delay = exc.retry_after if exc.retry_after is not None else pacing.backoff(attempt)
         result.sleeps.append(delay)
         pacing.sleep(delay)

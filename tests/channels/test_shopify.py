@@ -20,8 +20,8 @@ import requests
 from multichan.channels import registry
 from multichan.channels.base import Channel, Fatal, Retriable
 from multichan.channels.shopify import Shopify
+from multichan.sync.batching import group_chunks
 from multichan.sync.plan import Change
-from multichan.sync.push import group_chunks
 from multichan.testing import ChannelConformance, sample_offers
 from tests.channels import shopify_conftest as fx
 from tests.channels.shopify_conftest import IDS, ids_of, jackets, make, seeded

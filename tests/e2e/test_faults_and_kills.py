@@ -115,7 +115,7 @@ def test_pushes_through_faults_converge_to_the_fault_free_state(
 # --- kill -9 -----------------------------------------------------------------------------------
 KILL_POINTS = [
     *[("shop", n) for n in (1, 2, 3, 5, 8, 21, 39)],  # 40 in a full push; 39: all prices
-    *[("woo", n) for n in (1, 2, 3, 5, 8, 21)],  # 29
+    *[("woo", n) for n in (1, 2, 3, 5, 8, 13, 18)],  # 18; from 13: price and stock sent together
     *[("pos", n) for n in (1, 2, 3, 4)],  # 4: the last one is the quantities
 ]
 

@@ -79,10 +79,11 @@ class WooServer(WooShop):
                     setattr(self, f.name, getattr(fresh, f.name))
 
     def fail_next(
-        self, fault: int | str, *, times: int = 1, retry_after: str | None = None,
+        self, fault: int | str | None, *, times: int = 1, retry_after: str | None = None,
         seconds: float = 2.0,
     ) -> None:  # fmt: skip
-        """The next ``times`` requests fail: an HTTP status, "drop", "reset" or "stall"."""
+        """The next ``times`` requests fail: an HTTP status, "drop", "reset" or "stall";
+        ``None`` lets them through (to fail a later one)."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.faults.extend([(fault, headers, seconds)] * times)
 
@@ -207,7 +208,7 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
             with server.lock:
                 server.log.append(entry)
                 injected = server.faults.pop(0) if server.faults else None
-            if injected is not None:
+            if injected is not None and injected[0] is not None:  # (None: answer as usual)
                 entry.status = self._fault(*injected)
                 return
             headers: dict[str, str] = {}

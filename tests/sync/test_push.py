@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from multichan.channels import registry
+from multichan.sync.batching import group_chunks
 from multichan.sync.plan import Change
-from multichan.sync.push import group_chunks
 from multichan.sync.run import push_all
 from multichan.testing import sample_offers
 from multichan.workspace import resolve

@@ -1,0 +1,100 @@
+"""Batching: how the engine cuts one kind's changes into sends.
+
+Where a channel writes per product (its ``grouped`` operations) a product's variants travel
+together, packed first-fit decreasing within ``max_batch`` and, where the channel declares one,
+``max_groups`` products per send; elsewhere a send is any ``max_batch`` SKUs in SKU order, so
+there are exactly ceil(changed / max_batch) sends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+
+from multichan.channels.base import Channel
+from multichan.sync.plan import Change
+
+SPREAD_TRIES = 3  # batch counts tried above the least possible when two limits apply
+
+
+def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
+
+
+def sends(
+    channel: Channel | type[Channel], kind: str, changes: Sequence[Change]
+) -> list[list[Change]]:
+    """The batches the engine cuts ``changes`` of ``kind`` into for ``channel``: whole products
+    (``group_chunks``) for the operations it writes per product (``grouped``), else any
+    ``max_batch`` SKUs in SKU order."""
+    size = channel.max_batch.get(kind, 1)
+    if kind in channel.grouped:
+        return group_chunks(changes, size, channel.max_groups.get(kind))
+    return chunks(changes, size)
+
+
+def group_chunks(
+    items: Sequence[Change], size: int, max_groups: int | None = None
+) -> list[list[Change]]:
+    """Batches of at most ``size`` that keep the variants of one product (item group)
+    together, so a channel creates a product with all its variants in one go; with
+    ``max_groups``, also at most that many groups (a part of a split group counts as one).
+
+    First-fit decreasing: groups, largest first, go into the first batch with room. With groups
+    small next to ``size`` this reaches the minimum number of batches; a group larger than
+    ``size`` is split, as it must be. With two limits first fit can fill batches by one and
+    leave them short by the other; then the parts are also spread over fewer batches, each to
+    the emptiest one with room, and the fewest batches win. Deterministic: ties go by SKU.
+    """
+    size = max(size, 1)
+    groups: dict[str, list[Change]] = {}
+    for change in items:
+        groups.setdefault(change.offer.item_group_id or f"\0{change.sku}", []).append(change)
+    parts = [part for members in groups.values() for part in chunks(members, size)]
+    parts.sort(key=lambda part: (-len(part), part[0].sku))
+    cap = max(max_groups or len(parts), 1)
+    bins: list[list[list[Change]]] = []
+    loads: list[int] = []
+    for part in parts:
+        for i, batch in enumerate(bins):
+            if loads[i] + len(part) <= size and len(batch) < cap:
+                batch.append(part)
+                loads[i] += len(part)
+                break
+        else:
+            bins.append([part])
+            loads.append(len(part))
+    if max_groups:
+        fewest = max(math.ceil(len(items) / size), math.ceil(len(parts) / cap))
+        for count in range(fewest, min(len(bins), fewest + SPREAD_TRIES)):
+            spread = _spread(parts, count, size, cap)
+            if spread is not None:
+                bins = spread
+                break
+    return [[change for part in batch for change in part] for batch in bins]
+
+
+def _spread(
+    parts: list[list[Change]], count: int, size: int, cap: int
+) -> list[list[list[Change]]] | None:
+    """``parts`` (largest first) over ``count`` batches, each to the one least full by both
+    limits that has room; None when a part fits nowhere. A heap keeps it O(parts log count)."""
+    bins: list[list[list[Change]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    heap = [(0.0, i) for i in range(count)]
+    for part in parts:
+        full = []  # batches without room for this part: back on the heap afterwards
+        while heap:
+            fill, i = heapq.heappop(heap)
+            if loads[i] + len(part) <= size and len(bins[i]) < cap:
+                bins[i].append(part)
+                loads[i] += len(part)
+                heapq.heappush(heap, (loads[i] / size + len(bins[i]) / cap, i))
+                break
+            full.append((fill, i))
+        else:
+            return None
+        for entry in full:
+            heapq.heappush(heap, entry)
+    return [batch for batch in bins if batch]
