@@ -18,6 +18,7 @@ Errors come in three kinds (as in Singer/Meltano connectors):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -127,9 +128,11 @@ def transient(status: int, headers: Mapping[str, str], message: str) -> Retriabl
 
 
 def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled."""
+    """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled
+    (``nan`` and ``inf`` included)."""
     try:
-        return max(float(value or "-"), 0.0)
+        seconds = float(value or "-")
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     except ValueError:
         pass
     try:

@@ -18,6 +18,7 @@ the same functions.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
@@ -33,7 +34,7 @@ import sqlite_utils
 
 from multichan.catalog.store import Batch, iter_batches
 from multichan.errors import MultichanError, TemplateError
-from multichan.feeds import render
+from multichan.feeds import render, tuning
 from multichan.offers import Offer, Rules, Skipped
 
 if TYPE_CHECKING:
@@ -42,10 +43,7 @@ if TYPE_CHECKING:
 CHUNK = 1000  # products per range: ~0.7 MB of Google XML; more only costs memory
 MIN_PARALLEL = 5000  # products; below this, starting workers costs more than it saves
 MAX_WORKERS = 8  # beyond this the parent, hashing and writing every byte, is the bottleneck
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
-PIPE_SIZE = 1 << 20  # bytes a worker's result pipe holds
 AHEAD = 2  # ranges given to each worker ahead of the one written next
-GC_PILE = 20_000  # container objects alive since the last collection: then collect
 
 
 @dataclass(frozen=True)
@@ -56,12 +54,7 @@ class Diagnostic:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "channel": self.channel,
-            "sku": self.sku,
-            "field": self.field,
-            "reason": self.reason,
-        }
+        return dataclasses.asdict(self)
 
 
 def checked(
@@ -150,56 +143,20 @@ def chunks(
     """The feed's items as chunks in SKU order, rendered on ``workers`` processes."""
     workers = default_workers() if workers is None else workers
     if sys.platform.startswith("linux"):
-        _keep_freed_memory()  # before forking: the workers inherit it
+        tuning.keep_freed_memory()  # before forking: the workers inherit it
     parallel = workers > 1 and total >= MIN_PARALLEL
     if parallel and _can_fork():
         yield from _parallel(job, db, workers)
         return
     first = 1
-    with _collect_per_chunk():
+    with tuning.collect_per_chunk():
         for batch in iter_batches(db, job.rules.columns, size=CHUNK):
             chunk = Chunk(b"", 0)
             offers = offers_in(job, [batch], chunk)
             yield render_items(job, offers, first, chunk)
             first += chunk.items
             del offers
-            _collect_if_piled_up()
-
-
-def _collect_if_piled_up() -> None:
-    """Collect garbage once objects have piled up since the last collection. A chunk's
-    offers and text are freed by reference counting as soon as it is done (they hold no
-    cycles), so this rarely runs; a template that makes cycles still has them collected."""
-    if gc.get_count()[0] > GC_PILE:
-        gc.collect()
-
-
-@contextlib.contextmanager
-def _collect_per_chunk() -> Iterator[None]:
-    """Collect garbage between chunks (``_collect_if_piled_up``) instead of every 700
-    allocations: a chunk allocates hundreds of thousands of short-lived, acyclic objects and
-    the automatic collections cost a fifth of the time. What was there before (imports, the
-    template) is frozen, so these collections only look at the export's own objects."""
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory instead of handing it back to the kernel at once: every
-    chunk allocates a few MB of large buffers (its text, bytes, pickle) that would otherwise be
-    returned and faulted back in for the next chunk, about 7% of the export's CPU time. What is
-    kept is bounded (below 128 MB free at the top of the heap) and goes when the process ends."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        mallopt = ctypes.CDLL(None).mallopt
-        mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        mallopt(M_TRIM_THRESHOLD, 128 << 20)
+            tuning.collect_if_piled_up()
 
 
 def _can_fork() -> bool:
@@ -208,15 +165,6 @@ def _can_fork() -> bool:
     import multiprocessing
 
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-
-def _widen(conn: Connection) -> None:
-    """Let the pipe hold a whole range's text (Linux: up to pipe-max-size, 1 MB by default),
-    so a worker hands it over in one write instead of a dozen 64 KB turns with the parent."""
-    import fcntl
-
-    with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 def _ranges(db: sqlite_utils.Database) -> Iterator[tuple[str, str | None]]:
@@ -246,7 +194,7 @@ def _parallel(job: Job, db: sqlite_utils.Database, workers: int) -> Iterator[Chu
     try:
         for _ in range(workers):
             results, send = ctx.Pipe(duplex=False)  # plain pipes: cheaper than a socket pair
-            _widen(send)
+            tuning.widen(send)
             receive, feed = ctx.Pipe(duplex=False)
             inherited = [*conns, *feeds, results, feed]  # the worker closes the parent's ends
             args = (job, receive, send, inherited, ticket, numbered, os.getpid())
@@ -312,7 +260,10 @@ def _receive(conns: list[Connection], procs: list[Any]) -> list[tuple[int, int, 
         except EOFError:
             continue  # its worker has ended: see below
         if isinstance(payload, Chunk):
-            payload.data = conn.recv_bytes()  # sent apart: a pickle would copy it twice more
+            try:
+                payload.data = conn.recv_bytes()  # sent apart: see _hand_over
+            except EOFError:
+                continue  # its worker died between the two: see below
             received.append((w, k, payload))
         elif payload[0] == "template":
             raise TemplateError(payload[1])
@@ -354,7 +305,7 @@ def _work(
     """A worker: render the SKU ranges it is given until told to stop (or the parent is
     gone), sending each one back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    gc.disable()  # see _collect_per_chunk; what the parent had is frozen
+    gc.disable()  # see tuning.collect_per_chunk; what the parent had is frozen
     for other in inherited:
         other.close()
     db = sqlite_utils.Database(job.db_path)
@@ -370,10 +321,9 @@ def _work(
                 first = _take_numbers(k, len(offers), ticket, numbered, parent)
             render_items(job, offers, first, chunk)
             data, chunk.data = chunk.data, b""
-            send.send((k, chunk))
-            send.send_bytes(data)
+            _hand_over(send, k, chunk, data)
             del offers, chunk, data
-            _collect_if_piled_up()
+            tuning.collect_if_piled_up()
     except (EOFError, BrokenPipeError):
         pass  # the parent is gone: so are we
     except Exception as exc:
@@ -383,6 +333,17 @@ def _work(
     finally:
         send.close()
         db.close()
+
+
+def _hand_over(send: Connection, k: int, chunk: Chunk, data: bytes) -> None:
+    """Send range ``k``: its chunk, then its text apart (a pickle would copy it twice more).
+    A worker that fails between the two ends without a word: the parent then reports a
+    worker that stopped, instead of reading an error as feed text."""
+    send.send((k, chunk))
+    try:
+        send.send_bytes(data)
+    except BaseException:
+        os._exit(1)
 
 
 def _take_numbers(k: int, count: int, ticket: Any, numbered: Any, parent: int) -> int:

@@ -37,48 +37,72 @@ def write_temp(target: Path, chunks: Iterable[str | bytes], buffer_size: int = 1
     size = 0
     try:
         with os.fdopen(fd, "wb") as fh:
+            flusher = _Flusher(fh.fileno())
             pending: list[str] = []
             pending_len = 0
-            synced = 0
-            syncing: threading.Thread | None = None
 
             def put(data: bytes) -> None:
-                nonlocal size, synced, syncing
+                nonlocal size
                 fh.write(data)
                 digest.update(data)
                 size += len(data)
-                if size - synced >= SYNC_EVERY and not (syncing and syncing.is_alive()):
-                    synced = size
-                    syncing = threading.Thread(target=_flush, args=(fh.fileno(),), daemon=True)
-                    syncing.start()
+                flusher.written(size)
 
-            for chunk in chunks:
-                if type(chunk) is bytes:  # already encoded (a rendered range of items)
-                    if pending:
+            try:
+                for chunk in chunks:
+                    if type(chunk) is bytes:  # already encoded (a rendered range of items)
+                        if pending:
+                            put("".join(pending).encode("utf-8"))
+                            pending, pending_len = [], 0
+                        put(chunk)
+                        continue
+                    pending.append(chunk)  # type: ignore[arg-type]
+                    pending_len += len(chunk)
+                    if pending_len >= buffer_size:
                         put("".join(pending).encode("utf-8"))
                         pending, pending_len = [], 0
-                    put(chunk)
-                    continue
-                pending.append(chunk)  # type: ignore[arg-type]
-                pending_len += len(chunk)
-                if pending_len >= buffer_size:
-                    put("".join(pending).encode("utf-8"))
-                    pending, pending_len = [], 0
-            put("".join(pending).encode("utf-8"))
-            if syncing is not None:
-                syncing.join()
-            fh.flush()
-            os.fsync(fh.fileno())
+                put("".join(pending).encode("utf-8"))
+                flusher.finish()
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                flusher.join()  # the file is never closed under a flush in flight
     except BaseException:
         discard(temp)
         raise
     return Written(temp, size, digest.hexdigest())
 
 
-def _flush(fd: int) -> None:
-    """Write what the kernel holds of the file to disk; the final fsync reports any error."""
-    with contextlib.suppress(OSError):
-        os.fdatasync(fd)
+class _Flusher:
+    """Flushes a file to disk in a background thread every SYNC_EVERY bytes written. An error
+    a flush meets is raised by ``finish``: the kernel reports a lost write once per open file,
+    so the final fsync would not see it again."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.synced = fd, 0
+        self.thread: threading.Thread | None = None
+        self.error: OSError | None = None
+
+    def written(self, size: int) -> None:
+        if size - self.synced >= SYNC_EVERY and not (self.thread and self.thread.is_alive()):
+            self.synced = size
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            getattr(os, "fdatasync", os.fsync)(self.fd)  # (macOS has no fdatasync)
+        except OSError as exc:
+            self.error = exc
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def finish(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def commit(written: Written, target: Path) -> None:

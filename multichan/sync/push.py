@@ -212,10 +212,13 @@ def push_plan(
             known.setdefault(sku, {}).update(row["remote_ids"])
     batch_no = 0
 
-    def drain(op: str, todo: list[Change], partners: dict[str, Change]) -> None:
+    def drain(op: str, todo: list[Change], partners: dict[str, Change]) -> set[str]:
         """Send ``todo`` as ``op`` in batches, sending again what the channel calls retriable;
-        a JOINT send answers for each SKU's quantities change (``partners``) too."""
+        a JOINT send answers for each SKU's quantities change (``partners``) too. Returns the
+        SKUs a JOINT send had refused: the caller sends their price and stock apart, so one
+        kind's problem never holds the other back."""
         nonlocal batch_no
+        split: set[str] = set()
         queue: list[tuple[list[Change], int, float | None]] = [
             (batch, 0, None) for batch in sends(channel, op, todo)
         ]  # (changes, times sent before, seconds the channel asked to wait)
@@ -242,6 +245,13 @@ def push_plan(
                     for change in both:
                         items.setdefault(change.kind, []).append(
                             (change.sku, change.action, "retry", message)
+                        )
+                    continue
+                if not r.ok and not r.retriable and op == JOINT:
+                    split.add(first.sku)
+                    for change in both:
+                        items.setdefault(change.kind, []).append(
+                            (change.sku, change.action, "split", message)
                         )
                     continue
                 if not r.ok and r.retriable:
@@ -271,6 +281,10 @@ def push_plan(
                     st.journal_items(db, run_id, kind, batch_no, attempts, lines)
             if again:
                 queue.insert(0, (again, tries + 1, max(waits) if waits else None))
+        return split
+
+    def refused_before(sku: str) -> bool:
+        return any(row.get("status") == "rejected" for row in previous.get(sku, {}).values())
 
     try:
         joined: set[str] = set()  # SKUs whose price and stock went in one send
@@ -278,10 +292,12 @@ def push_plan(
             skip = blocked | joined
             todo = [c for c in plan.by_kind(kind) if c.sku not in skip]
             if kind == "prices" and "quantities" in kinds and JOINT in channel.supports:
+                # together when both changed, unless the channel refused either last time
                 stock = {c.sku: c for c in plan.by_kind("quantities") if c.action != "delist"}
-                pairs = {c.sku: stock[c.sku] for c in todo if c.sku in stock}
-                drain(JOINT, [c for c in todo if c.sku in pairs], pairs)
-                joined = set(pairs)
+                pairs = {c.sku: stock[c.sku] for c in todo
+                         if c.sku in stock and not refused_before(c.sku)}  # fmt: skip
+                split = drain(JOINT, [c for c in todo if c.sku in pairs], pairs)
+                joined = set(pairs) - split
                 todo = [c for c in todo if c.sku not in joined]
             drain(kind, todo, {})
     except _BatchFailed as exc:

@@ -76,12 +76,14 @@ class AcmeServer:
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     busy: dict[str, float] = field(default_factory=dict)  # SKU -> retry_after, answered once
+    refuse_stock: set[str] = field(default_factory=set)  # SKUs whose quantity is refused
 
     def reset(self) -> None:
         self.requests.clear()
         self.listings.clear()
         self.fail_next.clear()
         self.busy.clear()
+        self.refuse_stock.clear()
 
 
 def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,6 +101,8 @@ def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[
                 error = "title: at most 150 characters"
         elif sku not in server.listings:
             error = f"no listing for SKU {sku}"
+        if error is None and "quantity" in item and sku in server.refuse_stock:
+            error = "quantity: this listing's stock is managed elsewhere"
         if error is None and "price" in item:
             try:
                 if Decimal(item["price"]) <= 0:

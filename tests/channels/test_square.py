@@ -339,6 +339,7 @@ def test_retry_after_as_a_date_and_garbage() -> None:
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
     assert retry_after("soon") is None and retry_after(None) is None
     assert retry_after("1.5") == 1.5
+    assert retry_after("nan") is None and retry_after("inf") is None  # time.sleep would fail
 
 
 def test_unreachable_hanging_and_unset_token(

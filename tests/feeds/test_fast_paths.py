@@ -106,3 +106,22 @@ def test_a_large_feed_flushed_in_the_background_is_whole_and_hashed(
     assert target.read_bytes() == expected
     assert (written.bytes, written.sha256) == (len(expected), hashlib.sha256(expected).hexdigest())
     assert [p.name for p in target.parent.iterdir()] == ["big.xml"]
+
+
+def test_a_disk_error_met_by_a_background_flush_fails_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux reports a lost write once per open file: when the background flush meets it,
+    the feed is not committed as if all were well, and no temp file is left behind."""
+    import errno
+    import os
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(writer, "SYNC_EVERY", 1024)
+    monkeypatch.setattr(os, "fdatasync", failing)
+    target = tmp_path / "feeds" / "big.xml"
+    with pytest.raises(OSError, match="Input/output error"):
+        writer.write_temp(target, iter([b"x" * 4096] * 4))
+    assert list(target.parent.iterdir()) == []

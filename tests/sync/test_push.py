@@ -356,3 +356,39 @@ def test_a_crash_while_recording_a_batch_leaves_neither_state_nor_journal_of_it(
     monkeypatch.setattr(state, "journal_items", real)
     assert push_all(resolve(shop.root), ["acme"])[0].exit_code == 0
     assert db.execute("SELECT count(*) FROM push_state WHERE status = 'ok'").fetchone()[0] > 0
+
+
+def test_a_joint_write_refused_for_one_kind_is_split_and_never_paired_again(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel that writes price and stock together (prices+quantities) refuses a SKU's
+    stock: that SKU's price and stock are sent apart in the same run, so the price still
+    gets there; later runs send that SKU's two kinds apart from the start."""
+    acme = registry.load("acme_market")
+
+    def joint(self: Any, offers: list[Any]) -> list[Any]:
+        items = [{"sku": o.sku, "price": str(o.price), "quantity": o.quantity} for o in offers]
+        return self._batch("/v1/offers/batch", offers, items)
+
+    monkeypatch.setattr(acme, "supports", acme.supports | {"prices+quantities"})
+    monkeypatch.setattr(acme, "max_batch", {**acme.max_batch, "prices+quantities": 50})
+    monkeypatch.setattr(acme, "update_prices_and_quantities", joint, raising=False)
+    assert shop.cli("push").code == 0
+    x, y = "MUG-ENAMEL", "BOTTLE-STEEL-750"
+    shop.server.refuse_stock.add(x)
+    for price in ("15.00", "16.00"):
+        for sku in (x, y):
+            assert shop.cli("price", "set", sku, price).code == 0
+            assert shop.cli("stock", "adjust", sku, "+1", "--location", "store").code == 0
+        shop.server.requests.clear()
+        result = shop.cli("push")
+        assert result.code == 4 and "managed elsewhere" in result.stderr + result.stdout
+        sent = [(r["path"], sorted(i["sku"] for i in r["body"]["items"]))
+                for r in shop.server.requests]  # fmt: skip
+        together = sorted([x, y]) if price == "15.00" else [y]  # then x was refused before
+        apart = [("/v1/prices/batch", [x]), ("/v1/inventory/batch", [x])]
+        assert sent == [("/v1/offers/batch", together), *apart]
+        assert shop.server.listings[x]["price"] == price  # the price got there all the same
+    query = "SELECT kind, status FROM push_state WHERE sku = ? AND kind != 'listings'"
+    states = dict(shop.db().execute(query, [x]))
+    assert states == {"prices": "ok", "quantities": "rejected"}
