@@ -351,9 +351,9 @@ def _within(product_type: str, prefix: str) -> bool:
 
 def _expression(source: str):  # -> jinja2.Template
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = SandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(  # templates read products, never change them
         undefined=StrictUndefined,
         autoescape=False,
         finalize=lambda value: "" if value is None else value,

@@ -155,10 +155,10 @@ def plain(text: str | None) -> str:
     return strip_html(text or "")
 
 
-def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironment
+def environment(search_path: list[Path], escape: str):  # -> ImmutableSandboxedEnvironment
     from jinja2 import FileSystemLoader, StrictUndefined, nodes
     from jinja2.compiler import CodeGenerator
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     from multichan.offers import Offer
 
@@ -218,7 +218,7 @@ def environment(search_path: list[Path], escape: str):  # -> SandboxedEnvironmen
             self.visit(node.node, frame)
             self.write(f", {node.attr!r}))")
 
-    class FeedEnvironment(SandboxedEnvironment):
+    class FeedEnvironment(ImmutableSandboxedEnvironment):
         """The sandbox, with a fast path for Offer: a plain data object whose public fields
         are all safe to read (the sandbox's generic checks cost more than the rendering)."""
 

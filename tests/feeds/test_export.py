@@ -164,6 +164,21 @@ def test_template_syntax_error_names_file_and_line(demo: Path) -> None:
     assert temp_files(demo / "feeds") == []
 
 
+def test_a_template_may_read_offers_but_never_change_them(demo: Path) -> None:
+    """Templates run in Jinja's immutable sandbox: one that tries to change an offer's data
+    (or reach Python internals) is a template error with its line, and no feed is written."""
+    template = demo / "templates" / "google_merchant.xml.j2"
+    for trick in ("{{ o.tags.append('x') }}", "{{ o.__class__ }}"):
+        source = template.read_text(encoding="utf-8").replace("<g:id>", "<g:id>" + trick, 1)
+        (demo / "templates" / "tricky.xml.j2").write_text(source, encoding="utf-8")
+        write_config(demo, "channels:\n  g: {type: google_merchant, output: feeds/g.xml, "
+                     "template: tricky.xml.j2}\n")  # fmt: skip
+        result = run_cli("-w", demo, "export", "g")
+        assert result.code == 3, result.output
+        assert re.search(r"tricky\.xml\.j2:\d+: .*(unsafe|not safely callable)", result.output)
+        assert not (demo / "feeds" / "g.xml").exists()
+
+
 def test_one_channels_template_error_does_not_stop_the_others(demo: Path) -> None:
     (demo / "templates" / "broken.csv.j2").write_text(
         "sku\n{% for o in offers %}{{ o.nope }}\n{% endfor %}\n", encoding="utf-8"
