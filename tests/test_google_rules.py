@@ -240,14 +240,12 @@ def test_id_differing_only_by_case(run: Callable[..., list[str]]) -> None:
 
 
 def tee(id_: str, **changes: Value | None) -> dict[str, Value]:
-    fields = item(id=id_, title="Acme Tee", gtin=None, link="https://shop.example.com/tee")
-    fields.update({"item_group_id": "TEE", "color": "Blue", "size": "M"})
-    for name, value in changes.items():
-        if value is None:
-            fields.pop(name, None)
-        else:
-            fields[name] = value
-    return fields
+    """A variant of the Acme Tee group: BASE as a blue M tee, then ``changes`` (as ``item``)."""
+    tee_fields: dict[str, Value | None] = {
+        "id": id_, "title": "Acme Tee", "gtin": None, "link": "https://shop.example.com/tee",
+        "item_group_id": "TEE", "color": "Blue", "size": "M",
+    }  # fmt: skip
+    return item(**{**tee_fields, **changes})
 
 
 def test_variants_in_a_group_must_differ(run: Callable[..., list[str]]) -> None:
