@@ -62,7 +62,7 @@ STOCK: dict[str, Any] = {
 }  # fmt: skip
 CONTENT: dict[str, Any] = {
     "title": ("str", None), "description": ("str", None), "strip_html": ("bool", None),
-    "category_map": ("map", {}), "max_images": ("int", 10),
+    "category_map": ("map", {}), "max_images": ("int", 10), "formula_guard": ("bool", True),
 }  # fmt: skip
 RULES: dict[str, Any] = {
     "max_delist_percent": ("decimal", Decimal(20)),

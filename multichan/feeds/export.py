@@ -129,7 +129,9 @@ def export_channel(
     fmt = feed_format(channel)
     template_name = channel.template or fmt.template
     env = render.environment(
-        [ws.templates_dir, shipped("templates")], render.escape_for(template_name, fmt.escape)
+        [ws.templates_dir, shipped("templates")],
+        render.escape_for(template_name, fmt.escape),
+        formula_guard=channel.content["formula_guard"],
     )
     template = render.load(env, template_name)
     rules = rules_for(channel, config)

@@ -79,19 +79,27 @@ def escape_csv(value: Any) -> str:
             text = "'" + text
     else:
         text = _guard(value, _text(value))
+    return _csv_cell(text)
+
+
+def _csv_cell(text: str) -> str:
     if "," in text or '"' in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
 
 
 def escape_tsv(value: Any) -> str:
+    return _guard(value, _tsv_text(value))
+
+
+def _tsv_text(value: Any) -> str:
     if type(value) is str:
         text = value if value.isprintable() else CONTROL_RE.sub("", value)
     else:
         text = _text(value)
     if "\t" in text or "\n" in text or "\r" in text:
         text = " ".join(text.replace("\t", " ").split())
-    return _guard(value, text)
+    return text
 
 
 def _json_default(value: Any) -> Any:
@@ -121,6 +129,11 @@ _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 ESCAPES: dict[str, Callable[[Any], str]] = {
     "xml": escape_xml, "csv": escape_csv, "tsv": escape_tsv, "json": escape_json, "text": _text,
+}  # fmt: skip
+# without the formula guard, for a channel that turns it off (content.formula_guard: false):
+# feeds only a platform reads, where the apostrophe would show to shoppers
+UNGUARDED: dict[str, Callable[[Any], str]] = {
+    "csv": lambda value: _csv_cell(_text(value)), "tsv": _tsv_text,
 }  # fmt: skip
 EXTENSIONS = {
     ".xml": "xml",
@@ -155,7 +168,9 @@ def plain(text: str | None) -> str:
     return strip_html(text or "")
 
 
-def environment(search_path: list[Path], escape: str):  # -> ImmutableSandboxedEnvironment
+def environment(  # -> ImmutableSandboxedEnvironment
+    search_path: list[Path], escape: str, formula_guard: bool = True
+):
     from jinja2 import FileSystemLoader, StrictUndefined, nodes
     from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -241,7 +256,7 @@ def environment(search_path: list[Path], escape: str):  # -> ImmutableSandboxedE
         loader=FileSystemLoader([str(p) for p in search_path]),
         undefined=StrictUndefined,
         autoescape=False,
-        finalize=ESCAPES[escape],
+        finalize=ESCAPES[escape] if formula_guard else UNGUARDED.get(escape, ESCAPES[escape]),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -43,9 +43,12 @@ def test_escaping_matches_its_definition() -> None:
         )
 
 
-@pytest.mark.parametrize("escape", sorted(render.ESCAPES))
+@pytest.mark.parametrize(
+    ("escape", "guard"),
+    [*((e, True) for e in sorted(render.ESCAPES)), ("csv", False), ("tsv", False)],
+)
 def test_a_printed_value_is_exactly_what_the_formats_finalizer_makes(
-    escape: str, tmp_path: Path
+    escape: str, guard: bool, tmp_path: Path
 ) -> None:
     """Compiled templates call the finalizer without str() around it, and XML templates send
     printable text straight to the C escaper: every value still comes out as the finalizer
@@ -53,8 +56,8 @@ def test_a_printed_value_is_exactly_what_the_formats_finalizer_makes(
     values: list[Any] = [*random_texts(500), None, True, False, 0, 7, Decimal("19.90"), 2.5]
     (tmp_path / "t.j2").write_text("{% for v in values %}{{ v }}\x1e{% endfor %}")
     (tmp_path / "m.j2").write_text("{% macro item(v) %}[{{ v }}]{% endmacro %}")
-    env = render.environment([tmp_path], escape)
-    finalize = render.ESCAPES[escape]
+    env = render.environment([tmp_path], escape, formula_guard=guard)
+    finalize = render.ESCAPES[escape] if guard else render.UNGUARDED[escape]
     out = render.load(env, "t.j2").render(values=values).split("\x1e")[:-1]
     assert out == [finalize(v) for v in values]
     item = render.load(env, "m.j2").module.item

@@ -286,12 +286,24 @@ def test_generic_csv_formula_guard_and_quoting(demo: Path) -> None:
     assert rows["MUG-ENAMEL"]["description"].startswith("<p>Steel mug")
 
 
-def test_meta_csv_has_the_formula_guard_too(demo: Path) -> None:
+def test_meta_csv_has_the_formula_guard_too_unless_the_channel_turns_it_off(demo: Path) -> None:
     sql(demo, "UPDATE products SET title = '@SUM(A1:A9)' WHERE sku = 'MUG-ENAMEL'")
+    sql(demo, "UPDATE products SET title = '-20% Sale, Tee' WHERE sku = 'SEAT-PAD'")
     configure(demo, "meta: {type: meta_catalog, output: feeds/meta.csv}")
     export(demo, "meta")
     rows = {r["id"]: r for r in read_csv(demo / "feeds" / "meta.csv")}
     assert rows["MUG-ENAMEL"]["title"] == "'@SUM(A1:A9)"
+    # a feed only Meta reads: the title stays as written (still quoted as CSV)
+    configure(demo, "meta: {type: meta_catalog, output: feeds/meta.csv, "
+              "content: {formula_guard: false}}")  # fmt: skip
+    export(demo, "meta")
+    rows = {r["id"]: r for r in read_csv(demo / "feeds" / "meta.csv")}
+    assert rows["MUG-ENAMEL"]["title"] == "@SUM(A1:A9)"
+    assert rows["SEAT-PAD"]["title"] == "-20% Sale, Tee"
+    for value in ("maybe", "1.5"):
+        configure(demo, f"meta: {{type: meta_catalog, content: {{formula_guard: {value}}}}}")
+        result = run_cli("-w", demo, "export", "meta")
+        assert result.code == 3 and "formula_guard" in result.output, result.output
 
 
 def test_generic_jsonl(demo: Path) -> None:
