@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,18 @@ def running(httpd: HTTPServer) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def drop(handler: BaseHTTPRequestHandler, rst: bool) -> None:
+    """End ``handler``'s connection without an answer: a TCP RST (``rst``: SO_LINGER 0 and no
+    FIN first, and the server's ``resets`` set records it) or a clean shutdown."""
+    handler.close_connection = True
+    if rst:
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.server.resets.add(handler.connection.fileno())  # type: ignore[attr-defined]
+    else:
+        with contextlib.suppress(OSError):
+            handler.connection.shutdown(socket.SHUT_RDWR)
 
 
 class JsonHandler(BaseHTTPRequestHandler):

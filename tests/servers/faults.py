@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import random
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.servers import running
+from tests.servers import drop, running
 
 HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "content-length", "server", "date",
@@ -126,23 +124,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(data)
 
-        def _drop(self, rst: bool) -> None:
-            self.close_connection = True
-            if rst:  # SO_LINGER 0 and no FIN first: close() sends an RST
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
-                self.server.resets.add(self.connection.fileno())  # type: ignore[attr-defined]
-            else:
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
-
         def _fault(self, fault: Fault) -> None:
             if fault.kind == "stall":
                 time.sleep(proxy.stall_seconds)
-                self._drop(rst=False)
+                drop(self, rst=False)
             elif fault.kind == "reset":
-                self._drop(rst=True)
+                drop(self, rst=True)
             else:
                 headers = [("Content-Type", "application/json")]
                 if fault.kind == "429":

@@ -26,8 +26,6 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import socket
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +36,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
-from tests.servers import JsonHandler, running
+from tests.servers import JsonHandler, drop, running
 from tests.servers.woocommerce_shop import Json, WooError, WooShop
 
 KEY = "ck_4f1c2a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e"  # what ${WOOCOMMERCE_CONSUMER_KEY} holds
@@ -182,15 +180,7 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
                 return int(fault)
             if fault == "stall":
                 time.sleep(seconds)
-            if fault == "reset":  # SO_LINGER 0, and no FIN first: close() sends an RST
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
-                self.server.resets.add(self.connection.fileno())  # type: ignore[attr-defined]
-            else:
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
+            drop(self, rst=fault == "reset")
             return 0
 
         def _handle(self, method: str) -> None:
