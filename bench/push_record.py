@@ -22,6 +22,7 @@ import requests
 from multichan.channels import shopify_queries as q
 from multichan.channels.base import JOINT
 from multichan.channels.woocommerce import LIMIT as WOO_LIMIT
+from multichan.sync.batching import joint_pairs
 from multichan.sync.batching import sends as engine_sends
 
 KINDS = ("listings", "prices", "quantities")
@@ -32,9 +33,9 @@ def rows(cls: Any, plan: Any) -> list[tuple[str, list[Any], list[Any]]]:
     price and stock in one call (JOINT) gets the SKUs whose both changed in a row of their
     own, sent neither as prices nor as quantities; the issue's minimum stays per kind."""
     joined: set[str] = set()
-    if JOINT in cls.supports:
-        stock = {c.sku for c in plan.by_kind("quantities") if c.action != "delist"}
-        joined = {c.sku for c in plan.by_kind("prices") if c.sku in stock}
+    if JOINT in cls.supports:  # nothing was refused before in the bench
+        pairs = joint_pairs(plan.by_kind("prices"), plan.by_kind("quantities"), lambda _: False)
+        joined = set(pairs)
     found = []
     for kind in KINDS:
         changes = plan.by_kind(kind)

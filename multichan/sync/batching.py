@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from multichan.channels.base import Channel
 from multichan.sync.plan import Change
 
 SPREAD_TRIES = 3  # batch counts tried above the least possible when two limits apply
+
+
+def joint_pairs(
+    prices: Sequence[Change], quantities: Sequence[Change], refused: Callable[[str], bool]
+) -> dict[str, Change]:
+    """SKU -> its quantities change, for the SKUs whose price and stock both go in one JOINT
+    send: both changed (a delist stays a quantities send), and the channel refused neither
+    kind last time (``refused``), so one kind's problem never holds the other back."""
+    stock = {c.sku: c for c in quantities if c.action != "delist"}
+    return {c.sku: stock[c.sku] for c in prices if c.sku in stock and not refused(c.sku)}
 
 
 def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:

@@ -29,7 +29,7 @@ from multichan.channels.base import JOINT, Channel, RateLimit, Retriable
 from multichan.config import Secret
 from multichan.errors import MultichanError
 from multichan.sync import state as st
-from multichan.sync.batching import sends
+from multichan.sync.batching import joint_pairs, sends
 from multichan.sync.plan import Change, Plan
 
 
@@ -292,10 +292,7 @@ def push_plan(
             skip = blocked | joined
             todo = [c for c in plan.by_kind(kind) if c.sku not in skip]
             if kind == "prices" and "quantities" in kinds and JOINT in channel.supports:
-                # together when both changed, unless the channel refused either last time
-                stock = {c.sku: c for c in plan.by_kind("quantities") if c.action != "delist"}
-                pairs = {c.sku: stock[c.sku] for c in todo
-                         if c.sku in stock and not refused_before(c.sku)}  # fmt: skip
+                pairs = joint_pairs(todo, plan.by_kind("quantities"), refused_before)
                 split = drain(JOINT, [c for c in todo if c.sku in pairs], pairs)
                 joined = set(pairs) - split
                 todo = [c for c in todo if c.sku not in joined]
