@@ -242,28 +242,20 @@ def push_plan(
                     again.append(first)
                     if r.retry_after is not None:
                         waits.append(r.retry_after)
-                    for change in both:
-                        items.setdefault(change.kind, []).append(
-                            (change.sku, change.action, "retry", message)
-                        )
+                    _lines(items, both, "retry", message)
                     continue
                 if not r.ok and not r.retriable and op == JOINT:
                     split.add(first.sku)
-                    for change in both:
-                        items.setdefault(change.kind, []).append(
-                            (change.sku, change.action, "split", message)
-                        )
+                    _lines(items, both, "split", message)
                     continue
                 if not r.ok and r.retriable:
                     message = f"{message} (still failing after {tries + 1} attempts)"
                     result.exhausted += len(both)
+                outcome = "ok" if r.ok else "rejected"
+                _lines(items, both, outcome, message)
                 for change in both:
                     outcomes.setdefault(change.kind, []).append(
                         (change.sku, r.ok, change.hash, change.snapshot, r.remote_ids, message)
-                    )
-                    outcome = "ok" if r.ok else "rejected"
-                    items.setdefault(change.kind, []).append(
-                        (change.sku, change.action, outcome, message)
                     )
                     result.counts[outcome] += 1
                     if r.ok:
@@ -322,6 +314,17 @@ def push_plan(
         result.message = f"{len(result.rejected)} item(s) rejected by {channel.name}"
     st.end_run(db, run_id, result.status, result.exit_code, result.counts, result.message)
     return result
+
+
+def _lines(
+    items: dict[str, list[tuple[str, str, str, str | None]]],
+    changes: list[Change],
+    outcome: str,
+    message: str | None,
+) -> None:
+    """Journal lines (sku, action, outcome, message) for ``changes``, by kind."""
+    for change in changes:
+        items.setdefault(change.kind, []).append((change.sku, change.action, outcome, message))
 
 
 def _send(
