@@ -166,6 +166,22 @@ class Rules:
             qty = min(qty, self.cap)
         return 0 if qty < self.threshold else qty
 
+    def counted(self, stock: dict[str, int]) -> dict[str, int]:
+        """The stock levels of the locations this channel counts."""
+        if self.locations is None:
+            return stock
+        return {loc: q for loc, q in stock.items() if loc in self.locations}
+
+    def totals(self):  # -> catalog.store.Totals | None
+        """How to read stock as one total per SKU over this channel's locations, for a feed
+        that shows no per-location stock; None when a title or description expression may
+        read the product's stock by location."""
+        from multichan.catalog.store import Totals
+
+        if self.title_tpl or self.desc_tpl:
+            return None
+        return Totals(None if self.locations is None else tuple(sorted(self.locations)))
+
     # --- price -------------------------------------------------------------------------
     def price(self, amount: Decimal, currency: str) -> tuple[Decimal, str]:
         if self.target_currency and currency != self.target_currency:
@@ -258,12 +274,14 @@ class Rules:
         self,
         row: tuple[Any, ...],
         images: list[str],
-        stock: dict[str, int],
+        stock: dict[str, int] | int,
         override: dict[str, Any] | None = None,
         product: dict[str, Any] | None = None,
     ) -> Offer | None:
         """``offer`` for a catalog row holding ``self.columns`` (the export's fast path);
-        ``stock`` ordered by location. ``product``, the row as a dict, is built when needed."""
+        ``stock`` ordered by location, or the total over the channel's locations (``totals``:
+        the offer then has no per-location stock). ``product``, the row as a dict, is built
+        when needed."""
         (
             sku, group, handle, title, description, brand, gtin, mpn, condition, price,
             sale_price, currency, weight, ptype, category, link, color, size, material,
@@ -273,9 +291,11 @@ class Rules:
             return None
         if self.filtered and not self.wanted(sku, brand, tags, ptype):
             return None
-        counted = stock if self.locations is None else {
-            loc: q for loc, q in stock.items() if loc in self.locations}  # fmt: skip
-        if self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do
+        if type(stock) is not dict:  # summed over this channel's locations (Totals)
+            by_location: dict[str, int] = {}
+            quantity = (stock if stock > 0 else 0) if self.plain_stock else self.quantity(stock)
+        elif self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do
+            counted = self.counted(stock)
             total = sum(counted.values())
             quantity = total if total > 0 else 0
             by_location = (
@@ -284,6 +304,7 @@ class Rules:
                 else {loc: q if q > 0 else 0 for loc, q in counted.items()}
             )
         else:
+            counted = self.counted(stock)
             quantity = self.quantity(sum(counted.values()))
             by_location = {loc: self.quantity(q) for loc, q in counted.items()}
         if self.in_stock_only and quantity <= 0:

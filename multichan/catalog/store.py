@@ -275,7 +275,22 @@ def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
             yield record
 
 
-Batch = tuple[list[tuple[Any, ...]], dict[str, list[str]], dict[str, dict[str, int]]]
+Batch = tuple[list[tuple[Any, ...]], dict[str, list[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Stock read as one total per SKU over ``locations`` (None: all of them), for a feed
+    that shows no per-location stock: SQLite sums it, Python sees one number per product."""
+
+    locations: tuple[str, ...] | None = None
+
+    @property
+    def query(self) -> str:
+        where = "sku BETWEEN ? AND ?"
+        if self.locations is not None:
+            where += f" AND location IN ({', '.join('?' * len(self.locations))})"
+        return f"SELECT sku, SUM(quantity) FROM stock WHERE {where} GROUP BY sku"
 
 
 def iter_batches(
@@ -285,9 +300,11 @@ def iter_batches(
     start: str | None = None,
     stop: str | None = None,
     size: int = 1000,
+    summed: Totals | None = None,
 ) -> Iterator[Batch]:
     """``iter_catalog`` for the export's fast path: batches of (rows, images by SKU, stock by
-    SKU), each row a tuple of ``columns`` (sku first), no dict per product."""
+    SKU), each row a tuple of ``columns`` (sku first), no dict per product. With ``summed``,
+    a SKU's stock is one number, summed by SQLite over the locations ``summed`` counts."""
     if not columns or columns[0] != "sku":
         raise ValueError("iter_batches needs sku as the first column")
     conn = db.conn
@@ -311,6 +328,9 @@ def iter_batches(
                 images[sku] = [url]
             else:
                 urls.append(url)
+        if summed is not None:
+            yield rows, images, dict(conn.execute(summed.query, (*span, *(summed.locations or ()))))
+            continue
         stock: dict[str, dict[str, int]] = {}
         for sku, location, quantity in conn.execute(
             "SELECT sku, location, quantity FROM stock WHERE sku BETWEEN ? AND ? "

@@ -18,7 +18,7 @@ import sqlite_utils
 from multichan import errors
 from multichan.catalog.store import iter_batches, iter_catalog
 from multichan.config import Channel, Config
-from multichan.feeds import parallel, render, writer
+from multichan.feeds import macros, parallel, render, writer
 from multichan.feeds.formats import FORMATS, FeedFormat
 from multichan.feeds.parallel import Diagnostic, checked
 from multichan.offers import Offer, Rules, Skipped, build
@@ -141,7 +141,7 @@ def export_channel(
         "channel": {"name": channel.name, "type": channel.type, "settings": channel.settings},
         "shop": config.shop,
     }
-    parts = render.parts(template, context)
+    parts = macros.parts(template, context)
 
     def classic() -> Iterator[str]:
         """A template that loops over ``offers`` itself: one pass, one process."""
@@ -159,9 +159,11 @@ def export_channel(
         )
         yield from render.generate(template, {**context, "offers": counted(offers)})
 
-    def engine(parts: render.Parts) -> Iterator[str | bytes]:
+    def engine(parts: macros.Parts) -> Iterator[str | bytes]:
+        per_location = fmt.per_location or parts.reads_locations
+        summed = None if per_location else rules.totals()
         job = parallel.Job(
-            db_path(db), channel.name, rules, overrides, fmt.validate, template, parts
+            db_path(db), channel.name, rules, overrides, fmt.validate, template, parts, summed
         )
         total = db.execute("SELECT count(*) FROM products").fetchone()[0]
         yield parts.header

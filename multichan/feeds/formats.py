@@ -120,6 +120,7 @@ class FeedFormat:
     max_description: int = 5000
     description: str = ""
     items_range: tuple[int, int] = (0, 10**12)  # what one file may hold, per the channel
+    per_location: bool = False  # the validator reads each offer's stock per location
 
 
 FORMATS: dict[str, FeedFormat] = {f.type: f for f in (
@@ -128,7 +129,8 @@ FORMATS: dict[str, FeedFormat] = {f.type: f for f in (
     FeedFormat("google_merchant_tsv", "google_merchant.tsv.j2", "tsv", google,
                description="Google Merchant Center products, tab-separated"),
     FeedFormat("google_local_inventory", "google_local_inventory.tsv.j2", "tsv",
-               local_inventory, description="Google local inventory, one row per SKU and store"),
+               local_inventory, per_location=True,
+               description="Google local inventory, one row per SKU and store"),
     FeedFormat("meta_catalog", "meta_catalog.csv.j2", "csv", meta, max_title=200,
                max_description=9999, description="Meta (Facebook/Instagram) catalog CSV"),
     FeedFormat("amazon_listings", "amazon_listings.json.j2", "json", amazon, max_title=200,

@@ -1,6 +1,6 @@
 """Render a feed's items on every core, in SKU order, with memory flat.
 
-For a template written as macros (``render.Parts``: every default template), the catalog is
+For a template written as macros (``macros.Parts``: every default template), the catalog is
 cut into contiguous SKU ranges of ``CHUNK`` products. A worker process turns a range into
 offers, validates them and renders them with the item macro, then sends back the range's UTF-8
 text and diagnostics; the parent writes the ranges in order, so the file, its sha256 and the
@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from multichan.catalog.store import Batch, iter_batches
+from multichan.catalog.store import Batch, Totals, iter_batches
 from multichan.errors import MultichanError, TemplateError
-from multichan.feeds import render, tuning
+from multichan.feeds import macros, render, tuning
 from multichan.offers import Offer, Rules, Skipped
 
 if TYPE_CHECKING:
@@ -101,7 +101,8 @@ class Job:
     overrides: dict[str, dict[str, Any]]
     validate: Callable[[Offer], list[tuple[str, str]]]
     template: Any  # jinja2.Template, for error locations
-    parts: render.Parts
+    parts: macros.Parts
+    summed: Totals | None = None  # stock as one total per SKU: nothing shows it per location
 
 
 @dataclass
@@ -150,7 +151,7 @@ def chunks(
         return
     first = 1
     with tuning.collect_per_chunk():
-        for batch in iter_batches(db, job.rules.columns, size=CHUNK):
+        for batch in iter_batches(db, job.rules.columns, size=CHUNK, summed=job.summed):
             chunk = Chunk(b"", 0)
             offers = offers_in(job, [batch], chunk)
             yield render_items(job, offers, first, chunk)
@@ -314,7 +315,9 @@ def _work(
         while (task := receive.recv()) is not None:
             k, start, stop = task
             chunk = Chunk(b"", 0)
-            batches = iter_batches(db, job.rules.columns, start=start, stop=stop, size=CHUNK)
+            batches = iter_batches(
+                db, job.rules.columns, start=start, stop=stop, size=CHUNK, summed=job.summed
+            )
             offers = offers_in(job, batches, chunk)
             first = 1  # (not read by an item macro that ignores its index: ticket is None)
             if ticket is not None:

@@ -13,7 +13,6 @@ import json
 import re
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -299,67 +298,6 @@ def generate(template: Any, context: dict[str, Any]) -> Iterator[str]:
     with located(template):
         # the compiled render function itself: one generator layer less than generate()
         yield from template.root_render_func(template.new_context(context))
-
-
-@dataclass
-class Parts:
-    """A template written as macros: ``header()``, ``item(o, index)`` for each offer (index
-    counts from 1), ``footer()``. The engine calls them, on every core for large feeds."""
-
-    header: str
-    item: Callable[[Any, int], str]
-    footer: str
-    uses_index: bool  # False: an item can be rendered before the count ahead of it is known
-
-
-def parts(template: Any, context: dict[str, Any]) -> Parts | None:
-    """The macros of a template written as header/item/footer (every default template is),
-    or None for a template that loops over ``offers`` itself (rendered by ``generate``).
-
-    A macro template defines ``item``, never mentions ``offers`` and prints nothing outside
-    its macros; ``header`` and ``footer`` may be left out."""
-    from jinja2 import nodes
-    from jinja2.runtime import Macro
-
-    env = template.environment
-    try:
-        tree = env.parse(env.loader.get_source(env, template.name)[0])
-        module = template.make_module(dict(context, offers=()))
-    except Exception:
-        return None  # rendering it the classic way reports the problem with file:line
-    item = getattr(module, "item", None)
-    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
-    if not isinstance(item, Macro) or "offers" in names or str(module).strip():
-        return None
-    with located(template):
-        header, footer = (
-            macro() if isinstance(macro := getattr(module, name, None), Macro) else ""
-            for name in ("header", "footer")
-        )
-    return Parts(header, _direct(item), footer, _uses_index(tree))
-
-
-def _direct(macro: Any) -> Callable[[Any, int], str]:
-    """The item macro as a plain function: for the usual ``item(o, index)`` its compiled
-    body itself (Macro.__call__'s argument handling costs a third of a small item)."""
-    if len(macro.arguments) == 1:
-        return lambda o, index: macro(o)
-    func = getattr(macro, "_func", None)
-    special = macro.catch_kwargs or macro.catch_varargs or macro.caller
-    return macro if func is None or special or len(macro.arguments) != 2 else func
-
-
-def _uses_index(tree: Any) -> bool:
-    """Whether the item macro reads its second argument (when unsure: yes)."""
-    from jinja2 import nodes
-
-    for macro in tree.find_all(nodes.Macro):
-        if macro.name == "item":
-            if len(macro.args) < 2:
-                return False
-            name = macro.args[1].name
-            return any(n.name == name and n.ctx == "load" for n in macro.find_all(nodes.Name))
-    return True
 
 
 def _where(exc: BaseException, template: Any) -> str:
