@@ -183,7 +183,38 @@ def environment(  # -> ImmutableSandboxedEnvironment
         ``{{ value }}`` becomes ``t_fin(value)``: the format's finalizer, bound once per
         template, already returns the text (no ``str()`` around it). For XML, printable text
         (nearly every value) goes straight to MarkupSafe's C escaper, which is what the
-        finalizer would do after a Python call of its own."""
+        finalizer would do after a Python call of its own. A macro parameter its body never
+        rebinds (``o`` of ``item(o, index)``) is checked for being an Offer once per call."""
+
+        hoisting: list[set[str]]  # per macro being compiled: parameters checked once
+        hoisted: frozenset[str] = frozenset()  # refs (l_1_o) whose check is t_is_<ref>
+        params_frame: Any = None
+
+        def macro_body(self, node: Any, frame: Any) -> Any:
+            body = nodes.Scope(node.body)  # (without the parameters themselves)
+            rebound = {n.name for n in body.find_all(nodes.Name) if n.ctx != "load"}
+            read = {
+                n.node.name for n in body.find_all(nodes.Getattr)
+                if isinstance(n.node, nodes.Name) and n.attr in OFFER_FIELDS
+            }  # fmt: skip
+            params = {a.name for a in node.args} & read
+            self.hoisting = [*getattr(self, "hoisting", []), params - rebound]
+            outer, self.hoisted = self.hoisted, frozenset()
+            try:
+                return super().macro_body(node, frame)
+            finally:
+                self.hoisted = outer
+
+        def push_parameter_definitions(self, frame: Any) -> None:
+            self.params_frame = frame
+            super().push_parameter_definitions(frame)
+
+        def pop_parameter_definitions(self) -> None:
+            super().pop_parameter_definitions()  # after the "parameter not provided" checks
+            refs = {self.params_frame.symbols.ref(name) for name in self.hoisting.pop()}
+            for ref in sorted(refs):
+                self.writeline(f"t_is_{ref} = type({ref}) is t_offer")
+            self.hoisted = frozenset(refs)
 
         def visit_Template(self, node: Any, frame: Any = None) -> None:
             self.writeline("t_fin = environment.finalize")
@@ -223,6 +254,12 @@ def environment(  # -> ImmutableSandboxedEnvironment
                 and not self.environment.is_async
             ):
                 super().visit_Getattr(node, frame)
+                return
+            ref = frame.symbols.find_ref(node.node.name)
+            if ref in self.hoisted:
+                check = f"t_is_{ref}"
+                self.write(f"({ref}.{node.attr} if {check} else environment.getattr({ref}, ")
+                self.write(f"{node.attr!r}))")
                 return
             self.write("(")
             self.visit(node.node, frame)

@@ -15,6 +15,7 @@ import pytest
 
 from multichan.catalog.checks import gtin_valid
 from multichan.feeds import render, writer
+from multichan.offers import Offer
 from tests.feeds.test_parallel import WEIRD
 
 
@@ -62,6 +63,34 @@ def test_a_printed_value_is_exactly_what_the_formats_finalizer_makes(
     assert out == [finalize(v) for v in values]
     item = render.load(env, "m.j2").module.item
     assert [item(v) for v in values] == [f"[{finalize(v)}]" for v in values]
+
+
+MACROS = """\
+{% macro item(o, index) %}[{{ o.sku }}|{{ o.title }}|{{ index }}]{% endmacro %}
+{% macro rebound(o) %}{% set o = o.tags[0] %}[{{ o.sku }}]{% endmacro %}
+{% macro looped(o) %}{% for o in o.tags %}[{{ o.sku }}]{% endfor %}{% endmacro %}
+{% macro nested(o) %}{% macro inner() %}{{ o.sku }}{% endmacro %}[{{ inner() }}]{% endmacro %}
+"""
+
+
+def test_offer_fields_read_in_a_macro_are_what_the_sandbox_reads(tmp_path: Path) -> None:
+    """Macros read an Offer's fields directly (its type checked once per call) and anything
+    else through the sandbox: a dict's keys, an object's attributes, a parameter the macro
+    rebinds (set, for) or a nested macro reads, each printing what Jinja would."""
+    (tmp_path / "m.j2").write_text(MACROS)
+    module = render.load(render.environment([tmp_path], "text"), "m.j2").module
+    offer = Offer(*(f"v{k}" for k in range(26)), [{"sku": "T2"}], [])
+    as_dict = {"sku": "D1", "title": "Dict", "tags": [{"sku": "T"}]}
+
+    class Plain:
+        sku, title, tags = "P1", "Plain", [offer, as_dict]
+
+    assert module.item(offer, 1) == "[v0|v2|1]"
+    assert module.item(as_dict, 2) == "[D1|Dict|2]"
+    assert module.item(Plain(), 3) == "[P1|Plain|3]"
+    assert [module.rebound(o) for o in (offer, as_dict, Plain())] == ["[T2]", "[T]", "[v0]"]
+    assert [module.looped(o) for o in (offer, as_dict, Plain())] == ["[T2]", "[T]", "[v0][D1]"]
+    assert module.nested(offer) == "[v0]" and module.nested(as_dict) == "[D1]"
 
 
 def test_money_prints_cents_as_a_price() -> None:
