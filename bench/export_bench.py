@@ -5,9 +5,9 @@ same run (``sqlite-utils query catalog.db "select * from products" --csv`` over 
     python bench/export_bench.py 10000 1000000   # the issue's 10k -> 1M check
 
 For each size: build the catalog through the generic CSV importer, then time the export and the
-baseline as separate processes and print items/s, the ratio export/baseline and the peak RSS of
-each process: the export's own and the largest of its feed workers (it renders on every core).
-Not part of the test suite.
+baseline as separate processes, best of three rounds (each round runs both, in turn), and print
+items/s, the ratio export/baseline and the peak RSS of each process: the export's own and the
+largest of its feed workers (it renders on every core). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -51,12 +51,28 @@ def timed(cmd: list[str]) -> tuple[float, float, float]:
     return elapsed, usage.ru_maxrss / 1024, children
 
 
-def best_of(n: int, cmd: list[str]) -> tuple[float, float, float]:
-    runs = [timed(cmd) for _ in range(n)]
-    return min(r[0] for r in runs), max(r[1] for r in runs), max(r[2] for r in runs)
+def best_of(n: int, *cmds: list[str]) -> list[tuple[float, float, float]]:
+    """Each command's best time (and peak RSS) over ``n`` rounds; a round runs each command
+    once, in turn, so a machine that slows down for a while slows them all alike."""
+    runs = [[timed(cmd) for cmd in cmds] for _ in range(n)]
+    return [
+        (min(r[k][0] for r in runs), max(r[k][1] for r in runs), max(r[k][2] for r in runs))
+        for k in range(len(cmds))
+    ]
+
+
+def compile_package() -> None:
+    """Write multichan's bytecode, as installing a wheel does: an editable install under
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every start."""
+    import compileall
+
+    import multichan
+
+    compileall.compile_dir(Path(multichan.__file__).parent, quiet=1)
 
 
 def main(sizes: list[int]) -> None:
+    compile_package()
     multichan = [sys.executable, "-m", "multichan"]
     sqlite_utils = shutil.which("sqlite-utils") or "sqlite-utils"
     print(
@@ -71,16 +87,9 @@ def main(sizes: list[int]) -> None:
             subprocess.run([*multichan, "init", root], check=True, stdout=subprocess.DEVNULL)
             import_s, _, _ = timed([*multichan, "-w", str(root), "import", "csv", str(csv_path)])
             export = [sys.executable, "-c", EXPORT, "-w", str(root), "export", "google", "--force"]
-            export_s, export_rss, worker_rss = best_of(2, export)
-            base_s, base_rss, _ = best_of(
-                2,
-                [
-                    sqlite_utils,
-                    "query",
-                    str(root / "catalog.db"),
-                    "select * from products",
-                    "--csv",
-                ],
+            baseline = [sqlite_utils, "query", str(root / "catalog.db"), "select * from products"]
+            (export_s, export_rss, worker_rss), (base_s, base_rss, _) = best_of(
+                3, export, [*baseline, "--csv"]
             )
             print(
                 f"{size:>9,} {import_s:>9.1f} {export_s:>9.2f} {size / export_s:>9,.0f} "

@@ -246,10 +246,11 @@ class Rules:
         if self.strip:
             if "<" in text:
                 text = strip_html(text)
-            elif text.count("&") != text.count("& "):  # an entity can follow "&", not "& "
+            elif "&" in text and text.count("&") != text.count("& "):  # "&x", not "& "
                 text = html.unescape(text)
         # printable text has no whitespace but " ": with single spaces inside it is normal
-        if not text.isprintable() or "  " in text or text[:1] == " " or text[-1:] == " ":
+        # (strip returns the very same string when there is nothing to strip)
+        if "  " in text or not text.isprintable() or text.strip(" ") is not text:
             text = " ".join(text.split())
         return text if len(text) <= self.max_title else cut(text, self.max_title)
 
