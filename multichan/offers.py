@@ -292,7 +292,7 @@ class Rules:
             return None
         if self.filtered and not self.wanted(sku, brand, tags, ptype):
             return None
-        if type(stock) is not dict:  # summed over this channel's locations (Totals)
+        if not isinstance(stock, dict):  # summed over this channel's locations (Totals)
             by_location: dict[str, int] = {}
             quantity = (stock if stock > 0 else 0) if self.plain_stock else self.quantity(stock)
         elif self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do

@@ -91,12 +91,16 @@ def reads(tree: Any, field: str) -> bool:
     uses = [n for n in body.find_all(nodes.Name) if n.name == name]
     if any(n.ctx != "load" for n in uses) or any(body.find_all((nodes.Include, nodes.Import))):
         return True  # (an included template sees the macro's variables)
-    fields = [
-        node.attr if isinstance(node, nodes.Getattr) else node.arg.value
-        for node in body.find_all((nodes.Getattr, nodes.Getitem))
-        if isinstance(node.node, nodes.Name) and node.node.name == name
-        and (isinstance(node, nodes.Getattr) or isinstance(node.arg, nodes.Const))
-    ]  # fmt: skip
+
+    def offer(node: Any) -> bool:
+        return isinstance(node, nodes.Name) and node.name == name
+
+    fields = [n.attr for n in body.find_all(nodes.Getattr) if offer(n.node)]
+    fields += [  # o["price"]; o[key] counts as o itself
+        n.arg.value
+        for n in body.find_all(nodes.Getitem)
+        if offer(n.node) and isinstance(n.arg, nodes.Const)
+    ]
     if len(fields) != len(uses) or field in fields:
         return True
     return not set(fields) <= set(Offer.__slots__)  # type: ignore[attr-defined]  # o.as_dict()
