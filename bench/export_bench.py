@@ -27,9 +27,9 @@ from make_catalog import write
 # feed workers, which it has waited for) on stderr's last line
 EXPORT = (
     "import resource, sys\n"
-    "from multichan.cli import main\n"
+    "from multichan.cli import run\n"
     "try:\n"
-    "    main(sys.argv[1:])\n"
+    "    run()\n"
     "finally:\n"
     "    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
 )

@@ -1,5 +1,5 @@
 """Allow ``python -m multichan``."""
 
-from multichan.cli import main
+from multichan.cli import run
 
-main()
+run()

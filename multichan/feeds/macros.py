@@ -49,8 +49,8 @@ def parts(template: Any, context: dict[str, Any]) -> Parts | None:
             macro() if isinstance(macro := getattr(module, name, None), Macro) else ""
             for name in ("header", "footer")
         )
-    uses_locations = reads(tree, "location_quantities")
-    return Parts(header, _direct(item), footer, _uses_index(tree), uses_locations)
+    locations = reads(tree, "location_quantities")
+    return Parts(header, _direct(item), footer, _uses_index(tree), locations)
 
 
 def _direct(macro: Any) -> Callable[[Any, int], str]:
