@@ -14,7 +14,6 @@ Order of the rules, documented in the README:
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -22,12 +21,10 @@ from typing import Any
 
 from multichan.catalog.checks import gtin_valid
 from multichan.config import Channel
+from multichan.text import cut, strip_html
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-TAG_RE = re.compile(r"</?[A-Za-z!][^>]*>")
-BLOCK_RE = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr)\s*/?>")
-SPACE_RE = re.compile(r"[ \t\r\f\v]+")
 # The catalog columns the rules read, in the order of the rows ``Rules.offer_row`` takes.
 COLUMNS = (
     "sku", "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn",
@@ -74,25 +71,6 @@ class Offer:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
-
-
-def strip_html(text: str) -> str:
-    """Plain text from seller HTML: block ends become line breaks, entities are decoded."""
-    if "<" not in text and "&" not in text:
-        return text.strip()
-    text = BLOCK_RE.sub("\n", text)
-    text = html.unescape(TAG_RE.sub("", text))
-    lines = (SPACE_RE.sub(" ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, at a word boundary when one is near."""
-    if len(text) <= limit:
-        return text
-    head = text[:limit]
-    space = head.rfind(" ")
-    return (head[:space] if space > limit * 0.8 else head).rstrip(" ,;:-/")
 
 
 def round_price(amount: Decimal, mode: str) -> Decimal:

@@ -162,7 +162,7 @@ def money(amount: Decimal | None, currency: str | None = None) -> str:
 
 
 def plain(text: str | None) -> str:
-    from multichan.offers import strip_html
+    from multichan.text import strip_html
 
     return strip_html(text or "")
 
