@@ -14,10 +14,13 @@ def strip_html(text: str) -> str:
     """Plain text from seller HTML: block ends become line breaks, entities are decoded."""
     if "<" not in text and "&" not in text:
         return text.strip()
-    text = BLOCK_RE.sub("\n", text)
-    text = html.unescape(TAG_RE.sub("", text))
-    lines = (SPACE_RE.sub(" ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    text = html.unescape(TAG_RE.sub("", BLOCK_RE.sub("\n", text)))
+    lines = [
+        # (a printable line without double spaces has no run of whitespace to squeeze)
+        (line if "  " not in line and line.isprintable() else SPACE_RE.sub(" ", line)).strip()
+        for line in text.splitlines()
+    ]
+    return "\n".join([line for line in lines if line])
 
 
 def cut(text: str, limit: int) -> str:
