@@ -11,7 +11,10 @@ import pytest
 
 from tests.feeds.helpers import configure, export, jsonl, show, sql
 
-SHOW = "{% macro levels(x) %}{% for k, q in x.location_quantities | dictsort %}{{ k }}={{ q }};{% endfor %}{% endmacro %}\n"  # noqa: E501
+SHOW = (
+    "{% macro levels(x) %}{% for k, q in x.location_quantities | dictsort %}"
+    "{{ k }}={{ q }};{% endfor %}{% endmacro %}\n"
+)
 # item macros that reach o.location_quantities in the ways a template author might
 PER_LOCATION = {
     "direct": "{{ o.sku }} {{ o.quantity }} {% for k, q in o.location_quantities | dictsort %}"
