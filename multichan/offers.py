@@ -70,7 +70,10 @@ class Offer:
     notes: list[str] = field(default_factory=list)  # e.g. "invalid GTIN left out"
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+FIELDS: tuple[str, ...] = Offer.__slots__  # type: ignore[attr-defined]  # its fields, in order
 
 
 def round_price(amount: Decimal, mode: str) -> Decimal:

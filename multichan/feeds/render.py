@@ -174,7 +174,7 @@ def environment(  # -> ImmutableSandboxedEnvironment
     from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from multichan.offers import Offer
+    from multichan.offers import FIELDS, Offer
 
     class FeedCodeGenerator(CodeGenerator):
         """Compiles ``o.price`` (a name, then an Offer field) to a plain attribute read when
@@ -287,7 +287,7 @@ def environment(  # -> ImmutableSandboxedEnvironment
                 return getattr(obj, argument)
             return super().getitem(obj, argument)
 
-    OFFER_FIELDS = frozenset(Offer.__slots__)  # type: ignore[attr-defined]
+    OFFER_FIELDS = frozenset(FIELDS)
     env = FeedEnvironment(
         loader=FileSystemLoader([str(p) for p in search_path]),
         undefined=StrictUndefined,
