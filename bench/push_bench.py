@@ -149,6 +149,11 @@ def push(ws: Any, name: str, pacing: Pacing, session: Recorder) -> tuple[PushRes
     return result, elapsed
 
 
+def _ratio(seconds: float, bound: float) -> str:
+    """seconds / bound in a 7-wide column, or a dash where there is no bound."""
+    return f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
+
+
 def report(
     name: str, rate: Any, result: PushResult, session: Recorder, timer: EngineTime,
     started: float, elapsed: float, scale: float, server_calls: list[Any],
@@ -189,8 +194,7 @@ def report(
         sends, design = design_writes(cls, kind, sent)
         api_floor = floor(cls.type, kind, sent, size)
         total_sends, total_floor = total_sends + sends, total_floor + api_floor
-        ratio = f"{seconds / bound:7.2f}" if bound else f"{'-':>7}"
-        ratio_sent = f"{seconds / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
+        ratio, ratio_sent = _ratio(seconds, bound), _ratio(seconds, bound_sent)
         lines.append(
             f"{'price+stock' if kind == JOINT else kind:<11}{len(changes or sent):>8,}"
             f"{size:>10}{low:>8,}{api_floor:>6,}{sends:>6,}"
@@ -199,8 +203,7 @@ def report(
         )
     bound = bucket_bound(cum_min, rps, burst)
     bound_sent = bucket_bound(cum_sent, rps, burst)
-    ratio = f"{elapsed / bound:7.2f}" if bound else f"{'-':>7}"
-    ratio_sent = f"{elapsed / bound_sent:7.2f}" if bound_sent else f"{'-':>7}"
+    ratio, ratio_sent = _ratio(elapsed, bound), _ratio(elapsed, bound_sent)
     lines.append(
         f"{'total':<11}{'':>8}{'':>10}{cum_min:>8,}{total_floor:>6,}{total_sends:>6,}"
         f"{total_w:>7,}{'':>7}"
