@@ -18,10 +18,13 @@ Errors come in three kinds (as in Singer/Meltano connectors):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import random
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -127,6 +130,12 @@ def transient(status: int, headers: Mapping[str, str], message: str) -> Retriabl
     return None
 
 
+def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
+    """Exponential backoff with equal jitter before retry number ``attempt`` (1-based)."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
 def retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (a number or an HTTP date); None when absent/garbled
     (``nan`` and ``inf`` included)."""
@@ -161,6 +170,9 @@ class Channel:
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
     accepts_html: ClassVar[bool] = False  # descriptions keep the seller's HTML
+    # how many times the API client sends an idempotent request that failed for a reason
+    # that may pass (the engine then retries the whole batch, up to its own limit)
+    request_attempts: ClassVar[int] = 3
     max_title: ClassVar[int] = 150
     max_description: ClassVar[int] = 5000
 
@@ -180,6 +192,26 @@ class Channel:
             session = requests.Session()
         self.session = session
         self.known_ids: dict[str, dict[str, str]] = {}
+        # how the API client waits between attempts; the engine swaps in its own (tests: fakes)
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], float] = time.monotonic
+        self.backoff: Callable[[int], float] = backoff
+
+    def secret_values(self) -> list[str]:
+        """The values of the secrets in this channel's settings that are set, for redaction."""
+        found = []
+        for value in self.settings.values():
+            if isinstance(value, Secret):
+                with contextlib.suppress(MultichanError):
+                    found.append(value.value())
+        return [v for v in found if v]
+
+    def redact(self, text: str | None) -> str | None:
+        """``text`` with the value of every secret of this channel replaced by ``***``."""
+        for secret in sorted(self.secret_values(), key=len, reverse=True):
+            if text:
+                text = text.replace(secret, "***")
+        return text
 
     def __repr__(self) -> str:  # never the settings: they may resolve secrets
         return f"<{type(self).__name__} channel {self.name!r} type={self.type!r}>"

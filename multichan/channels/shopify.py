@@ -19,33 +19,24 @@
   wait: Shopify ran nothing of that request.
 - Remote ids recorded per SKU: product_id, variant_id, inventory_item_id (Shopify gids).
 - A send can be many calls (a product read and a productSet per product; prices and stock
-  take one call per 100 products / 250 variants): when one fails for a reason that may pass
-  (429, 5xx, THROTTLED, timeout, reset) after an earlier write of the send went through, no
-  more calls are made; the SKUs done are accepted and the others rejected as retriable, for
-  the engine to send again (safe: productSet finds the product by id, SKU or handle; prices
-  and stock are absolute). When nothing was confirmed yet, the whole batch is Retriable.
+  take one call per 100 products / 250 variants). The shared API client sends a call again
+  when it fails for a reason that may pass (429, 5xx, THROTTLED, timeout, reset): reads and
+  absolute writes are safe to repeat. A productSet that creates a product is not (a lost
+  answer would make a duplicate), so its failure fails the batch; the engine sends it again
+  and productSet finds the product by id, SKU or handle.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import requests
-
 from multichan.channels import shopify_queries as q
-from multichan.channels.base import (
-    Channel,
-    Fatal,
-    ItemResult,
-    RateLimit,
-    Retriable,
-    SettingSpec,
-    transient,
-)
+from multichan.channels.api import Answer, ApiClient, Token
+from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
 from multichan.offers import Offer
 
 Ids = dict[str, str]
@@ -77,8 +68,6 @@ class Shopify(Channel):
 
     def __init__(self, name: str, settings: Any, session: Any = None) -> None:
         super().__init__(name, settings, session)
-        self.sleep: Callable[[float], None] = time.sleep  # injectable: tests record waits
-        self.clock: Callable[[], float] = time.monotonic
         self._bucket: tuple[float, float, float, float] | None = None  # avail, max, rate, at
         self._costs: dict[str, float] = {}  # the last requested cost seen per document
 
@@ -99,12 +88,7 @@ class Shopify(Channel):
             ids = [self._ids(o.sku).get("product_id") or found.get(o.sku, {}).get("product_id")
                    for o in group]  # fmt: skip
             product_id = next((i for i in ids if i), None)
-            try:
-                done = self._set_product(key, group, product_id)
-            except Retriable as exc:
-                if not results:  # no product written yet: the whole batch is retried
-                    raise
-                return _unconfirmed(offers, results, exc)
+            done = self._set_product(key, group, product_id)
             results.update((result.sku, result) for result in done)
         return [results[o.sku] for o in offers]
 
@@ -143,7 +127,10 @@ class Shopify(Channel):
             {"name": n, "values": [{"name": v} for v in vals]} for n, vals in options.items()
         ]
         data["variants"] = variants
-        answer = self._call(q.PRODUCT_SET, {"input": data})["productSet"]
+        # a productSet that creates a product is sent once: were its answer lost, sending it
+        # again would make a second product; the engine's retry finds the first by SKU/handle
+        answer = self._call(q.PRODUCT_SET, {"input": data}, idempotent=product is not None)
+        answer = answer["productSet"]
         if answer.get("userErrors"):
             return q.rejections([sku for sku, _ in slots], answer["userErrors"], "variants")
         saved = answer.get("product") or {}
@@ -185,13 +172,8 @@ class Shopify(Channel):
             if offer.sku in ids:
                 by_product.setdefault(ids[offer.sku]["product_id"], []).append(offer)
         parts = [part for group in by_product.values() for part in _chunks(group)]
-        for n, request in enumerate(q.price_requests(parts)):
-            try:
-                answer = self._call(q.prices(len(request)), q.price_variables(request, ids))
-            except Retriable as exc:
-                if n == 0:  # nothing confirmed yet: the whole batch is retried
-                    raise
-                return _unconfirmed(offers, results, exc)
+        for request in q.price_requests(parts):
+            answer = self._call(q.prices(len(request)), q.price_variables(request, ids))
             for i, part in enumerate(request):  # each alias answers for its own product
                 payload = answer.get(f"p{i}") or {"userErrors": [{"message": "no answer"}]}
                 self._settle(part, ids, payload.get("userErrors"), "variants", results)
@@ -201,7 +183,7 @@ class Shopify(Channel):
         location = self._location()
         ids, results = self._resolve(offers, "inventory_item_id")
         ready = [o for o in offers if o.sku in ids]
-        for n, part in enumerate(_chunks(ready)):
+        for part in _chunks(ready):
             quantities = [
                 {"inventoryItemId": ids[o.sku]["inventory_item_id"], "locationId": location,
                  "quantity": max(0, o.quantity)}
@@ -214,12 +196,7 @@ class Shopify(Channel):
                 "ignoreCompareQuantity": True,  # absolute values: multichan is the source
                 "quantities": quantities,
             }
-            try:
-                answer = self._call(q.QUANTITIES, {"input": data})["inventorySetQuantities"]
-            except Retriable as exc:
-                if n == 0:  # nothing written yet: the whole batch is retried
-                    raise
-                return _unconfirmed(offers, results, exc)
+            answer = self._call(q.QUANTITIES, {"input": data})["inventorySetQuantities"]
             self._settle(part, ids, answer.get("userErrors"), "quantities", results)
         return [results[o.sku] for o in offers]
 
@@ -298,43 +275,43 @@ class Shopify(Channel):
         return location if location.startswith("gid://") else f"gid://shopify/Location/{location}"
 
     # --- HTTP, errors and the cost bucket -----------------------------------------------------
-    def _call(self, doc: q.Doc, variables: dict[str, Any]) -> dict[str, Any]:
-        """POST one document; its ``data``, or Retriable / Fatal for the whole batch."""
+    @functools.cached_property
+    def api(self) -> ApiClient:
+        return ApiClient(
+            self, self.endpoint, vendor="Shopify",
+            auth=Token(self.settings["token"], header="X-Shopify-Access-Token", scheme=""),
+            timeout=self.settings.get("timeout") or 30, headers={"Accept": "application/json"},
+            auth_hint="Check it is the shop's Admin API token with write_products and "
+            "write_inventory",
+        )  # fmt: skip
+
+    def _call(
+        self, doc: q.Doc, variables: dict[str, Any], idempotent: bool = True
+    ) -> dict[str, Any]:
+        """POST one document; its ``data``, or Retriable / Fatal for the whole batch. Reads and
+        absolute writes are sent again by the client after a failure that may pass (a THROTTLED
+        answer ran nothing); a productSet that creates a product is not (``idempotent``)."""
         self._wait_for(max(doc.cost, self._costs.get(doc.name, 0.0)))
-        token = self.settings["token"]
-        timeout = self.settings.get("timeout") or 30
-        try:
-            response = self.session.post(
-                self.endpoint,
-                json={"query": doc.text, "variables": variables, "operationName": doc.name},
-                headers={"X-Shopify-Access-Token": token.value(), "Accept": "application/json"},
-                timeout=timeout,
-            )
-        except requests.Timeout:
-            raise Retriable(f"Shopify did not answer within {timeout} s") from None
-        except requests.ConnectionError as exc:
-            raise Retriable(f"Shopify unreachable: {type(exc).__name__}") from None
-        status = response.status_code
-        if status in (401, 403):
-            raise Fatal(
-                f"Shopify refused the access token in ${token.var} (HTTP {status}); check it "
-                "is the shop's Admin API token with write_products and write_inventory"
-            )
-        busy = transient(status, response.headers, f"Shopify is busy or failing (HTTP {status})")
-        if busy:
-            raise busy
-        if status == 404:
-            raise Fatal(f"no Shopify Admin API at {self.endpoint} (HTTP 404): check base_url")
-        if status >= 400:
-            raise Fatal(f"Shopify refused {doc.name} (HTTP {status}): {response.text[:300]}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise Retriable("Shopify answered with something that is not JSON") from None
-        cost = self._note_cost(doc, body)
-        if body.get("errors"):
-            raise self._error(doc, body["errors"], cost)
-        return body["data"]
+
+        def refine(answer: Answer) -> Exception | None:
+            status = answer.status
+            if status == 404:
+                return Fatal(f"no Shopify Admin API at {self.endpoint} (HTTP 404): check base_url")
+            if status >= 400:
+                if status in (401, 403, 408, 429) or status >= 500:
+                    return None  # the client's own reading
+                return Fatal(f"Shopify refused {doc.name} (HTTP {status}): {answer.text[:300]}")
+            if not isinstance(answer.body, dict):
+                return Retriable("Shopify answered with something that is not JSON")
+            cost = self._note_cost(doc, answer.body)
+            if answer.body.get("errors"):
+                return self._error(doc, answer.body["errors"], cost)
+            return None
+
+        body = {"query": doc.text, "variables": variables, "operationName": doc.name}
+        return self.api.request("POST", json=body, idempotent=idempotent, refine=refine).body[
+            "data"
+        ]
 
     def _error(self, doc: q.Doc, errors: Any, cost: dict[str, Any]) -> Exception:
         if not isinstance(errors, list):
@@ -378,19 +355,6 @@ class Shopify(Channel):
         needed = min(cost, maximum) - available
         if needed > 0:
             self.sleep(math.ceil(needed / rate * 1000) / 1000)  # whole milliseconds, rounded up
-
-
-def _unconfirmed(
-    offers: list[Offer], results: dict[str, ItemResult], exc: Retriable
-) -> list[ItemResult]:
-    """The answer of a send stopped by ``exc`` after some of it was written: the results
-    found so far, and for every other offer (not sent, or sent without an answer) a retriable
-    rejection."""
-    message = f"not confirmed: {exc.message}"
-    wait = exc.retry_after
-    return [results.get(o.sku) or ItemResult.rejected(o.sku, message, retriable=True,
-                                                       retry_after=wait)
-            for o in offers]  # fmt: skip
 
 
 def _chunks(offers: list[Offer]) -> list[list[Offer]]:

@@ -18,6 +18,7 @@ Square's rules this module follows (api.json 2025-08-20 unless noted):
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import html
 import json
@@ -28,18 +29,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import requests
-
-from multichan.channels.base import (
-    Channel,
-    Fatal,
-    ItemResult,
-    RateLimit,
-    Retriable,
-    SettingSpec,
-    transient,
-)
-from multichan.errors import ConfigError
+from multichan.channels.api import Answer, ApiClient, Token
+from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, SettingSpec
 from multichan.offers import Offer
 
 API_VERSION = "2025-08-20"  # Square-Version of the contract the tests run against
@@ -358,41 +349,40 @@ class Square(Channel):
                                                      retriable=retriable)  # fmt: skip
         return [results[o.sku] for o in offers]
 
+    @functools.cached_property
+    def api(self) -> ApiClient:
+        return ApiClient(
+            self, self.settings["base_url"], vendor="Square",
+            auth=Token(self.settings["token"]), timeout=self.settings.get("timeout") or 30,
+            headers={"Square-Version": self.settings.get("square_version") or API_VERSION},
+            refine=self._refine, describe=_errors_said,
+            auth_hint="The token needs ITEMS_READ, ITEMS_WRITE and INVENTORY_WRITE",
+        )  # fmt: skip
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        secret = self.settings["token"]
-        try:
-            token = secret.value()
-        except ConfigError as exc:
-            raise Fatal(f"{exc.message}; set it to a Square access token") from None
-        base, timeout = self.settings["base_url"], self.settings.get("timeout") or 30
-        version = self.settings.get("square_version") or API_VERSION
-        headers = {"Authorization": f"Bearer {token}", "Square-Version": version}
-        try:
-            response = self.session.post(base + path, json=body, headers=headers, timeout=timeout)
-        except requests.Timeout:
-            raise Retriable(f"Square did not answer {path} within {timeout} s") from None
-        except requests.ConnectionError:
-            raise Retriable(f"Square unreachable at {base} (connection failed)") from None
-        status = response.status_code
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        errors = data.get("errors") if isinstance(data, dict) else None
-        errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-        said = f"HTTP {status}" + "".join(f", {e.get('code')}" for e in errors)
-        if status in (401, 403):
-            raise Fatal(f"Square refused the access token in ${secret.var} ({said}); it needs "
-                        "ITEMS_READ, ITEMS_WRITE and INVENTORY_WRITE")  # fmt: skip
-        what = "rate limit" if status == 429 else f"error on {path}"
-        busy = transient(status, response.headers, f"Square {what} ({said})")
-        if busy:
-            raise busy
-        if status == 404:
-            raise Fatal(f"Square has no {path} at {base} (HTTP 404); check base_url")
-        if status >= 400:
-            text = response.text.replace(token, "***")[:300]
-            raise _Refused(errors or [{"code": f"HTTP {status}", "detail": text}])
+        """POST one call; every write carries an idempotency key and reads change nothing, so
+        the client may send it again after a failure that may pass."""
+        data = self.api.request("POST", path, json=body, idempotent=True).body
         if not isinstance(data, dict):
             raise Fatal(f"Square answered {path} with something that is not JSON; check base_url")
         return data
+
+    def _refine(self, answer: Answer) -> Exception | None:
+        if answer.status == 404:
+            return Fatal(f"Square has no {answer.path} at {self.api.base_url} (HTTP 404); "
+                         "check base_url")  # fmt: skip
+        if 400 <= answer.status < 500 and answer.status not in (401, 403, 408, 429):
+            errors = _errors(answer)
+            text = " ".join(answer.text.split())[:300]
+            return _Refused(errors or [{"code": f"HTTP {answer.status}", "detail": text}])
+        return None
+
+
+def _errors(answer: Answer) -> list[dict[str, Any]]:
+    errors = answer.body.get("errors") if isinstance(answer.body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _errors_said(answer: Answer) -> str:
+    """Square's ``errors[]`` codes, as in "HTTP 401, UNAUTHORIZED"."""
+    return ", ".join(str(e.get("code")) for e in _errors(answer))

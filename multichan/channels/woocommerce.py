@@ -16,10 +16,10 @@ reading of answers are in ``woocommerce_bodies``). Each batch request takes at m
 Creates are idempotent: creates refused as ``product_invalid_sku`` are found by one ``GET
 ?include=`` of the ids WooCommerce names in those errors (``data.resource_id``; ``GET ?sku=``
 for a SKU it names none for) and updated instead; an update whose id is gone becomes a create.
-A send is many requests: when one fails for a reason that may pass (429, 5xx, timeout, reset)
-after an earlier request of the send went through, no more requests are made; the SKUs done are
-accepted and the others rejected as retriable (the engine sends them again). When the first one
-fails, the whole batch is Retriable.
+A send is many requests; the shared API client sends one again when it fails for a reason
+that may pass (429, 5xx, timeout, reset), since every request is safe to repeat: updates are
+absolute, and a repeated create comes back as ``invalid_sku`` and is taken over. When the client
+gives up, the whole batch is Retriable for the engine, which sends it again the same way.
 Auth: HTTP Basic over https, a one-legged OAuth 1.0a signature over plain http, as WooCommerce
 requires. WooCommerce has no rate limit of its own (hosts do): 4 requests/s is a cautious default.
 Not pushed: images after creation (each update would download them again), categories and tags
@@ -28,29 +28,14 @@ Not pushed: images after creation (each update would download them again), categ
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-import time
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import quote
-
-import requests
 
 from multichan.channels import woocommerce_bodies as wb
-from multichan.channels.base import (
-    JOINT,
-    Channel,
-    Fatal,
-    ItemResult,
-    RateLimit,
-    Retriable,
-    SettingSpec,
-    transient,
-)
+from multichan.channels.api import Answer, ApiClient, Basic, OAuth1, default_description
+from multichan.channels.base import JOINT, Channel, Fatal, ItemResult, RateLimit, SettingSpec
 from multichan.channels.woocommerce_bodies import Json
 from multichan.offers import Offer
 
@@ -95,12 +80,9 @@ class WooCommerce(Channel):
         "timeout": SettingSpec("int", default=60, help="seconds per request"),
     }
     credential_env = ("WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET")
-    # the Retriable that stopped this send: every later request of the send fails with it unsent
-    _halt: Retriable | None = None
 
     # --- listings ---------------------------------------------------------------------------
     def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
-        self._halt = None
         simple = [o for o in offers if not o.item_group_id]
         groups: dict[str, list[Offer]] = {}
         for o in offers:
@@ -117,7 +99,7 @@ class WooCommerce(Channel):
             parent, create = parents.get(known[g] or 0), wb.parent(g, members)
             update = wb.takeover(create, parent) if parent else {}
             entries.append(_Entry(known[g] if parent else None, create, update, "variable"))
-        outs = self._upsert("products", entries)  # a Retriable here fails the whole batch
+        outs = self._upsert("products", entries)
         results = {
             o.sku: wb.result(o.sku, out, "product_id") for o, out in zip(simple, outs, strict=False)
         }
@@ -145,9 +127,6 @@ class WooCommerce(Channel):
             outs = self._upsert(f"products/{pid}/variations", entries)
         except _Refused as exc:
             outs = [wb.error("", exc.message)] * len(members)
-        except Retriable as exc:  # the products/batch before went through: keep what it did
-            self._halt = exc
-            outs = [wb.lost(exc)] * len(members)
         return {
             o.sku: wb.result(o.sku, out, "variation_id", parent_id=str(pid))
             for o, out in zip(members, outs, strict=True)
@@ -164,7 +143,6 @@ class WooCommerce(Channel):
         return self._update(offers, lambda o: {**wb.price_fields(o), **wb.stock_fields(o)})
 
     def _update(self, offers: list[Offer], fields: Callable[[Offer], Json]) -> list[ItemResult]:
-        self._halt = None
         results: dict[str, ItemResult] = {}
         bases: dict[str, list[tuple[Offer, int]]] = {}
         for o in offers:
@@ -176,7 +154,6 @@ class WooCommerce(Channel):
                 bases.setdefault(base, []).append((o, rid))
             else:
                 results[o.sku] = ItemResult.rejected(o.sku, NOT_LISTED)
-        done = False  # whether a request of this send went through
         for base, items in bases.items():
             try:
                 outs = self._batch(base, [(rid, fields(o)) for o, rid in items])
@@ -184,12 +161,6 @@ class WooCommerce(Channel):
                 if base == "products":
                     raise
                 outs = [wb.error("", exc.message)] * len(items)
-            except Retriable as exc:
-                if not done:
-                    raise  # nothing done yet: the whole batch is retried
-                self._halt = exc
-                outs = [wb.lost(exc)] * len(items)
-            done = True
             ids = {} if base == "products" else {"parent_id": base.split("/")[1]}
             key = "product_id" if base == "products" else "variation_id"
             for (o, _), out in zip(items, outs, strict=True):
@@ -205,8 +176,7 @@ class WooCommerce(Channel):
     def _upsert(self, base: str, entries: list[_Entry]) -> list[Json]:
         """Update or create each entry; then what can be repaired, in one lookup and one more
         batch: a create whose SKU exists (take that object over) and an update whose id is gone
-        (create it). A Retriable in the first batch propagates (nothing of it is known done);
-        later, it stops the send and what is still open is answered as ``wb.lost``."""
+        (create it)."""
         outs = self._batch(base, [(e.id, e.update) if e.id else (None, e.create) for e in entries])
         refused: dict[int, str] = {}  # entry index -> its SKU, taken by an existing object
         again: dict[int, Item] = {}
@@ -216,27 +186,21 @@ class WooCommerce(Channel):
                 refused[i] = str(e.create["sku"])
             elif e.id is not None and code.endswith("_invalid_id"):
                 again[i] = (None, e.create)
-        pending = [*refused, *again]
-        try:
-            found = self._owners(base, {sku: outs[i] for i, sku in refused.items()})
-            for i, sku in refused.items():
-                e, owner = entries[i], found.get(sku)
-                if owner and owner.get("type", e.kind) == e.kind:  # variations may have no type
-                    again[i] = (int(owner["id"]), wb.takeover(e.create, owner))
-                elif owner:
-                    error = wb.error_of(outs[i])
-                    who = f"{owner.get('type', 'another')} product #{owner.get('id')}"
-                    message = f"{error.get('message')} (the SKU belongs to {who})"
-                    outs[i] = wb.error(str(error.get("code", "")), message)
-            pending = sorted(again)
-            if again:
-                answers = self._batch(base, [again[i] for i in pending])
-                for i, out in zip(pending, answers, strict=True):
-                    outs[i] = out
-        except Retriable as exc:
-            self._halt = exc
-            for i in pending:
-                outs[i] = wb.lost(exc)
+        found = self._owners(base, {sku: outs[i] for i, sku in refused.items()})
+        for i, sku in refused.items():
+            e, owner = entries[i], found.get(sku)
+            if owner and owner.get("type", e.kind) == e.kind:  # variations may have no type
+                again[i] = (int(owner["id"]), wb.takeover(e.create, owner))
+            elif owner:
+                error = wb.error_of(outs[i])
+                who = f"{owner.get('type', 'another')} product #{owner.get('id')}"
+                message = f"{error.get('message')} (the SKU belongs to {who})"
+                outs[i] = wb.error(str(error.get("code", "")), message)
+        pending = sorted(again)
+        if again:
+            answers = self._batch(base, [again[i] for i in pending])
+            for i, out in zip(pending, answers, strict=True):
+                outs[i] = out
         return outs
 
     def _owners(self, base: str, refused: dict[str, Json]) -> dict[str, Json]:
@@ -282,74 +246,48 @@ class WooCommerce(Channel):
         }
 
     # --- HTTP -------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, params: Json | None = None, json: Any = None) -> Any:
-        if self._halt is not None:  # an earlier request of this send failed: make no more
-            raise Retriable(self._halt.message, retry_after=self._halt.retry_after)
+    @functools.cached_property
+    def api(self) -> ApiClient:
         base = self.settings["base_url"]
-        url = base + API + path
-        key_env, secret_env = self.settings["consumer_key"], self.settings["consumer_secret"]
-        key, secret = key_env.value(), secret_env.value()
-        query = {k: str(v) for k, v in (params or {}).items()}
-        auth = (key, secret) if url.startswith("https://") else None
-        if auth is None:
-            query = _oauth(method, url, query, key, secret)
-        timeout = self.settings.get("timeout") or 60
-        try:
-            r = self.session.request(
-                method, url, params=query, json=json, auth=auth, timeout=timeout
-            )
-        except requests.Timeout:
-            raise Retriable(f"WooCommerce at {base} did not answer within {timeout} s") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise Retriable(f"WooCommerce at {base} unreachable ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
-            raise Fatal(f"WooCommerce at {base}: request failed ({type(exc).__name__})") from None
-        try:
-            body = r.json()
-        except ValueError:
-            body = None
-        message = body.get("message") if isinstance(body, dict) else None
-        said = f": {message} ({body.get('code')})" if message else ""
-        said = said.replace(key, "***").replace(secret, "***")  # were a proxy to echo them
-        status = r.status_code
-        if status in (401, 403):
-            how = "HTTP Basic" if auth else "an OAuth 1.0a signature (plain http)"
-            raise Fatal(
-                f"WooCommerce at {base} refused the API key in ${key_env.var} and "
-                f"${secret_env.var} (HTTP {status}{said}), sent with {how}. Check that the key "
-                "exists with Read/Write permission (WooCommerce > Settings > Advanced > REST API)"
-            )
-        busy = transient(status, r.headers, f"WooCommerce at {base}: HTTP {status}{said}")
-        if busy:
-            raise busy
-        if status == 413:  # multichan never sends more than LIMIT: a bug, or a lowered limit
-            raise Fatal(
+        key, secret = self.settings["consumer_key"], self.settings["consumer_secret"]
+        https = base.startswith("https://")
+        return ApiClient(
+            self, base + API, vendor="WooCommerce",
+            auth=Basic(key, secret) if https else OAuth1(key, secret),
+            timeout=self.settings.get("timeout") or 60, refine=self._refine,
+            auth_hint=(
+                f"Sent with {'HTTP Basic' if https else 'an OAuth 1.0a signature (plain http)'}. "
+                "Check that the key exists with Read/Write permission (WooCommerce > Settings > "
+                "Advanced > REST API)"
+            ),
+        )  # fmt: skip
+
+    def _request(self, method: str, path: str, params: Json | None = None, json: Any = None) -> Any:
+        """One call; batches are sent again after a failure that may pass (updates are absolute
+        and a create WooCommerce already made comes back as ``invalid_sku``, taken over)."""
+        body = self.api.request(method, path, params=params, json=json, idempotent=True).body
+        if body is None:
+            raise Fatal(f"WooCommerce at {self.settings['base_url']} answered {method} {path} "
+                        "with something not JSON")  # fmt: skip
+        return body
+
+    def _refine(self, answer: Answer) -> Exception | None:
+        base, said = self.settings["base_url"], default_description(answer)
+        said = f": {said}" if said else ""
+        if answer.status == 413:  # multichan never sends more than LIMIT: a bug, or a lowered limit
+            return Fatal(
                 f"WooCommerce at {base}: batch too large (HTTP 413{said}); a bug in multichan, "
                 f"unless the shop lowered woocommerce_rest_batch_items_limit below {LIMIT}"
             )
-        if status == 404 and isinstance(body, dict) and body.get("code") == "rest_no_route":
-            raise Fatal(
+        body = answer.body
+        if answer.status == 404 and isinstance(body, dict) and body.get("code") == "rest_no_route":
+            return Fatal(
                 f"no WooCommerce REST API at {base}{API} (HTTP 404{said}); base_url must be the "
                 "shop's root, with WooCommerce 3.5+ and pretty permalinks"
             )
-        if status >= 400:
-            raise _Refused(f"WooCommerce refused {method} {path} (HTTP {status}{said})")
-        if body is None:
-            raise Fatal(f"WooCommerce at {base} answered {method} {path} with something not JSON")
-        return body
-
-
-def _pct(text: str) -> str:
-    return quote(text, safe="")  # RFC 3986: only unreserved characters stay as they are
-
-
-def _oauth(method: str, url: str, params: dict[str, str], key: str, secret: str) -> dict[str, str]:
-    """``params`` plus a one-legged OAuth 1.0a signature (WooCommerce's auth over plain http)."""
-    signed = {
-        **params, "oauth_consumer_key": key, "oauth_nonce": secrets.token_hex(16),
-        "oauth_signature_method": "HMAC-SHA256", "oauth_timestamp": str(int(time.time())),
-    }  # fmt: skip
-    pairs = "&".join(f"{k}={v}" for k, v in sorted((_pct(k), _pct(v)) for k, v in signed.items()))
-    text = "&".join((method.upper(), _pct(url), _pct(pairs)))
-    digest = hmac.new(f"{secret}&".encode(), text.encode(), hashlib.sha256).digest()
-    return {**signed, "oauth_signature": base64.b64encode(digest).decode()}
+        if 400 <= answer.status < 500 and answer.status not in (401, 403, 408, 429):
+            path = answer.path
+            return _Refused(
+                f"WooCommerce refused {answer.method} {path} (HTTP {answer.status}{said})"
+            )
+        return None

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from multichan.channels.base import ItemResult, Retriable
+from multichan.channels.base import ItemResult
 from multichan.offers import Offer
 
 ATTRIBUTES = ("color", "size", "material", "pattern")
 NO_RESULT = "multichan_no_result"  # a batch answer without a result for an object
-UNSENT = "multichan_unconfirmed"  # not sent, or sent without an answer: sent again
-RETRIABLE = frozenset({NO_RESULT, UNSENT})
 Json = dict[str, Any]
 
 
@@ -137,14 +135,6 @@ def owner_id(out: Json) -> int | None:
     return int(rid) if rid.isdigit() and int(rid) > 0 else None
 
 
-def lost(exc: Retriable) -> Json:
-    """The answer of an object whose request failed mid-send or was never made: multichan
-    cannot tell whether WooCommerce saved it, so it is sent again (creates are idempotent)."""
-    out = error(UNSENT, f"not confirmed: {exc.message}")
-    out["error"]["retry_after"] = exc.retry_after
-    return out
-
-
 def result(sku: str, out: Json, key: str, prefix: str = "", **ids: str) -> ItemResult:
     """The ItemResult of one batch answer: its id under ``key``, or WooCommerce's message."""
     if out.get("error") is None and out.get("id"):
@@ -152,7 +142,6 @@ def result(sku: str, out: Json, key: str, prefix: str = "", **ids: str) -> ItemR
     err = error_of(out)
     message = prefix + str(err.get("message") or "WooCommerce sent no id for it")
     code = str(err.get("code") or "")
-    retriable = code in RETRIABLE
+    retriable = code == NO_RESULT
     text = f"{message} ({code})" if code and not retriable else message
-    wait = err.get("retry_after") if code == UNSENT else None  # (ours, from lost())
-    return ItemResult.rejected(sku, text, retriable=retriable, retry_after=wait)
+    return ItemResult.rejected(sku, text, retriable=retriable)

@@ -13,7 +13,6 @@ changed is sent once with both, and its state and journal move for both kinds.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -26,7 +25,6 @@ import sqlite_utils
 
 from multichan import errors
 from multichan.channels.base import JOINT, Channel, RateLimit, Retriable
-from multichan.config import Secret
 from multichan.errors import MultichanError
 from multichan.sync import state as st
 from multichan.sync.batching import joint_pairs, sends
@@ -170,23 +168,6 @@ def refusal(plan: Plan, max_delist: Decimal, max_price_change: Decimal) -> str |
     return None
 
 
-def scrubber(channel: Channel) -> Callable[[str | None], str | None]:
-    """Removes the values of the channel's secrets from a message before it is stored."""
-    secrets = []
-    for value in channel.settings.values():
-        if isinstance(value, Secret):
-            with contextlib.suppress(errors.ConfigError):
-                secrets.append(value.value())
-
-    def scrub(text: str | None) -> str | None:
-        for secret in secrets:
-            if text and secret:
-                text = text.replace(secret, "***")
-        return text
-
-    return scrub
-
-
 def push_plan(
     db: sqlite_utils.Database,
     channel: Channel,
@@ -202,7 +183,8 @@ def push_plan(
     bucket = TokenBucket(rate or channel.rate_limit, pacing.clock, pacing.sleep)
     if not isinstance(channel.session, PacedSession):
         channel.session = PacedSession(channel.session, bucket, result.counts)
-    scrub = scrubber(channel)
+    channel.sleep, channel.backoff = pacing.sleep, pacing.backoff  # the client's retries too
+    scrub = channel.redact
     previous = st.load(db, channel.name)
     run_id = st.start_run(db, channel.name, "push")
     blocked: set[str] = set()  # SKUs whose listing does not exist on the channel yet

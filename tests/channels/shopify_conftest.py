@@ -114,12 +114,12 @@ class Flaky:
     def __init__(self, session: requests.Session, fail: dict[int, str]) -> None:
         self.session, self.fail, self.calls = session, fail, 0
 
-    def post(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
         phase = self.fail.get(self.calls)
         if phase == "before":
             raise requests.ConnectionError("connection reset by peer")
-        response = self.session.post(*args, **kwargs)
+        response = self.session.request(*args, **kwargs)
         if phase == "after":
             raise requests.ConnectionError("connection reset by peer")
         return response

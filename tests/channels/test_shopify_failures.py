@@ -15,7 +15,7 @@ from multichan.channels.base import Fatal, Retriable
 from multichan.channels.shopify import Shopify
 from multichan.testing import sample_offers
 from tests.channels import shopify_conftest as fx
-from tests.channels.shopify_conftest import IDS, Flaky, make, seeded
+from tests.channels.shopify_conftest import Flaky, make, seeded
 from tests.servers.shopify import LOCATION, TOKEN, Clock, ShopifyServer
 
 _shopify_session, clock, server, session, channel = (
@@ -46,16 +46,20 @@ def test_outages_are_retriable(
     server: ShopifyServer, channel: Shopify, fault: int | str, retry_after: float | None,
     words: str,
 ) -> None:  # fmt: skip
+    """Once: the API client sends the call again (after Shopify's Retry-After); at every
+    attempt: the batch fails, for the engine to retry."""
     server.fail_next.append(fault)
+    assert channel.send("listings", sample_offers(1))[0].ok
+    server.fail_next.extend([fault] * Shopify.request_attempts)
     with pytest.raises(Retriable, match=words) as caught:
-        channel.send("listings", sample_offers(1))
+        channel.send("listings", sample_offers(2)[1:])
     assert caught.value.retry_after == retry_after
-    assert channel.send("listings", sample_offers(1))[0].ok  # the next attempt works
+    assert channel.send("listings", sample_offers(2)[1:])[0].ok  # the next attempt works
 
 
 def test_a_timeout_is_retriable(server: ShopifyServer, clock: Clock) -> None:
     class TimingOut:
-        def post(self, *args: Any, **kwargs: Any) -> Any:
+        def request(self, *args: Any, **kwargs: Any) -> Any:
             assert kwargs["timeout"] == 5
             raise requests.ReadTimeout("read timed out")
 
@@ -104,68 +108,57 @@ def test_the_endpoint_refuses_what_shopify_refuses(server: ShopifyServer) -> Non
 
 # --- a fault in the middle of a send ---------------------------------------------------------
 @pytest.mark.parametrize("phase", ["before", "after"])
-def test_a_fault_after_a_product_was_written_keeps_it_and_sends_the_rest_again(
+def test_a_fault_when_a_product_is_created_fails_the_batch_without_duplicates(
     server: ShopifyServer, clock: Clock, session: requests.Session, phase: str
 ) -> None:
+    """A productSet that creates a product is never sent twice in one send (a lost answer
+    would make a duplicate): the batch fails, and the engine's retry finds what was made."""
     offers = sample_offers(3)  # three products: a SKU search, then a read + a productSet each
     flaky = Flaky(session, {5: phase})  # the second productSet
-    results = make(server, clock, flaky).send("listings", offers)
+    with pytest.raises(Retriable, match="unreachable"):
+        make(server, clock, flaky).send("listings", offers)
     assert flaky.calls == 5  # nothing sent after the fault
-    assert results[0].ok and set(results[0].remote_ids) == IDS
-    assert [(r.ok, r.retriable) for r in results[1:]] == [(False, True)] * 2
-    assert results[1].message == "not confirmed: Shopify unreachable: ConnectionError"
     assert len(server.shop.products) == (2 if phase == "after" else 1)
-    # what the engine does: send the retriable ones again, with the ids it recorded (none)
-    again = make(server, clock, session).send("listings", offers[1:])
-    assert all(r.ok for r in again)
+    # what the engine does: send the batch again, with the ids it recorded (none)
+    again = make(server, clock, session).send("listings", offers)
+    assert all(r.ok for r in again) and {r.remote_ids["product_id"] for r in again} == set(
+        server.shop.products)  # fmt: skip
     assert len(server.shop.products) == 3 and len(server.shop.variants) == 3  # no duplicate
     assert server.violations == []
 
 
-@pytest.mark.parametrize(("fail", "phase"), [(1, "before"), (2, "after"), (3, "after")])
-def test_a_fault_before_anything_was_written_fails_the_whole_batch(
+@pytest.mark.parametrize(("fail", "phase"), [(1, "before"), (1, "after"), (2, "after")])
+def test_a_fault_in_a_read_is_sent_again_by_the_client(
     server: ShopifyServer, clock: Clock, session: requests.Session, fail: int, phase: str
 ) -> None:
     offers = sample_offers(3)  # 1: the search, 2: a read, 3: the first productSet
     flaky = Flaky(session, {fail: phase})
-    with pytest.raises(Retriable, match="unreachable"):
-        make(server, clock, flaky).send("listings", offers)
-    assert flaky.calls == fail
-    assert all(r.ok for r in make(server, clock, session).send("listings", offers))
+    assert all(r.ok for r in make(server, clock, flaky).send("listings", offers))
+    assert flaky.calls == 1 + 2 * 3 + 1  # one call more than without the fault
     assert len(server.shop.products) == 3 and len(server.shop.variants) == 3
     assert server.violations == []
 
 
 @pytest.mark.parametrize("phase", ["before", "after"])
-def test_a_fault_between_price_requests_keeps_the_prices_set(
+def test_a_fault_between_price_requests_is_sent_again(
     server: ShopifyServer, clock: Clock, session: requests.Session, phase: str
 ) -> None:
     offers, ids = seeded(server, 120, 2)  # 120 products: 100 in one request, 20 in another
-    with pytest.raises(Retriable):  # the first request: nothing was set
-        make(server, clock, Flaky(session, {1: "before"})).send("prices", offers, ids)
-    assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"10.00"}
     flaky = Flaky(session, {2: phase})
     results = make(server, clock, flaky).send("prices", offers, ids)
-    assert flaky.calls == 2
-    assert all(r.ok and r.remote_ids == ids[r.sku] for r in results[:200])
-    assert {(r.ok, r.retriable, r.message) for r in results[200:]} == {
-        (False, True, "not confirmed: Shopify unreachable: ConnectionError")}  # fmt: skip
-    shown = {server.shop.by_sku(o.sku)["price"] for o in offers[200:]}
-    assert shown == {"12.50" if phase == "after" else "10.00"}
-    again = make(server, clock, session).send("prices", offers[200:], ids)  # the engine's retry
-    assert all(r.ok for r in again)
+    assert flaky.calls == 3
+    assert all(r.ok and r.remote_ids == ids[r.sku] for r in results)
     assert {server.shop.by_sku(o.sku)["price"] for o in offers} == {"12.50"}
     assert server.violations == []
 
 
-def test_a_429_between_price_requests_passes_its_retry_after_to_the_skus_left(
+def test_a_429_between_price_requests_waits_its_retry_after(
     server: ShopifyServer, clock: Clock, channel: Shopify
 ) -> None:
-    """The SKUs a 429 left unconfirmed carry Shopify's Retry-After, so the engine waits that
-    long before it sends them again, not its own short backoff."""
+    """The client waits Shopify's Retry-After before it sends the call again, not its own
+    short backoff."""
     offers, ids = seeded(server, 120, 2)
     server.fail_next.extend([None, 429])  # the first request goes through, the second: 429
     results = channel.send("prices", offers, ids)
-    assert all(r.ok for r in results[:200])
-    assert {(r.retriable, r.retry_after) for r in results[200:]} == {(True, 2.0)}
-    assert {r.retry_after for r in results[:200]} == {None}
+    assert all(r.ok for r in results)
+    assert clock.sleeps == [2.0]

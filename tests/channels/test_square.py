@@ -45,6 +45,7 @@ def make(url: str, session: Any, **extra: Any) -> Square:
     assert problems == []
     channel = cls("pos", settings, session=session)
     assert isinstance(channel, Square)
+    channel.sleep = lambda seconds: None  # the client's waits between attempts
     return channel
 
 
@@ -323,16 +324,40 @@ def test_batches_stay_within_squares_limits(square_api: SquareDouble, session) -
 def test_whole_batch_failures(
     square_double: SquareDouble, session, status: int, headers: dict[str, str], error, retry
 ) -> None:
+    """A failure that may pass is sent again by the API client (waiting Square's Retry-After),
+    up to the channel's request attempts, then fails the batch for the engine to retry; a
+    fatal one is sent once."""
     codes = {429: "RATE_LIMITED", 401: "ACCESS_TOKEN_EXPIRED", 403: "INSUFFICIENT_SCOPES"}
     body = {"errors": [{"category": "X", "code": codes.get(status, "SERVICE_UNAVAILABLE")}]}
-    square_double.fail_next.append((status, headers, body))
+    square_double.fail_next.extend([(status, headers, body)] * Square.request_attempts)
     channel = make(square_double.url, session)
+    waits: list[float] = []
+    channel.sleep, channel.backoff = waits.append, lambda attempt: 0.25 * attempt
     with pytest.raises(error) as caught:
         channel.send("quantities", sample_offers(2), {"NW-TEE-BLA-000": {"variation_id": "V1"}})
     assert getattr(caught.value, "retry_after", None) == retry
     assert TOKEN not in f"{caught.value} {caught.value!r} {channel!r}"
+    sent = len(square_double.requests)
+    if error is Retriable:
+        assert sent == Square.request_attempts
+        assert waits == [retry if retry is not None else 0.25 * n for n in (1, 2)]
+    else:
+        assert sent == 1 and waits == []
     if status in (401, 403):
         assert "$SQUARE_TOKEN" in str(caught.value) and codes[status] in str(caught.value)
+
+
+def test_a_failure_that_passes_is_sent_again_by_the_client(
+    square_double: SquareDouble, session
+) -> None:
+    square_double.fail_next.append((429, {"Retry-After": "7"}, {"errors": []}))
+    channel = make(square_double.url, session)
+    waits: list[float] = []
+    channel.sleep = waits.append
+    ids = {"NW-TEE-BLA-000": {"variation_id": "V1"}}
+    [result] = channel.send("quantities", sample_offers(1), ids)
+    assert waits == [7.0] and len(square_double.requests) == 2
+    assert not result.retriable and "Item variation not found" in str(result.message)
 
 
 def test_retry_after_as_a_date_and_garbage() -> None:
@@ -348,7 +373,7 @@ def test_unreachable_hanging_and_unset_token(
     known = {"NW-TEE-BLA-000": {"variation_id": "V1"}}
     with pytest.raises(Retriable, match="unreachable"):
         make("http://127.0.0.1:9", session).send("quantities", sample_offers(1), known)
-    square_double.fail_next.append((0, {"sleep": "1.5"}, {}))
+    square_double.fail_next.extend([(0, {"sleep": "1.5"}, {})] * Square.request_attempts)
     with pytest.raises(Retriable, match="did not answer"):
         make(square_double.url, session, timeout=1).send("quantities", sample_offers(1), known)
     monkeypatch.delenv("SQUARE_TOKEN")
