@@ -83,10 +83,12 @@ UPLOAD: dict[str, Any] = {
     "retries": ("int", 3),
 }
 RATE: dict[str, Any] = {"requests_per_second": ("decimal", None), "burst": ("int", None)}
+# orders pulled from an API channel: where they take stock, and whether refunds restock
+ORDERS: dict[str, Any] = {"location": ("str", None), "restock_refunds": ("bool", False)}
 CHANNEL: dict[str, Any] = {
     "type": ("str", None), "enabled": ("bool", True), "template": ("str", None),
     "output": ("str", None), "upload": UPLOAD, "settings": ("any", {}), "rate_limit": RATE,
-    **RULES,
+    "orders": ORDERS, **RULES,
 }  # fmt: skip
 SHOP: dict[str, Any] = {
     "name": ("str", None),
@@ -119,6 +121,7 @@ class Channel:
     max_delist_percent: Decimal
     max_price_change_percent: Decimal
     rate_limit: dict[str, Any]
+    orders: dict[str, Any]
     upload: dict[str, Any]
     settings: dict[str, Any]
     line: int
@@ -336,6 +339,7 @@ class _Loader:
                     max_delist_percent=data["max_delist_percent"],
                     max_price_change_percent=data["max_price_change_percent"],
                     rate_limit=data["rate_limit"],
+                    orders=data["orders"],
                     upload=data["upload"],
                     settings=data["settings"] or {},
                     line=key_node.start_mark.line + 1,

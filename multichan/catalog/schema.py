@@ -3,6 +3,12 @@
 ``PRAGMA user_version`` holds the schema version; each migration moves it forward by one inside
 a transaction, so an old workspace opens with newer code and never loses data. Tables are plain,
 named for what they hold, with foreign keys, so the file explains itself in Datasette.
+
+Stock (V4): ``stock.quantity`` is what is on hand at a location (what a person counts),
+``stock.committed`` the units of open, paid, unshipped order lines allocated there; the view
+``stock_levels`` shows ``available = on_hand - committed``, which offers use. Every change is a
+row of ``stock_moves``. ``orders`` and ``order_lines`` hold what each channel reported and, per
+line, what of it was applied to stock; ``order_cursors`` where each channel's pull goes on.
 """
 
 from __future__ import annotations
@@ -140,7 +146,95 @@ CREATE TABLE journal_items (
 CREATE INDEX journal_items_run ON journal_items (run_id);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3]
+V4 = """
+ALTER TABLE stock ADD COLUMN committed INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE stock_moves (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    location TEXT NOT NULL,
+    on_hand_change INTEGER NOT NULL DEFAULT 0,
+    committed_change INTEGER NOT NULL DEFAULT 0,
+    on_hand_after INTEGER NOT NULL,
+    committed_after INTEGER NOT NULL,
+    reason TEXT NOT NULL
+        CHECK (reason IN ('import', 'manual', 'order', 'cancel', 'ship', 'restock')),
+    channel TEXT,
+    order_id TEXT,
+    line_id TEXT,
+    note TEXT
+);
+CREATE INDEX stock_moves_sku ON stock_moves (sku, location, id);
+CREATE INDEX stock_moves_order ON stock_moves (channel, order_id);
+
+CREATE TABLE orders (
+    channel TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    number TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'open', 'closed', 'cancelled')),
+    channel_status TEXT,
+    created_at TEXT,
+    updated_at TEXT,
+    baseline INTEGER NOT NULL DEFAULT 0 CHECK (baseline IN (0, 1)),
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    PRIMARY KEY (channel, order_id)
+);
+CREATE INDEX orders_updated ON orders (channel, updated_at);
+
+CREATE TABLE order_lines (
+    channel TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    line_id TEXT NOT NULL,
+    channel_sku TEXT,
+    remote_ids TEXT NOT NULL DEFAULT '{}',
+    title TEXT,
+    ordered INTEGER NOT NULL DEFAULT 0,
+    unshipped INTEGER NOT NULL DEFAULT 0,
+    shipped INTEGER NOT NULL DEFAULT 0,
+    returned INTEGER NOT NULL DEFAULT 0,
+    refunded INTEGER NOT NULL DEFAULT 0,
+    problem TEXT,
+    sku TEXT,
+    location TEXT,
+    committed_applied INTEGER NOT NULL DEFAULT 0,
+    consumed_applied INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel, order_id, line_id),
+    FOREIGN KEY (channel, order_id) REFERENCES orders (channel, order_id) ON DELETE CASCADE
+);
+CREATE INDEX order_lines_sku ON order_lines (sku);
+CREATE INDEX order_lines_unmatched ON order_lines (channel) WHERE sku IS NULL;
+
+CREATE TABLE order_cursors (
+    channel TEXT PRIMARY KEY NOT NULL,
+    baseline_at TEXT NOT NULL,
+    cursor TEXT,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE channel_tokens (
+    key TEXT PRIMARY KEY NOT NULL,
+    token TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+
+DROP VIEW product_availability;
+CREATE VIEW product_availability AS
+SELECT p.sku, p.title, p.status, p.price, p.currency,
+       COALESCE((SELECT SUM(s.quantity) FROM stock s WHERE s.sku = p.sku), 0) AS on_hand,
+       COALESCE((SELECT SUM(s.committed) FROM stock s WHERE s.sku = p.sku), 0) AS committed,
+       COALESCE((SELECT SUM(s.quantity - s.committed) FROM stock s WHERE s.sku = p.sku), 0)
+           AS quantity
+FROM products p;
+
+CREATE VIEW stock_levels AS
+SELECT sku, location, quantity AS on_hand, committed, quantity - committed AS available,
+       updated_at
+FROM stock;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

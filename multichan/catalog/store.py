@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from multichan.catalog import ledger
 from multichan.errors import NotFound, UsageError
 from multichan.money import normalize
 
@@ -103,23 +104,13 @@ def upsert(
                     [(item.sku, n, url) for n, url in enumerate(item.images, 1)],
                 )
             for loc, qty in item.stock.items():
-                _write_stock(db, item.sku, loc, qty, stamp)
+                ledger.set_on_hand(db, item.sku, loc, qty, reason="import", at=stamp)
     return result
 
 
 def ensure_location(db: sqlite_utils.Database, code: str, name: str | None = None) -> None:
     db.conn.execute(
         "INSERT OR IGNORE INTO locations (code, name) VALUES (?, ?)", [code, name or code]
-    )
-
-
-def _write_stock(db: sqlite_utils.Database, sku: str, location: str, qty: int, stamp: str) -> None:
-    ensure_location(db, location)
-    db.conn.execute(
-        "INSERT INTO stock (sku, location, quantity, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (sku, location) DO UPDATE SET quantity = excluded.quantity, "
-        "updated_at = excluded.updated_at",
-        [sku, location, qty, stamp],
     )
 
 
@@ -155,7 +146,7 @@ def set_stock(
     location: str | None = None,
     create: bool = False,
 ) -> tuple[str, int, int]:
-    """Set the on-hand quantity at one location; returns (location, old, new)."""
+    """Set the on-hand quantity at one location (a count); returns (location, old, new)."""
     return _change_stock(db, sku, location, create, lambda old: qty)
 
 
@@ -166,7 +157,8 @@ def adjust_stock(
     location: str | None = None,
     create: bool = False,
 ) -> tuple[str, int, int]:
-    """Add ``delta`` (may be negative) to the quantity at one location; returns (loc, old, new)."""
+    """Add ``delta`` (may be negative) to the on-hand quantity at one location; returns
+    (location, old, new)."""
     return _change_stock(db, sku, location, create, lambda old: old + delta)
 
 
@@ -183,16 +175,15 @@ def _change_stock(
         old = stock_at(db, sku, loc)
         new = new_quantity(old)
         stamp = now()
-        _write_stock(db, sku, loc, new, stamp)
+        ensure_location(db, loc)
+        ledger.set_on_hand(db, sku, loc, new, reason="manual", at=stamp)
         db.conn.execute("UPDATE products SET updated_at = ? WHERE sku = ?", [stamp, sku])
     return loc, old, new
 
 
 def stock_at(db: sqlite_utils.Database, sku: str, location: str) -> int:
-    row = db.execute(
-        "SELECT quantity FROM stock WHERE sku = ? AND location = ?", [sku, location]
-    ).fetchone()
-    return row[0] if row else 0
+    """The on-hand quantity of ``sku`` at ``location``."""
+    return ledger.level(db, sku, location)[0]
 
 
 def set_price(
@@ -220,7 +211,8 @@ def set_price(
 
 LIST_SQL = """
 SELECT p.sku, p.title, p.status, p.price, p.sale_price, p.currency, p.gtin, p.item_group_id,
-       COALESCE((SELECT SUM(quantity) FROM stock s WHERE s.sku = p.sku), 0) AS quantity
+       COALESCE((SELECT SUM(quantity - committed) FROM stock s WHERE s.sku = p.sku), 0)
+           AS quantity
 FROM products p
 {where}
 ORDER BY p.sku
@@ -228,7 +220,8 @@ ORDER BY p.sku
 
 
 def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[dict[str, Any]]:
-    """Products with their total quantity, filtered by a case-insensitive text search."""
+    """Products with their total available quantity, filtered by a case-insensitive text
+    search."""
     where, params = "", {}
     if search:
         where = (
@@ -240,15 +233,23 @@ def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[
 
 
 def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
-    """One product with its images, stock per location, total quantity and overrides."""
+    """One product with its images, its stock per location (``stock``: on hand, ``committed``
+    and ``available``), ``quantity`` (the total available) and overrides."""
     product, images, stock = _existing(db, sku)
     if product is None:
         raise NotFound(f"no product with SKU {sku!r} in the catalog")
     if product.get("options"):
         product["options"] = json.loads(product["options"])
+    committed = dict(
+        db.execute(
+            "SELECT location, committed FROM stock WHERE sku = ? ORDER BY location", [sku]
+        ).fetchall()
+    )
     product["images"] = images
     product["stock"] = stock
-    product["quantity"] = sum(stock.values())
+    product["committed"] = committed
+    product["available"] = {loc: q - committed.get(loc, 0) for loc, q in stock.items()}
+    product["quantity"] = sum(product["available"].values())
     product["overrides"] = list(
         db.query(
             "SELECT channel, title, description, price, excluded FROM overrides WHERE sku = ? "
@@ -260,8 +261,8 @@ def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
 
 
 def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
-    """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location -> qty,
-    ordered by location).
+    """Every product ordered by SKU, with ``images`` (list) and ``stock`` (location ->
+    available quantity, ordered by location).
 
     Reads a batch of products at a time with the images and stock of that SKU range: a few
     index range scans per batch, memory flat however large the catalog.
@@ -290,7 +291,7 @@ class Totals:
         where = "sku BETWEEN ? AND ?"
         if self.locations is not None:
             where += f" AND location IN ({', '.join('?' * len(self.locations))})"
-        return f"SELECT sku, SUM(quantity) FROM stock WHERE {where} GROUP BY sku"
+        return f"SELECT sku, SUM(quantity - committed) FROM stock WHERE {where} GROUP BY sku"
 
 
 def iter_batches(
@@ -333,7 +334,7 @@ def iter_batches(
             continue
         stock: dict[str, dict[str, int]] = {}
         for sku, location, quantity in conn.execute(
-            "SELECT sku, location, quantity FROM stock WHERE sku BETWEEN ? AND ? "
+            "SELECT sku, location, quantity - committed FROM stock WHERE sku BETWEEN ? AND ? "
             "ORDER BY sku, location",
             span,
         ):

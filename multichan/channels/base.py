@@ -24,15 +24,16 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from multichan.config import ENV_RE, Secret
 from multichan.errors import RETRIES_EXHAUSTED, ChannelFailed, MultichanError, did_you_mean
 from multichan.offers import Offer
+from multichan.orders.model import Order
 
 JOINT = "prices+quantities"  # price and stock of a SKU in one write
 CAPABILITIES = frozenset({"listings", "prices", "quantities", JOINT, "orders"})
@@ -170,6 +171,11 @@ class Channel:
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
     accepts_html: ClassVar[bool] = False  # descriptions keep the seller's HTML
+    # orders ("orders" in supports): each pull asks again for what changed this long before
+    # its cursor (clock skew, late arrivals); pages oldest change first lets the cursor move
+    # with each page
+    order_overlap: ClassVar[timedelta] = timedelta(minutes=10)
+    orders_sorted: ClassVar[bool] = True
     # how many times the API client sends an idempotent request that failed for a reason
     # that may pass (the engine then retries the whole batch, up to its own limit)
     request_attempts: ClassVar[int] = 3
@@ -276,6 +282,11 @@ class Channel:
         """Set price (and sale price) and available quantity of each offer's existing listing
         in one write; a SKU's result holds for both."""
         raise NotImplementedError(f"{self.type} does not implement update_prices_and_quantities")
+
+    def fetch_orders(self, since: datetime) -> Iterator[list[Order]]:
+        """Pages of the orders created or changed at or after ``since``, each mapped to the
+        common order model (``multichan.orders.model``); for a channel that supports orders."""
+        raise NotImplementedError(f"{self.type} does not implement fetch_orders")
 
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Optional, for drift checks: what the channel shows now, by SKU (absent when the

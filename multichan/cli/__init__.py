@@ -64,6 +64,7 @@ def _register() -> None:
         export_cmd,
         import_cmd,
         init_cmd,
+        orders_cmd,
         sync_cmd,
     )
 
@@ -73,6 +74,7 @@ def _register() -> None:
     export_cmd.register(app)
     channels_cmd.register(app)
     sync_cmd.register(app)
+    orders_cmd.register(app)
 
 
 _register()

@@ -71,7 +71,12 @@ def show(sku: str, json_out: JsonOpt = False) -> None:
         if k not in ("images", "stock", "overrides") and v not in (None, "")
     ]
     rows += [{"field": f"image {n}", "value": url} for n, url in enumerate(product["images"], 1)]
-    rows += [{"field": f"stock at {loc}", "value": q} for loc, q in product["stock"].items()]
+    for loc, on_hand in product["stock"].items():
+        committed = product["committed"].get(loc, 0)
+        shown = f"{product['available'][loc]} available"
+        if committed:
+            shown += f" ({on_hand} on hand, {committed} committed to orders)"
+        rows.append({"field": f"stock at {loc}", "value": shown})
     rows += [{"field": f"override {o['channel']}", "value": o} for o in product["overrides"]]
     output.table(rows, [("field", "Field"), ("value", "Value")], title=sku)
 

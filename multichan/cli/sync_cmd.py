@@ -1,8 +1,8 @@
 """`multichan plan`, `multichan push` and `multichan status`: API channels, diffed and pushed.
 
 Results go to stdout (lines for people, ``--json`` for scripts); refusals and rejections are
-also explained on stderr. The worst channel's exit code wins: 0 ok, 4 rejected or refused,
-5 channel failed, 6 retries exhausted.
+also explained on stderr. The worst channel's outcome sets the exit code (ranked: 0 ok,
+4 rejected or refused, 3 config, 5 channel failed, 6 retries exhausted).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("push")(push)
     app.command("status")(status)
+    app.command("sync")(sync)
 
 
 def _print_plan(p: Any) -> None:
@@ -80,9 +81,7 @@ def push(
     json_out: JsonOpt = False,
 ) -> None:
     """Send what changed since the last successful push, in batches, within rate limits."""
-    from rich.markup import escape
-
-    from multichan.sync.run import push_all
+    from multichan.sync.run import push_all, worst
 
     results = push_all(
         output.workspace(),
@@ -91,30 +90,35 @@ def push(
         dry_run=dry_run,
         force=force,
     )
-    code = max((r.exit_code for r in results), default=OK)
+    code = worst([r.exit_code for r in results])
     if json_out:
         output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
     else:
-        for r in results:
-            for item in r.rejected:
-                output.err(
-                    escape(
-                        f"rejected {r.channel} {item['sku']} ({item['kind']}): {item['message']}"
-                    )
-                )
-            if r.status == "dry-run" and r.plan is not None:
-                _print_plan(r.plan)
-                output.out(f"{r.channel}: dry run, nothing sent")
-                continue
-            if r.status in ("refused", "failed", "exhausted"):
-                output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
-            c = r.counts
-            output.out(
-                f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected, "
-                f"{c['failed']} failed, {c['requests']} request(s)"
-            )
+        print_push(results)
     if code != OK:
         sys.exit(code)
+
+
+def print_push(results: list[Any]) -> None:
+    """Each channel's push: rejections on stderr, one summary line on stdout."""
+    from rich.markup import escape
+
+    for r in results:
+        for item in r.rejected:
+            output.err(
+                escape(f"rejected {r.channel} {item['sku']} ({item['kind']}): {item['message']}")
+            )
+        if r.status == "dry-run" and r.plan is not None:
+            _print_plan(r.plan)
+            output.out(f"{r.channel}: dry run, nothing sent")
+            continue
+        if r.status in ("refused", "failed", "exhausted"):
+            output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
+        c = r.counts
+        output.out(
+            f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected, "
+            f"{c['failed']} failed, {c['requests']} request(s)"
+        )
 
 
 def status(
@@ -145,3 +149,30 @@ def status(
         title="Push state",
         right=("skus",),
     )
+
+
+def sync(
+    channels: ChannelsArg = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Pull and plan; record, move and send nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pull every channel's orders, then push what changed to every API channel: one run under
+    one lock, made for cron every few minutes."""
+    from multichan.cli.orders_cmd import print_pull
+    from multichan.sync.run import sync_all
+
+    result = sync_all(output.workspace(), channels or [], dry_run=dry_run, force=force)
+    code = result.exit_code
+    if json_out:
+        output.print_json(result.as_dict())
+    else:
+        for r in result.pulls:
+            print_pull(r)
+        print_push(result.pushes)
+    if code != OK:
+        sys.exit(code)

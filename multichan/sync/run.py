@@ -1,16 +1,21 @@
-"""A whole push or plan run: pick the configured API channels, hold the workspace lock, build
-each channel's plan, apply the safety limits, and push through ``push.push_plan``. One
-channel's failure never stops the others."""
+"""Whole runs over the configured API channels, each under the workspace lock: plan, push
+(each channel's plan, the safety limits, ``push.push_plan``), pull (each order channel's
+``orders.pull.pull_channel``), and sync (pull every order channel, then push every channel).
+One channel's failure never stops the others; the run's exit code is the worst outcome by an
+explicit ranking, not the largest number."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from multichan import errors
 from multichan.channels.base import Channel, RateLimit
 from multichan.errors import MultichanError
+from multichan.orders.pull import PullResult
 from multichan.sync import state as st
 from multichan.sync.plan import Plan
 from multichan.sync.push import Pacing, PushResult, push_plan, refusal
@@ -74,40 +79,163 @@ def push_all(
     session: Any = None,
 ) -> list[PushResult]:
     """Push every chosen channel; one channel's failure never stops the others."""
-    from multichan.channels import registry
     from multichan.feeds.run import load_config
-    from multichan.sync.plan import make_plan
 
     config = load_config(ws)
     chosen = select(config, names)
     db = ws.db()
-    results: list[PushResult] = []
     try:
         with ws.lock():
-            for cfg in chosen:
-                try:
-                    channel = registry.create(cfg, config.path.name, session=session)
-                except MultichanError as exc:  # this channel's settings or plugin
-                    results.append(PushResult(cfg.name, "failed", message=exc.message,
-                                              exit_code=exc.exit_code))  # fmt: skip
-                    continue
-                kinds = kinds_for(channel, only)
-                plan = make_plan(db, cfg, config, kinds)
-                why = None if force else refusal(
-                    plan,
-                    Decimal(cfg.max_delist_percent),
-                    Decimal(cfg.max_price_change_percent),
-                )  # fmt: skip
-                if why:
-                    results.append(
-                        PushResult(cfg.name, "refused", message=why,
-                                   exit_code=errors.REJECTED, plan=plan)
-                    )  # fmt: skip
-                elif dry_run:
-                    results.append(PushResult(cfg.name, "dry-run", plan=plan))
-                else:
-                    rate = configured_rate(cfg, channel)
-                    results.append(push_plan(db, channel, plan, kinds, pacing, rate))
+            return [
+                _push_one(db, config, cfg, only, dry_run, force, pacing, session) for cfg in chosen
+            ]
     finally:
         db.close()
-    return results
+
+
+def _push_one(
+    db: Any, config: Any, cfg: Any, only: str | None, dry_run: bool, force: bool,
+    pacing: Pacing | None, session: Any,
+) -> PushResult:  # fmt: skip
+    from multichan.channels import registry
+    from multichan.sync.plan import make_plan
+
+    try:
+        channel = registry.create(cfg, config.path.name, session=session)
+    except MultichanError as exc:  # this channel's settings or plugin
+        return PushResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
+    kinds = kinds_for(channel, only)
+    plan = make_plan(db, cfg, config, kinds)
+    why = None if force else refusal(
+        plan, Decimal(cfg.max_delist_percent), Decimal(cfg.max_price_change_percent)
+    )  # fmt: skip
+    if why:
+        return PushResult(cfg.name, "refused", message=why, exit_code=errors.REJECTED, plan=plan)
+    if dry_run:
+        return PushResult(cfg.name, "dry-run", plan=plan)
+    return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+
+
+def order_channels(config: Any, names: Sequence[str]) -> list[Any]:
+    """The chosen API channels whose type supports orders (named ones must)."""
+    from multichan.channels import registry
+
+    chosen = select(config, names)
+    found = []
+    for cfg in chosen:
+        try:
+            supported = "orders" in registry.load(cfg.type).supports
+        except MultichanError:
+            supported = True  # let the pull report the broken plugin as that channel's failure
+        if supported:
+            found.append(cfg)
+        elif names:
+            raise errors.UsageError(f"channel {cfg.name} ({cfg.type}) does not supply orders")
+    return found
+
+
+def _pull_one(
+    db: Any, config: Any, cfg: Any, since: datetime | None, dry_run: bool,
+    pacing: Pacing | None, session: Any,
+) -> PullResult:  # fmt: skip
+    from multichan.channels import registry
+    from multichan.orders.pull import pull_channel
+    from multichan.sync.pacing import PacedSession, TokenBucket
+
+    pacing = pacing or Pacing()
+    try:
+        channel = registry.create(cfg, config.path.name, session=session)
+    except MultichanError as exc:
+        return PullResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
+    counts = {"requests": 0}
+    bucket = TokenBucket(configured_rate(cfg, channel) or channel.rate_limit, pacing.clock,
+                         pacing.sleep)  # fmt: skip
+    channel.session = PacedSession(channel.session, bucket, counts)
+    channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
+    try:
+        result = pull_channel(db, channel, cfg, config.path.name, since=since, dry_run=dry_run)
+    except MultichanError as exc:  # the channel's settings (orders.location)
+        result = PullResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
+    result.requests = counts["requests"]
+    return result
+
+
+def pull_all(
+    ws: Any,
+    names: Sequence[str],
+    *,
+    since: datetime | None = None,
+    dry_run: bool = False,
+    pacing: Pacing | None = None,
+    session: Any = None,
+) -> list[PullResult]:
+    """Pull every chosen channel's orders under the workspace lock; one channel's failure
+    never stops the others."""
+    from multichan.feeds.run import load_config
+
+    config = load_config(ws)
+    chosen = order_channels(config, names)
+    db = ws.db()
+    try:
+        with ws.lock():
+            return [_pull_one(db, config, c, since, dry_run, pacing, session) for c in chosen]
+    finally:
+        db.close()
+
+
+@dataclass
+class SyncResult:
+    pulls: list[PullResult]
+    pushes: list[PushResult]
+
+    @property
+    def exit_code(self) -> int:
+        return worst([r.exit_code for r in self.pulls] + [r.exit_code for r in self.pushes])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "pulled": [r.as_dict() for r in self.pulls],
+            "pushed": [r.as_dict() for r in self.pushes],
+        }
+
+
+def sync_all(
+    ws: Any,
+    names: Sequence[str],
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    pacing: Pacing | None = None,
+    session: Any = None,
+) -> SyncResult:
+    """Under one workspace lock: pull every chosen order channel, then push every chosen API
+    channel, so each channel is pushed after its own orders were read in the same run."""
+    from multichan.feeds.run import load_config
+
+    config = load_config(ws)
+    chosen = select(config, names)
+    pulling = order_channels(config, [])
+    pulling = [c for c in pulling if c in chosen]
+    db = ws.db()
+    try:
+        with ws.lock():
+            pulls = [_pull_one(db, config, c, None, dry_run, pacing, session) for c in pulling]
+            pushes = [
+                _push_one(db, config, cfg, None, dry_run, force, pacing, session) for cfg in chosen
+            ]
+    finally:
+        db.close()
+    return SyncResult(pulls, pushes)
+
+
+# how bad an outcome is, worst last: a config error in one channel is never hidden by
+# rejections in another, and a channel failure outranks both
+SEVERITY = (errors.OK, errors.REJECTED, errors.CONFIG, errors.CHANNEL_FAILED,
+            errors.RETRIES_EXHAUSTED, errors.LOCKED, errors.UNEXPECTED)  # fmt: skip
+
+
+def worst(codes: Sequence[int]) -> int:
+    """The exit code of a run whose parts ended with ``codes``."""
+    rank = {code: n for n, code in enumerate(SEVERITY)}
+    return max(codes, key=lambda c: rank.get(c, len(SEVERITY)), default=errors.OK)

@@ -48,6 +48,7 @@ channels:
       token: ${{SHOPIFY_TOKEN}}
       location_id: "{location}"
       timeout: {timeout}
+    orders: {{location: warehouse}}
   woo:
     type: woocommerce
     settings:
@@ -55,6 +56,7 @@ channels:
       consumer_key: ${{WOOCOMMERCE_CONSUMER_KEY}}
       consumer_secret: ${{WOOCOMMERCE_CONSUMER_SECRET}}
       timeout: {timeout}
+    orders: {{location: warehouse}}
   pos:
     type: square
     settings:

@@ -1,6 +1,7 @@
 """The in-memory shop behind the Shopify test endpoint: products, variants, inventory items and
 one location, changed by the mutations multichan uses, with the ``userErrors`` Shopify returns
-(field paths, codes and messages as the 2025-01 schema documents them).
+(field paths, codes and messages as the 2025-01 schema documents them), and the shop's orders
+(``shop.orders``: tests/servers/shopify_orders.py), which tests place and change directly.
 
 Resolvers return plain dicts; graphql-core's default resolver reads them (calling the ones
 that take arguments), so each response carries exactly the fields the query selected.
@@ -14,10 +15,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError
+
+from tests.servers.shopify_orders import Orders
 
 LOCATION = "gid://shopify/Location/1"
 REASONS = frozenset(
@@ -33,12 +38,14 @@ Row = dict[str, Any]
 class Shop:
     """State plus the root resolvers (``root()``) the endpoint executes queries against."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        """``now``: the orders' clock (aware datetimes; real UTC time by default)."""
         self.products: dict[str, Row] = {}
         self.variants: dict[str, Row] = {}
         self.items: dict[str, Row] = {}
         self.locations = {LOCATION}
         self._ids = itertools.count(1001)
+        self.orders = Orders(self, now)
 
     def gid(self, kind: str) -> str:
         return f"gid://shopify/{kind}/{next(self._ids)}"
@@ -51,6 +58,7 @@ class Shop:
             "productByIdentifier": lambda info, identifier: self._find(identifier),
             "product": lambda info, id: self._find({"id": id}),
             "productVariants": lambda info, **a: self._search(**a),
+            **self.orders.root(),
         }
 
     # --- direct set-up for tests ----------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Shopify's orders, read through the Admin GraphQL API (2025-01), mapped to the common order
+model. Pure: the documents and the mapping; the channel module sends them.
+
+Documents: ``orders(sortKey: UPDATED_AT, query: "updated_at:>='...'")`` pages of
+``ORDERS_PER_PAGE`` orders with their first ``LINES`` line items and ``REFUNDS`` refunds, sized
+to stay under Shopify's 1,000-point query cost; an order with more is read again alone
+(``ORDER``), its line items paged.
+
+Status mapping (Order type in the schema): ``cancelledAt`` set -> cancelled; financial status
+PENDING, EXPIRED or VOIDED -> pending (nothing paid, nothing held); otherwise (AUTHORIZED, PAID,
+PARTIALLY_PAID, PARTIALLY_REFUNDED, REFUNDED) open, or closed once ``displayFulfillmentStatus``
+is FULFILLED.
+
+Per line (LineItem, Refund.refundLineItems.restockType): ``unshipped`` = ``unfulfilledQuantity``;
+units still with the buyer = ``currentQuantity - unfulfilledQuantity``; refunds restocked as
+RETURN (or the deprecated LEGACY_RESTOCK) are ``returned``, NO_RESTOCK ones ``refunded``
+(fulfilled units written off unless ``restock_refunds``), CANCEL ones were never sent and only
+lower what is owed. So ``shipped`` (units that left stock) = current - unfulfilled + RETURN +
+NO_RESTOCK.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from multichan.channels.shopify_queries import Doc
+from multichan.orders.model import Order, OrderLine, iso, parse_time
+
+ORDERS_PER_PAGE = 10
+LINES = 10  # line items read with each order on a page
+REFUNDS = 3  # refunds read with each order, each with up to LINES refund lines
+DETAIL_LINES = 50  # line items per request when an order is read alone
+DETAIL_REFUNDS = 10
+
+_LINE = "id sku name quantity currentQuantity unfulfilledQuantity variant { id }"
+_REFUND = "refundLineItems(first: {n}) {{ nodes {{ lineItem {{ id }} quantity restockType }} }}"
+_ORDER = "id name createdAt updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus"
+
+
+def _cost(orders: int, lines: int, refunds: int, refund_lines: int) -> float:
+    """Shopify's requested cost: object 1, connection 2 + first x its node's cost."""
+    per_order = 1 + (2 + lines * 2) + refunds * (1 + 2 + refund_lines * 2)
+    return 2 + orders * per_order
+
+
+ORDERS = Doc(
+    "MultichanOrders",
+    f"""query MultichanOrders($first: Int!, $after: String, $query: String!) {{
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      {_ORDER}
+      lineItems(first: {LINES}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_LINE} }} }}
+      refunds(first: {REFUNDS}) {{ {_REFUND.format(n=LINES)} }}
+    }}
+  }}
+}}""",
+    _cost(ORDERS_PER_PAGE, LINES, REFUNDS, LINES),
+)
+ORDER = Doc(
+    "MultichanOrder",
+    f"""query MultichanOrder($id: ID!, $after: String) {{
+  order(id: $id) {{
+    {_ORDER}
+    lineItems(first: {DETAIL_LINES}, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {_LINE} }}
+    }}
+    refunds(first: {DETAIL_REFUNDS}) {{ {_REFUND.format(n=25)} }}
+  }}
+}}""",
+    1 + 1 + (2 + DETAIL_LINES * 2) + DETAIL_REFUNDS * (1 + 2 + 25 * 2),
+)
+
+
+def orders_query(since: datetime) -> str:
+    """Shopify's search syntax for orders changed at or after ``since``."""
+    return f"updated_at:>='{iso(since)}'"
+
+
+def overflows(node: dict[str, Any]) -> bool:
+    """Whether the page showed only part of this order (more line items, refunds, or refund
+    lines than a page reads)."""
+    refunds = node.get("refunds") or []
+    return bool(
+        (node.get("lineItems") or {}).get("pageInfo", {}).get("hasNextPage")
+        or len(refunds) >= REFUNDS
+        or any(len((r.get("refundLineItems") or {}).get("nodes") or []) >= LINES for r in refunds)
+    )
+
+
+def status(node: dict[str, Any]) -> str:
+    if node.get("cancelledAt"):
+        return "cancelled"
+    if node.get("displayFinancialStatus") in ("PENDING", "EXPIRED", "VOIDED"):
+        return "pending"
+    return "closed" if node.get("displayFulfillmentStatus") == "FULFILLED" else "open"
+
+
+def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
+    """The common order for one Shopify order and all its line items."""
+    restocks: dict[str, dict[str, int]] = {}
+    for refund in node.get("refunds") or []:
+        for item in (refund.get("refundLineItems") or {}).get("nodes") or []:
+            line_id = (item.get("lineItem") or {}).get("id")
+            kind = str(item.get("restockType") or "NO_RESTOCK")
+            kind = "RETURN" if kind == "LEGACY_RESTOCK" else kind
+            counts = restocks.setdefault(str(line_id), {})
+            counts[kind] = counts.get(kind, 0) + int(item.get("quantity") or 0)
+    out = []
+    for item in lines:
+        counts = restocks.get(str(item["id"]), {})
+        current, open_units = (
+            int(item.get("currentQuantity") or 0),
+            int(item.get("unfulfilledQuantity") or 0),
+        )
+        back, kept = counts.get("RETURN", 0), counts.get("NO_RESTOCK", 0)
+        variant = (item.get("variant") or {}).get("id")
+        out.append(
+            OrderLine(
+                line_id=str(item["id"]), sku=item.get("sku") or None,
+                ordered=int(item.get("quantity") or 0), unshipped=open_units,
+                shipped=max(current - open_units, 0) + back + kept, returned=back, refunded=kept,
+                title=str(item.get("name") or ""),
+                remote_ids={"variant_id": variant} if variant else {},
+            )
+        )  # fmt: skip
+    financial = node.get("displayFinancialStatus") or "-"
+    return Order(
+        order_id=str(node["id"]), number=str(node.get("name") or node["id"]),
+        status=status(node),
+        channel_status=f"{financial}/{node.get('displayFulfillmentStatus') or '-'}"
+        + (" cancelled" if node.get("cancelledAt") else ""),
+        created_at=parse_time(node["createdAt"]), updated_at=parse_time(node["updatedAt"]),
+        lines=out,
+    )  # fmt: skip

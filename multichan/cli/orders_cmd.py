@@ -1,0 +1,182 @@
+"""`multichan pull`, `multichan orders` and `multichan orders show`: orders coming back from
+the channels, and what they did to stock.
+
+Results on stdout (lines for people, ``--json`` for scripts); unknown SKUs and oversold stock
+are also named on stderr. Exit codes: 0 ok, 4 an order line with an unknown SKU or a SKU
+oversold (the orders are recorded all the same), 5 a channel failed, 6 still failing after
+retries, 3 a configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from multichan.cli import output
+from multichan.errors import OK, UsageError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ChannelsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Order channels (default: every enabled API channel with orders)."),
+]
+ORDER_COLUMNS = [
+    ("channel", "Channel"), ("number", "Order"), ("status", "Status"),
+    ("channel_status", "On the channel"), ("created_at", "Created"), ("units", "Units"),
+    ("stock", "Stock"),
+]  # fmt: skip
+LINE_COLUMNS = [
+    ("line_id", "Line"), ("channel_sku", "SKU"), ("sku", "Catalog SKU"),
+    ("location", "Location"), ("ordered", "Ordered"), ("unshipped", "Unshipped"),
+    ("shipped", "Shipped"), ("returned", "Returned"), ("committed_applied", "Committed"),
+    ("consumed_applied", "Taken"), ("problem", "Problem"),
+]  # fmt: skip
+MOVE_COLUMNS = [
+    ("at", "At"), ("sku", "SKU"), ("location", "Location"), ("reason", "Reason"),
+    ("on_hand_change", "On hand"), ("committed_change", "Committed"),
+    ("on_hand_after", "On hand after"), ("committed_after", "Committed after"),
+]  # fmt: skip
+orders_app = typer.Typer(
+    help="Orders pulled from the channels (newest first); 'orders show' for one.",
+    invoke_without_command=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pull")(pull)
+    app.add_typer(orders_app, name="orders")
+
+
+def when(text: str | None, option: str) -> datetime | None:
+    """An ISO date or time from the command line, as an aware UTC datetime."""
+    if text is None:
+        return None
+    from multichan.orders.model import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        example = "2026-12-01T09:00Z"
+        raise UsageError(f"{option} {text!r} is not an ISO date or time ({example})") from None
+
+
+def print_pull(r: Any) -> None:
+    """One channel's pull: a summary line, and its problems on stderr."""
+    from rich.markup import escape
+
+    for line in r.unmatched:
+        output.err(escape(f"unmatched {r.channel} order {line['order']}: {line['message']}"))
+    for s in r.oversold:
+        held = ", ".join(s["orders"]) or "-"
+        output.err(
+            escape(
+                f"oversold {s['sku']} at {s['location']}: {s['available']} available "
+                f"({s['on_hand']} on hand, {s['committed']} committed to {held})"
+            )
+        )
+    if r.status in ("failed", "exhausted"):
+        output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
+        return
+    verb = {"baseline": "baseline set", "dry-run": "dry run, nothing recorded"}.get(r.status, "ok")
+    output.out(escape(
+        f"{r.channel}: {verb}, {r.orders} order(s) seen, {r.new} new, {r.moves} stock move(s), "
+        f"{len(r.unmatched)} unmatched line(s), {len(r.oversold)} oversold, "
+        f"{r.requests} request(s)"
+    ))  # fmt: skip
+
+
+def pull(
+    channels: ChannelsArg = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Read orders from this ISO time instead of the cursor."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and compute; record and move nothing.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch new and changed orders from each channel, record them and move stock once."""
+    from multichan.sync.run import pull_all, worst
+
+    results = pull_all(output.workspace(), channels or [], since=when(since, "--since"),
+                       dry_run=dry_run)  # fmt: skip
+    code = worst([r.exit_code for r in results])
+    if json_out:
+        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            print_pull(r)
+    if code != OK:
+        sys.exit(code)
+
+
+@orders_app.callback()
+def orders(
+    ctx: typer.Context,
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, open, closed or cancelled.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only orders created at or after this time.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many orders.")] = 100,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the orders pulled from the channels, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from multichan.orders.model import STATUSES, iso
+    from multichan.orders.queries import list_orders
+
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status {status!r}: one of {', '.join(STATUSES)}")
+    start = when(since, "--since")
+    db = output.workspace().db()
+    try:
+        rows = list(list_orders(db, channel=channel, status=status,
+                                since=iso(start) if start else None, limit=limit))  # fmt: skip
+    finally:
+        db.close()
+    if json_out:
+        output.print_json(rows)
+        return
+    for row in rows:
+        row["stock"] = "recorded only (before baseline)" if row["baseline"] else (
+            f"{row['committed']} committed, {row['shipped']} shipped"
+            + (f", {row['unmatched']} unmatched" if row["unmatched"] else "")
+        )  # fmt: skip
+    output.table(rows, ORDER_COLUMNS, title="Orders", right=("units",))
+
+
+@orders_app.command("show")
+def show(
+    channel: Annotated[str, typer.Argument(help="The channel the order came from.")],
+    order: Annotated[str, typer.Argument(help="The order's number (#1001) or id.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One order: its lines, what each holds in stock, and the stock moves it caused."""
+    from multichan.orders.queries import order_detail
+
+    db = output.workspace().db()
+    try:
+        found = order_detail(db, channel, order)
+    finally:
+        db.close()
+    if json_out:
+        output.print_json(found)
+        return
+    note = ", before the baseline: stock not moved" if found["baseline"] else ""
+    output.out(
+        f"{found['channel']} order {found['number']} ({found['order_id']}): {found['status']} "
+        f"({found['channel_status']}), created {found['created_at']}, updated "
+        f"{found['updated_at']}{note}"
+    )
+    numbers = tuple(key for key, _ in LINE_COLUMNS[4:10])
+    output.table(found["lines"], LINE_COLUMNS, title="Lines", right=numbers)
+    numbers = tuple(key for key, _ in MOVE_COLUMNS[4:])
+    output.table(found["moves"], MOVE_COLUMNS, title="Stock moves", right=numbers)

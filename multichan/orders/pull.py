@@ -1,0 +1,395 @@
+"""Pull: read one channel's new and changed orders since its cursor, record them, and move
+stock exactly once.
+
+Per order line the catalog keeps what the channel last reported (ordered, unshipped, shipped,
+returned, refunded) and what of it was applied to stock (units committed, units taken off the
+shelf). Each time an order is seen, the engine computes what the line should hold now and
+applies only the difference through the stock ledger, so an order seen again moves nothing,
+an edit from 2 to 3 units moves 1, pending -> paid -> shipped commits once and ships once, and
+an order first seen cancelled moves nothing at all. Orders, lines, stock moves and the cursor
+advance in one transaction per page: a pull killed at any point and run again gives the same
+stock.
+
+- **Baseline**: the first pull of a channel records the moment; orders created before it are
+  recorded (for reports) but never move stock, since stock already reflects them.
+- **Cursor**: where the next pull starts, less the channel's overlap window (clock skew, POS
+  orders that arrive late): an order already recorded applies only its difference.
+- **Unmatched lines** (a SKU the catalog does not have, matched by SKU, then by the remote ids
+  push recorded) are recorded with the reason, reported, and matched again on later pulls;
+  they never stop the other lines.
+- **Oversold**: a SKU whose available units fall below zero at the channel's location is
+  reported with the orders holding it; the orders are always recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from multichan import errors
+from multichan.catalog import ledger
+from multichan.catalog.store import now as stamp_now
+from multichan.channels.base import Channel, Retriable
+from multichan.errors import ConfigError, MultichanError
+from multichan.orders.model import HOLDING, Order, OrderLine, iso, parse_time
+
+LINE_COLUMNS = (
+    "channel", "order_id", "line_id", "channel_sku", "remote_ids", "title", "ordered",
+    "unshipped", "shipped", "returned", "refunded", "problem", "sku", "location",
+)  # fmt: skip
+UPSERT_LINE = (
+    f"INSERT INTO order_lines ({', '.join(LINE_COLUMNS)}) VALUES ({', '.join('?' * 14)}) "
+    "ON CONFLICT (channel, order_id, line_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in LINE_COLUMNS[3:])
+)
+
+
+@dataclass
+class PullResult:
+    """What one channel's pull did."""
+
+    channel: str
+    status: str = "ok"  # ok, baseline, dry-run, failed, exhausted
+    pages: int = 0
+    requests: int = 0
+    orders: int = 0  # orders seen
+    new: int = 0  # orders seen for the first time
+    moves: int = 0  # stock moves written
+    since: str | None = None
+    cursor: str | None = None
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    oversold: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+    exit_code: int = errors.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel, "status": self.status, "pages": self.pages,
+            "requests": self.requests, "orders": self.orders, "new": self.new,
+            "moves": self.moves, "since": self.since, "cursor": self.cursor,
+            "unmatched": self.unmatched, "oversold": self.oversold, "message": self.message,
+            "exit_code": self.exit_code,
+        }  # fmt: skip
+
+
+def order_location(db: sqlite_utils.Database, cfg: Any, config_file: str) -> str:
+    """Where ``cfg``'s orders take stock: ``orders.location``, else the first of the channel's
+    ``stock.locations``, else the catalog's only location; else a config error naming the key."""
+    where = f"{config_file}:{cfg.line}: channels.{cfg.name}.orders.location"
+    known = [r[0] for r in db.execute("SELECT code FROM locations ORDER BY code")]
+    chosen = (cfg.orders or {}).get("location") or (cfg.stock.get("locations") or [None])[0]
+    if chosen:
+        if known and chosen not in known:
+            raise ConfigError(f"{where}: no location {chosen!r} in the catalog "
+                              f"(known: {', '.join(known)})")  # fmt: skip
+        return str(chosen)
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        return "default"  # the location a plain `quantity` column imports to
+    raise ConfigError(
+        f"{where} is required: the catalog has {len(known)} locations ({', '.join(known)}); "
+        "name the one this channel's orders ship from"
+    )
+
+
+class _Puller:
+    """One channel's pull against an open catalog."""
+
+    def __init__(
+        self, db: sqlite_utils.Database, channel: Channel, location: str,
+        restock_refunds: bool, result: PullResult,
+    ) -> None:  # fmt: skip
+        self.db, self.channel, self.name = db, channel, channel.name
+        self.location, self.restock_refunds, self.result = location, restock_refunds, result
+        self.touched: set[tuple[str, str]] = set()  # (sku, location) whose stock moved
+        self.unmatched: list[dict[str, Any]] = []
+
+    # --- one order ----------------------------------------------------------------------------
+    def record(self, order: Order, baseline_at: str, seen_at: str) -> None:
+        conn = self.db.conn
+        row = conn.execute(
+            "SELECT baseline FROM orders WHERE channel = ? AND order_id = ?",
+            [self.name, order.order_id],
+        ).fetchone()
+        created = iso(order.created_at)
+        baseline = bool(row[0]) if row else created < baseline_at
+        if row is None:
+            self.result.new += 1
+        conn.execute(
+            "INSERT INTO orders (channel, order_id, number, status, channel_status, created_at,"
+            " updated_at, baseline, first_seen_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (channel, order_id) DO UPDATE SET number = excluded.number,"
+            " status = excluded.status, channel_status = excluded.channel_status,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+            " last_seen_at = excluded.last_seen_at",
+            [self.name, order.order_id, order.number, order.status, order.channel_status,
+             created, iso(order.updated_at), int(baseline), seen_at, seen_at],
+        )  # fmt: skip
+        reported = {line.line_id for line in order.lines}
+        for line in order.lines:
+            self._line(order, line)
+        gone = [
+            r[0]
+            for r in conn.execute(
+                "SELECT line_id FROM order_lines WHERE channel = ? AND order_id = ?",
+                [self.name, order.order_id],
+            )
+            if r[0] not in reported
+        ]
+        for line_id in gone:  # a line taken off the order: it holds nothing any more
+            conn.execute(
+                "UPDATE order_lines SET ordered = 0, unshipped = 0 WHERE channel = ? AND "
+                "order_id = ? AND line_id = ?",
+                [self.name, order.order_id, line_id],
+            )
+        if not baseline:
+            for line_id in sorted(reported | set(gone)):
+                self.apply(order.order_id, line_id, order.status, order.number)
+
+    def _line(self, order: Order, line: OrderLine) -> None:
+        conn = self.db.conn
+        old = conn.execute(
+            "SELECT sku, location FROM order_lines WHERE channel = ? AND order_id = ? AND "
+            "line_id = ?",
+            [self.name, order.order_id, line.line_id],
+        ).fetchone()
+        sku = old[0] if old and old[0] else self.match(line)
+        problem = line.problem or (None if sku else unknown_sku(line))
+        location = old[1] if old and old[1] else self.location
+        conn.execute(
+            UPSERT_LINE,
+            [self.name, order.order_id, line.line_id, line.sku,
+             json.dumps(line.remote_ids, sort_keys=True), line.title, line.ordered,
+             line.unshipped, line.shipped, line.returned, line.refunded, problem,
+             sku if not line.problem else None, location],
+        )  # fmt: skip
+
+    # --- matching -----------------------------------------------------------------------------
+    def match(self, line: OrderLine) -> str | None:
+        """The catalog SKU of a line: its own SKU when the catalog has it, else the SKU whose
+        remote ids (recorded by push on this channel) include one of the line's."""
+        conn = self.db.conn
+        if line.sku and conn.execute("SELECT 1 FROM products WHERE sku = ?", [line.sku]).fetchone():
+            return line.sku
+        for key, value in sorted(line.remote_ids.items()):
+            if not key.replace("_", "").isalnum() or not value:
+                continue
+            found = conn.execute(
+                "SELECT sku FROM push_state WHERE channel = ? AND json_extract(remote_ids, ?) = ?"
+                " ORDER BY kind LIMIT 1",
+                [self.name, f"$.{key}", str(value)],
+            ).fetchone()
+            if (
+                found
+                and conn.execute("SELECT 1 FROM products WHERE sku = ?", [found[0]]).fetchone()
+            ):
+                return str(found[0])
+        return None
+
+    def rematch(self) -> None:
+        """Lines of this channel still without a catalog SKU: matched again (the SKU may exist
+        now); those still unmatched in orders that move stock are reported."""
+        conn = self.db.conn
+        rows = conn.execute(
+            "SELECT l.order_id, l.line_id, l.channel_sku, l.remote_ids, l.problem, o.status,"
+            " o.number, o.baseline FROM order_lines l JOIN orders o USING (channel, order_id)"
+            " WHERE l.channel = ? AND l.sku IS NULL ORDER BY o.created_at, l.order_id, l.line_id",
+            [self.name],
+        ).fetchall()
+        for order_id, line_id, channel_sku, ids, problem, status, number, baseline in rows:
+            probe = OrderLine(line_id, channel_sku, 0, remote_ids=json.loads(ids or "{}"))
+            unknown = problem is None or problem == unknown_sku(probe)
+            sku = self.match(probe) if unknown else None
+            if sku is None:
+                if not baseline:
+                    self.unmatched.append({
+                        "order": number, "order_id": order_id, "line": line_id,
+                        "sku": channel_sku, "message": problem or unknown_sku(probe),
+                    })  # fmt: skip
+                continue
+            conn.execute(
+                "UPDATE order_lines SET sku = ?, problem = NULL WHERE channel = ? AND "
+                "order_id = ? AND line_id = ?",
+                [sku, self.name, order_id, line_id],
+            )
+            if not baseline:
+                self.apply(order_id, line_id, status, number)
+
+    # --- stock --------------------------------------------------------------------------------
+    def apply(self, order_id: str, line_id: str, status: str, number: str) -> None:
+        """Move the difference between what the line should hold now and what was applied."""
+        conn = self.db.conn
+        row = conn.execute(
+            "SELECT sku, location, unshipped, shipped, returned, refunded, committed_applied,"
+            " consumed_applied FROM order_lines WHERE channel = ? AND order_id = ? AND"
+            " line_id = ?",
+            [self.name, order_id, line_id],
+        ).fetchone()
+        sku, location, unshipped, shipped, returned, refunded, committed, consumed = row
+        if sku is None:
+            return
+        back = returned + (refunded if self.restock_refunds else 0)
+        want_committed = max(unshipped, 0) if status in HOLDING else 0
+        want_consumed = max(shipped - back, 0)
+        d_committed, d_consumed = want_committed - committed, want_consumed - consumed
+        if not d_committed and not d_consumed:
+            return
+        if d_consumed > 0:
+            reason = "ship"
+        elif d_consumed < 0:
+            reason = "restock"
+        else:
+            reason = "order" if d_committed > 0 else "cancel"
+        ledger.move(
+            self.db, sku, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
+            channel=self.name, order_id=order_id, line_id=line_id,
+            note=f"{self.name} order {number} ({status})",
+        )  # fmt: skip
+        conn.execute(
+            "UPDATE order_lines SET committed_applied = ?, consumed_applied = ? WHERE channel = ?"
+            " AND order_id = ? AND line_id = ?",
+            [want_committed, want_consumed, self.name, order_id, line_id],
+        )
+        self.result.moves += 1
+        self.touched.add((sku, location))
+
+    def oversold(self) -> list[dict[str, Any]]:
+        """The SKUs this pull moved whose available units are below zero, with the orders that
+        hold them (their numbers, oldest first)."""
+        found = []
+        for sku, location in sorted(self.touched):
+            on_hand, committed = ledger.level(self.db, sku, location)
+            if on_hand - committed >= 0:
+                continue
+            orders = [
+                f"{channel} {number}"
+                for channel, number in self.db.conn.execute(
+                    "SELECT o.channel, o.number FROM order_lines l JOIN orders o USING"
+                    " (channel, order_id) WHERE l.sku = ? AND l.location = ? AND"
+                    " l.committed_applied > 0 ORDER BY o.created_at, o.channel",
+                    [sku, location],
+                )
+            ]
+            found.append({"sku": sku, "location": location, "on_hand": on_hand,
+                          "committed": committed, "available": on_hand - committed,
+                          "orders": orders})  # fmt: skip
+        return found
+
+
+def unknown_sku(line: OrderLine) -> str:
+    if line.problem:
+        return line.problem
+    if line.sku:
+        return f"SKU {line.sku} is not in the catalog; its stock was not moved"
+    ids = ", ".join(f"{k} {v}" for k, v in sorted(line.remote_ids.items())) or "no SKU"
+    return f"the line has no SKU the catalog knows ({ids}); its stock was not moved"
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    conn = db.conn
+    nested = conn.in_transaction
+    conn.execute("SAVEPOINT pull_page" if nested else "BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if nested:
+            conn.execute("ROLLBACK TO pull_page")
+            conn.execute("RELEASE pull_page")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("RELEASE pull_page" if nested else "COMMIT")
+
+
+def pull_channel(
+    db: sqlite_utils.Database,
+    channel: Channel,
+    cfg: Any,
+    config_file: str,
+    *,
+    since: datetime | None = None,
+    dry_run: bool = False,
+    clock: Any = None,
+) -> PullResult:
+    """Pull ``channel``'s orders (see the module docstring). ``since`` reads from that time
+    instead of the cursor (older orders are recorded without moving stock); ``dry_run`` does
+    everything, then rolls it back."""
+    result = PullResult(channel.name)
+    moment = (clock or (lambda: datetime.now(UTC)))()
+    location = order_location(db, cfg, config_file)
+    restock = bool((cfg.orders or {}).get("restock_refunds"))
+    puller = _Puller(db, channel, location, restock, result)
+    conn = db.conn
+    if dry_run:
+        conn.execute("BEGIN IMMEDIATE")  # everything below in one transaction, rolled back
+    try:
+        cursor_row = conn.execute(
+            "SELECT baseline_at, cursor FROM order_cursors WHERE channel = ?", [channel.name]
+        ).fetchone()
+        first = cursor_row is None
+        # whole seconds: channels that stamp orders to the second never date a later order
+        # before the baseline
+        baseline_at = iso(moment.replace(microsecond=0)) if first else cursor_row[0]
+        if first:
+            with _transaction(db):
+                conn.execute(
+                    "INSERT INTO order_cursors (channel, baseline_at, cursor, updated_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    [channel.name, baseline_at, baseline_at, stamp_now()],
+                )
+        cursor = cursor_row[1] if cursor_row and cursor_row[1] else baseline_at
+        start = since or parse_time(cursor) - channel.order_overlap
+        result.since = iso(start)
+        newest = cursor
+        for page in channel.fetch_orders(start):
+            seen_at = stamp_now()
+            with _transaction(db):
+                for order in page:
+                    puller.record(order, baseline_at, seen_at)
+                    newest = max(newest, iso(order.updated_at))
+                result.orders += len(page)
+                result.pages += 1
+                if channel.orders_sorted:
+                    _advance(conn, channel.name, newest)
+        with _transaction(db):
+            _advance(conn, channel.name, newest)
+            puller.rematch()
+        result.cursor = newest
+        result.unmatched = puller.unmatched
+        result.oversold = puller.oversold()
+    except MultichanError as exc:
+        result.status = "exhausted" if isinstance(exc, Retriable) else "failed"
+        result.message, result.exit_code = channel.redact(exc.message), exc.exit_code
+    finally:
+        if dry_run and conn.in_transaction:
+            conn.execute("ROLLBACK")
+    if result.exit_code == errors.OK:
+        if dry_run:
+            result.status = "dry-run"
+        elif first:
+            result.status = "baseline"
+        if result.unmatched or result.oversold:
+            result.exit_code = errors.REJECTED
+            parts = []
+            if result.unmatched:
+                parts.append(f"{len(result.unmatched)} order line(s) with an unknown SKU")
+            if result.oversold:
+                parts.append(f"{len(result.oversold)} SKU(s) oversold")
+            result.message = "; ".join(parts)
+    return result
+
+
+def _advance(conn: Any, channel: str, cursor: str) -> None:
+    conn.execute(
+        "UPDATE order_cursors SET cursor = max(coalesce(cursor, ''), ?), updated_at = ? "
+        "WHERE channel = ?",
+        [cursor, stamp_now(), channel],
+    )
