@@ -217,3 +217,110 @@ class ChannelConformance:
             except ValueError:
                 continue
             raise AssertionError(f"send({op!r}) was accepted but {op} is not supported")
+
+
+# --- orders -----------------------------------------------------------------------------------
+PlaceOrder = Callable[[list[tuple[str, int]], str], str]
+
+
+def order_problems(
+    channel: Channel, place: PlaceOrder, skus: Sequence[str], per_page: int
+) -> list[str]:
+    """Check ``fetch_orders`` of an orders channel against a test server holding no orders
+    yet. ``place(lines, status)`` places an order on the server (lines of (SKU, units);
+    ``status`` one of pending, open, cancelled) and returns the channel's order id;
+    ``per_page`` is how many orders one page of the channel holds, so that the check can
+    place enough of them to need several pages."""
+    from datetime import UTC, datetime, timedelta
+
+    from multichan.orders.model import HOLDING, STATUSES, Order
+
+    problems: list[str] = []
+    if "orders" not in channel.supports:
+        return ["the channel does not declare 'orders' in supports"]
+    if (
+        not isinstance(channel.order_overlap, timedelta)
+        or channel.order_overlap.total_seconds() < 0
+    ):
+        problems.append("order_overlap must be a timedelta of zero or more")
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    wanted = {"pending": "pending", "open": "open", "cancelled": "cancelled"}
+    placed: dict[str, str] = {}
+    for i in range(per_page * 2 + 1):  # three pages at least
+        status = list(wanted)[i % 3]
+        placed[place([(skus[i % len(skus)], 1 + i % 3)], status)] = status
+
+    def read(since: datetime) -> tuple[list[Order], int, list[str]]:
+        seen: list[Order] = []
+        pages = 0
+        found: list[str] = []
+        try:
+            for page in channel.fetch_orders(since):
+                pages += 1
+                if not isinstance(page, list):
+                    found.append(f"fetch_orders yielded a {type(page).__name__}, not a list")
+                    break
+                seen += page
+        except Exception as exc:
+            found.append(f"fetch_orders raised {type(exc).__name__}: {exc}")
+        return seen, pages, found
+
+    seen, pages, found = read(start)
+    problems += found
+    ids = [o.order_id for o in seen if isinstance(o, Order)]
+    if len(seen) != len(ids):
+        problems.append("fetch_orders yielded something that is not an Order")
+    missing = sorted(set(placed) - set(ids))
+    if missing:
+        problems.append(f"{len(missing)} placed order(s) never came back, e.g. {missing[0]}")
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        problems.append(f"order {repeated[0]} came back on more than one page")
+    if pages < 2 and len(placed) > per_page:
+        problems.append(f"{len(placed)} orders came in {pages} page(s); per_page is {per_page}")
+    orders = [o for o in seen if isinstance(o, Order)]
+    stamps = [o.updated_at for o in orders]
+    if channel.orders_sorted and stamps != sorted(stamps):
+        problems.append("orders_sorted is declared but pages are not oldest change first")
+    for o in orders:
+        if o.status not in STATUSES:
+            problems.append(f"order {o.order_id}: status {o.status!r} is not one of {STATUSES}")
+        expected = placed.get(o.order_id)
+        if expected and (o.status in HOLDING) != (wanted[expected] in HOLDING):
+            problems.append(f"order {o.order_id} was placed {expected} but maps to {o.status}")
+        if expected == "cancelled" and o.status != "cancelled":
+            problems.append(f"order {o.order_id} was cancelled but maps to {o.status}")
+        line_ids = [line.line_id for line in o.lines]
+        if len(set(line_ids)) != len(line_ids):
+            problems.append(f"order {o.order_id} repeats a line id")
+        for line in o.lines:
+            counts = (line.ordered, line.unshipped, line.shipped, line.returned, line.refunded)
+            if any(not isinstance(n, int) or n < 0 for n in counts):
+                problems.append(f"order {o.order_id} line {line.line_id}: counts {counts} must "
+                                "be whole numbers of zero or more")  # fmt: skip
+            if line.sku not in skus and not line.problem and line.sku is not None:
+                problems.append(f"order {o.order_id} line {line.line_id}: SKU {line.sku!r} "
+                                "was never ordered")  # fmt: skip
+    later = max(stamps, default=start) + timedelta(seconds=1)
+    again, _, found = read(later + channel.order_overlap)
+    problems += found
+    if again:
+        problems.append(
+            f"fetch_orders(after the last change) returned {len(again)} order(s); the cursor "
+            "must skip orders that did not change since"
+        )
+    return problems
+
+
+class OrdersConformance:
+    """Mix into a ``Test...`` class for a channel that supports orders; provide the fixtures
+    ``order_channel`` (a channel on a test server holding no orders), ``place_order`` (see
+    :func:`order_problems`) and ``order_skus`` (SKUs the server knows), and set ``per_page``."""
+
+    per_page = 10
+
+    def test_orders(
+        self, order_channel: Channel, place_order: PlaceOrder, order_skus: Sequence[str]
+    ) -> None:
+        problems = order_problems(order_channel, place_order, order_skus, self.per_page)
+        assert not problems, "\n".join(problems)

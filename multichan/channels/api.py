@@ -142,8 +142,8 @@ class OAuth1(Auth):
 
 
 class TokenStore:
-    """Where OAuth 2 access tokens are cached between runs: in memory by default; the engine
-    hands over one backed by the catalog (``catalog.store.CatalogTokens``)."""
+    """Where OAuth 2 access tokens are cached: in memory by default; the engine hands each
+    channel a :class:`CatalogTokens` (``channel.tokens``) so they last between runs."""
 
     def __init__(self) -> None:
         self._tokens: dict[str, tuple[str, float]] = {}
@@ -153,6 +153,33 @@ class TokenStore:
 
     def put(self, key: str, token: str, expires_at: float) -> None:
         self._tokens[key] = (token, expires_at)
+
+
+class CatalogTokens(TokenStore):
+    """Access tokens in the catalog's ``channel_tokens`` table (key, token, expiry), so a cron
+    job every few minutes does not refresh each time. Refresh tokens are never stored: they
+    stay in the environment."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def get(self, key: str) -> tuple[str, float] | None:
+        row = self.db.conn.execute(
+            "SELECT token, expires_at FROM channel_tokens WHERE key = ?", [key]
+        ).fetchone()
+        return (str(row[0]), float(row[1])) if row else None
+
+    def put(self, key: str, token: str, expires_at: float) -> None:
+        conn = self.db.conn
+        sql = (
+            "INSERT INTO channel_tokens (key, token, expires_at) VALUES (?, ?, ?) ON CONFLICT"
+            " (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at"
+        )
+        if conn.in_transaction:  # commits with the caller's work
+            conn.execute(sql, [key, token, expires_at])
+        else:
+            with conn:
+                conn.execute(sql, [key, token, expires_at])
 
 
 class OAuth2Refresh(Auth):
@@ -173,15 +200,19 @@ class OAuth2Refresh(Auth):
         self.token_url, self.refresh_token = token_url, refresh_token
         self.client_id, self.client_secret = client_id, client_secret
         self.scope, self.client_auth, self.header, self.scheme = scope, client_auth, header, scheme
-        self.store = store or TokenStore()
+        self.store = store  # None: the channel's (``channel.tokens``), else in memory
+        self._memory = TokenStore()
         self.key = key or token_url
         self.secrets = tuple(
             s for s in (refresh_token, client_id, client_secret) if isinstance(s, Secret)
         )
         self._lock = threading.Lock()
 
+    def _store(self, client: ApiClient) -> TokenStore:
+        return self.store or getattr(client.channel, "tokens", None) or self._memory
+
     def apply(self, client, method, url, params, headers):  # type: ignore[no-untyped-def]
-        cached = self.store.get(self.key)
+        cached = self._store(client).get(self.key)
         if cached is None or cached[1] - self.LEEWAY <= time.time():
             cached = self._grant(client)
         client.hide(cached[0])
@@ -206,7 +237,10 @@ class OAuth2Refresh(Auth):
                 form["client_id"] = client_id
                 if self.client_secret is not None:
                     form["client_secret"] = reveal(self.client_secret)
-            answer = client.send_raw("POST", self.token_url, data=form, auth=auth)
+            url = self.token_url
+            if not url.startswith(("http://", "https://")):  # relative to the API's base
+                url = client.base_url + url
+            answer = client.send_raw("POST", url, data=form, auth=auth)
             body = answer.body if isinstance(answer.body, dict) else {}
             token = body.get("access_token")
             if answer.status >= 400 or not isinstance(token, str) or not token:
@@ -224,7 +258,7 @@ class OAuth2Refresh(Auth):
             except (TypeError, ValueError):
                 lifetime = 3600.0
             found = (token, time.time() + lifetime)
-            self.store.put(self.key, *found)
+            self._store(client).put(self.key, *found)
             return found
 
 

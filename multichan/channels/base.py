@@ -202,6 +202,9 @@ class Channel:
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], float] = time.monotonic
         self.backoff: Callable[[int], float] = backoff
+        # where OAuth 2 access tokens are cached (channels.api.TokenStore); the engine hands
+        # over the catalog's, so they last between runs
+        self.tokens: Any = None
 
     def secret_values(self) -> list[str]:
         """The values of the secrets in this channel's settings that are set, for redaction."""

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from multichan import errors
+from multichan.channels.api import CatalogTokens
 from multichan.channels.base import Channel, RateLimit
 from multichan.errors import MultichanError
 from multichan.orders.pull import PullResult
@@ -113,6 +114,7 @@ def _push_one(
         return PushResult(cfg.name, "refused", message=why, exit_code=errors.REJECTED, plan=plan)
     if dry_run:
         return PushResult(cfg.name, "dry-run", plan=plan)
+    channel.tokens = CatalogTokens(db)
     return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
 
 
@@ -152,6 +154,7 @@ def _pull_one(
                          pacing.sleep)  # fmt: skip
     channel.session = PacedSession(channel.session, bucket, counts)
     channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
+    channel.tokens = CatalogTokens(db)
     try:
         result = pull_channel(db, channel, cfg, config.path.name, since=since, dry_run=dry_run)
     except MultichanError as exc:  # the channel's settings (orders.location)

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import requests
 
-from multichan.channels import registry
+from multichan.channels import registry, shopify_orders
 from multichan.channels.base import Channel, Fatal, Retriable
 from multichan.channels.shopify import Shopify
 from multichan.sync.batching import group_chunks
 from multichan.sync.plan import Change
-from multichan.testing import ChannelConformance, sample_offers
+from multichan.testing import ChannelConformance, OrdersConformance, sample_offers
 from tests.channels import shopify_conftest as fx
 from tests.channels.shopify_conftest import IDS, ids_of, jackets, make, seeded
 from tests.conftest import run_cli, write_config
@@ -300,6 +300,39 @@ class TestShopifyConformance(ChannelConformance):
     def test_and_nothing_broke_the_contract(self, channel: Channel, server: Any) -> None:
         self.test_batches(channel)
         assert server.violations == []
+
+
+class TestShopifyOrdersConformance(OrdersConformance):
+    per_page = shopify_orders.ORDERS_PER_PAGE
+
+    @pytest.fixture
+    def order_skus(self, server: ShopifyServer) -> list[str]:
+        skus = ["ORD-A", "ORD-B", "ORD-C"]
+        server.shop.seed("Order test", skus)
+        return skus
+
+    @pytest.fixture
+    def order_channel(self, server: ShopifyServer, clock: Clock, session: requests.Session):
+        return make(server, clock, session)
+
+    @pytest.fixture
+    def place_order(self, server: ShopifyServer) -> Any:
+        orders = server.shop.orders
+
+        def place(lines: list[tuple[str, int]], status: str) -> str:
+            order = orders.add(lines, financial_status="PENDING" if status == "pending" else "PAID")
+            if status == "cancelled":
+                orders.cancel(order, restock=True)
+            return order
+
+        return place
+
+    def test_and_the_reads_kept_to_the_contract(
+        self, order_channel: Channel, place_order: Any, order_skus: list[str], server: Any
+    ) -> None:
+        self.test_orders(order_channel, place_order, order_skus)
+        assert server.violations == []
+        assert max(e["cost"] for e in server.log) <= 1000
 
 
 def test_push_of_the_demo_catalog(
