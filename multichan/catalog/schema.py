@@ -210,6 +210,7 @@ CREATE TABLE order_cursors (
     channel TEXT PRIMARY KEY NOT NULL,
     baseline_at TEXT NOT NULL,
     cursor TEXT,
+    swept_at TEXT,
     updated_at TEXT NOT NULL
 );
 

@@ -176,6 +176,9 @@ class Channel:
     # with each page
     order_overlap: ClassVar[timedelta] = timedelta(minutes=10)
     orders_sorted: ClassVar[bool] = True
+    # how late an order can reach the channel with its original times (Square's offline POS:
+    # 72 h); the pull reads that far back once an hour
+    late_orders: ClassVar[timedelta] = timedelta(0)
     # how many times the API client sends an idempotent request that failed for a reason
     # that may pass (the engine then retries the whole batch, up to its own limit)
     request_attempts: ClassVar[int] = 3

@@ -12,8 +12,9 @@ stock.
 
 - **Baseline**: the first pull of a channel records the moment; orders created before it are
   recorded (for reports) but never move stock, since stock already reflects them.
-- **Cursor**: where the next pull starts, less the channel's overlap window (clock skew, POS
-  orders that arrive late): an order already recorded applies only its difference.
+- **Cursor**: where the next pull starts, less the channel's overlap window (clock skew): an
+  order already recorded applies only its difference. A channel whose orders can arrive late
+  with their original times (Square's offline POS: 72 h) is read that far back once an hour.
 - **Unmatched lines** (a SKU the catalog does not have, matched by SKU, then by the remote ids
   push recorded) are recorded with the reason, reported, and matched again on later pulls;
   they never stop the other lines.
@@ -27,7 +28,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -39,6 +40,7 @@ from multichan.channels.base import Channel, Retriable
 from multichan.errors import ConfigError, MultichanError
 from multichan.orders.model import HOLDING, Order, OrderLine, iso, parse_time
 
+LATE_SWEEP_EVERY = timedelta(hours=1)
 LINE_COLUMNS = (
     "channel", "order_id", "line_id", "channel_sku", "remote_ids", "title", "ordered",
     "unshipped", "shipped", "returned", "refunded", "problem", "sku", "location",
@@ -237,7 +239,7 @@ class _Puller:
             return
         back = returned + (refunded if self.restock_refunds else 0)
         want_committed = max(unshipped, 0) if status in HOLDING else 0
-        want_consumed = max(shipped - back, 0)
+        want_consumed = shipped - back  # below 0: a return order's lines bring units back
         d_committed, d_consumed = want_committed - committed, want_consumed - consumed
         if not d_committed and not d_consumed:
             return
@@ -332,7 +334,8 @@ def pull_channel(
         conn.execute("BEGIN IMMEDIATE")  # everything below in one transaction, rolled back
     try:
         cursor_row = conn.execute(
-            "SELECT baseline_at, cursor FROM order_cursors WHERE channel = ?", [channel.name]
+            "SELECT baseline_at, cursor, swept_at FROM order_cursors WHERE channel = ?",
+            [channel.name],
         ).fetchone()
         first = cursor_row is None
         # whole seconds: channels that stamp orders to the second never date a later order
@@ -347,6 +350,13 @@ def pull_channel(
                 )
         cursor = cursor_row[1] if cursor_row and cursor_row[1] else baseline_at
         start = since or parse_time(cursor) - channel.order_overlap
+        swept = cursor_row[2] if cursor_row else iso(moment)
+        sweep = (
+            since is None and channel.late_orders > timedelta(0)
+            and (swept is None or moment - parse_time(swept) >= LATE_SWEEP_EVERY)
+        )  # fmt: skip
+        if sweep:  # once an hour, far enough back for orders that reach the channel late
+            start = min(start, parse_time(cursor) - channel.late_orders)
         result.since = iso(start)
         newest = cursor
         for page in channel.fetch_orders(start):
@@ -361,6 +371,9 @@ def pull_channel(
                     _advance(conn, channel.name, newest)
         with _transaction(db):
             _advance(conn, channel.name, newest)
+            if sweep or first:
+                conn.execute("UPDATE order_cursors SET swept_at = ? WHERE channel = ?",
+                             [iso(moment), channel.name])  # fmt: skip
             puller.rematch()
         result.cursor = newest
         result.unmatched = puller.unmatched

@@ -3,9 +3,14 @@
 
 Routes under ``/wp-json/wc/v3``: ``GET products``, ``POST products/batch``, ``GET
 products/<id>/variations``, ``POST products/<id>/variations/batch`` (lists: ``sku``, ``include``,
-``per_page`` <= 100, ``page``; ``X-WP-Total``); else 404 ``rest_no_route``.
+``per_page`` <= 100, ``page``; ``X-WP-Total``); ``GET orders``, ``orders/<id>``,
+``orders/<id>/refunds``, ``orders/<id>/refunds/<refund_id>`` (lists: ``X-WP-Total``,
+``X-WP-TotalPages``, ``Link``; array parameters as ``a,b`` or ``name[]=a&name[]=b``); else 404
+``rest_no_route``.
 The shop behind the routes, with WooCommerce's documented batch limit, property types, SKU
-rules and variations, is :class:`~tests.servers.woocommerce_shop.WooShop`.
+rules and variations, is :class:`~tests.servers.woocommerce_shop.WooShop`; its orders and
+refunds, which tests place and change directly (``shop.orders.add(...)``), are
+:class:`~tests.servers.woocommerce_orders.WooOrders`.
 Auth: a request is HTTPS when it has ``X-Forwarded-Proto: https`` (see :class:`TlsTerminator`);
 there HTTP Basic or ``consumer_key``/``consumer_secret`` query parameters are accepted. Over
 plain HTTP only one-legged OAuth 1.0a in the query string is (HMAC-SHA1/-SHA256, key ``secret&``,
@@ -26,17 +31,20 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 
 from tests.servers import JsonHandler, drop, running
+from tests.servers.woocommerce_orders import Page, WooOrders
 from tests.servers.woocommerce_shop import Json, WooError, WooShop
 
 KEY = "ck_4f1c2a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e"  # what ${WOOCOMMERCE_CONSUMER_KEY} holds
@@ -67,14 +75,20 @@ class WooServer(WooShop):
     faults: list[tuple[Any, dict[str, str], float]] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    orders: WooOrders = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.orders = WooOrders(self, lock=self.lock)
 
     def reset(self) -> None:
-        """Empty the shop and put every switch back."""
+        """Empty the shop (its orders too, with the real clock again) and put every switch
+        back."""
         fresh = WooServer()
         with self.lock:
             for f in dataclasses.fields(self):
-                if f.name not in ("url", "lock", "nonces"):
+                if f.name not in ("url", "lock", "nonces", "orders"):
                     setattr(self, f.name, getattr(fresh, f.name))
+            self.orders = WooOrders(self, lock=self.lock)
 
     def fail_next(
         self, fault: int | str | None, *, times: int = 1, retry_after: str | None = None,
@@ -138,8 +152,11 @@ class WooServer(WooShop):
         return self.secret
 
     # --- routing --------------------------------------------------------------------------------
-    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        """The answer: a JSON value, or (rows, total) for a list."""
+    def route(
+        self, method: str, path: str, query: dict[str, str], body: Any, base: str = ""
+    ) -> Any:
+        """The answer: a JSON value, (rows, total) or a :class:`Page` for a list. ``base``:
+        the site's URL as the client reached it, for links."""
         parts = path.removeprefix(API + "/").split("/") if path.startswith(API + "/") else []
         if parts == ["products"] and method == "GET":
             return self.listing(list(self.products.values()), query)
@@ -153,6 +170,16 @@ class WooServer(WooShop):
                 return self.listing(self.variations_of(parent["id"]), query)
             if parts[3:] == ["batch"] and method == "POST":
                 return self.batch(body, parent)
+        if parts == ["orders"] and method == "GET":
+            return self.orders.list_orders(query, base)
+        if parts[:1] == ["orders"] and len(parts) > 1 and parts[1].isdigit() and method == "GET":
+            order_id = int(parts[1])
+            if parts[2:] == []:
+                return self.orders.order_json(order_id, query, base)
+            if parts[2:] == ["refunds"]:
+                return self.orders.list_refunds(order_id, query, base)
+            if len(parts) == 4 and parts[2] == "refunds" and parts[3].isdigit():
+                return self.orders.refund_json(order_id, int(parts[3]), query, base)
         raise WooError(
             "rest_no_route", "No route was found matching the URL and request method", 404
         )
@@ -187,7 +214,8 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
-            query = dict(parse_qsl(split.query, keep_blank_values=True))
+            pairs = parse_qsl(split.query, keep_blank_values=True)
+            query = dict(pairs)
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
@@ -202,16 +230,25 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
                 entry.status = self._fault(*injected)
                 return
             headers: dict[str, str] = {}
+            scheme = self.headers.get("X-Forwarded-Proto") or "http"
+            base = f"{scheme}://{self.headers.get('Host', '')}"
             try:
                 with server.lock:
                     if body is ...:
                         raise WooError("rest_invalid_json", "Invalid JSON body passed.")
                     url = f"http://{self.headers.get('Host', '')}{split.path}"
                     server.authenticate(method, url, self.headers, query)
-                    status, answer = 200, server.route(method, split.path, query, body)
+                    params = query | _arrays(pairs)
+                    status, answer = 200, server.route(method, split.path, params, body, base)
             except WooError as exc:
                 status, answer = exc.data["status"], exc.as_json()
-            if isinstance(answer, tuple):
+            if isinstance(answer, Page):
+                headers = {"X-WP-Total": str(answer.total), "X-WP-TotalPages": str(answer.pages)}
+                links = _links(base + split.path, pairs, answer)
+                if links:
+                    headers["Link"] = links
+                answer = answer.rows
+            elif isinstance(answer, tuple):
                 answer, total = answer
                 pages = -(-total // int(query.get("per_page") or 10))
                 headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(max(1, pages))}
@@ -225,6 +262,31 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
             self._handle("POST")
 
     return Handler
+
+
+def _arrays(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Array parameters given as ``name[]=a&name[]=b`` (or ``name[0]=a``), as ``a,b``."""
+    found: defaultdict[str, list[str]] = defaultdict(list)
+    for key, value in pairs:
+        if named := re.fullmatch(r"([A-Za-z_]\w*)\[\d*\]", key):
+            found[named[1]].append(value)
+    return {name: ",".join(values) for name, values in found.items()}
+
+
+def _links(url: str, pairs: list[tuple[str, str]], page: Page) -> str:
+    """The ``Link`` header as WooCommerce builds it (core: WC_REST_CRUD_Controller::get_items):
+    ``prev`` and ``next`` only, every query parameter kept, ``page`` replaced."""
+
+    def at(number: int) -> str:
+        kept = [(k, v) for k, v in pairs if k != "page"]
+        return f"{url}?{urlencode([*kept, ('page', str(number))])}"
+
+    links = []
+    if page.page > 1:
+        links.append(f'<{at(min(page.page - 1, page.pages))}>; rel="prev"')
+    if page.pages > page.page:
+        links.append(f'<{at(page.page + 1)}>; rel="next"')
+    return ", ".join(links)
 
 
 class _HTTPServer(ThreadingHTTPServer):
