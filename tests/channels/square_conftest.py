@@ -2,11 +2,13 @@
 stateful double on 127.0.0.1 covers what Prism's canned answers cannot show (ids assigned to
 new objects, versions, counts, partial batch failures, 429/5xx/401).
 
-The double implements the three endpoints the channel uses the way Square documents them
+The double implements the four endpoints the channel uses the way Square documents them
 (api.json 2025-08-20): ``#`` temporary ids mapped in ``id_mappings``, versions checked on
 update, an upsert replacing the whole object (variations left out of an item are deleted),
 each batch all-or-nothing while other batches succeed, at most 1,000 objects per batch and
-10,000 per request, at most 100 inventory changes, idempotency keys replaying the first answer.
+10,000 per request, at most 100 inventory changes, idempotency keys replaying the first answer;
+``POST /v2/orders/search`` answers from ``orders`` (tests/servers/square_orders.py: the POS's
+orders, which a test rings up with ``double.orders.add(...)``).
 With ``validate`` set to a Prism URL it first forwards every request to Prism and answers with
 Prism's error, recording it in ``violations``, when the request breaks the contract.
 """
@@ -26,6 +28,7 @@ from typing import Any
 import requests
 
 from tests.servers import running
+from tests.servers.square_orders import SquareOrders
 
 TOKEN = "sq0atp-TEST-5bL7Qx2Vk9Rm"  # the value of ${SQUARE_TOKEN}; must never show up anywhere
 SPEC = "square/api.offline.json"
@@ -53,9 +56,14 @@ class SquareDouble:
     seen_keys: dict[str, tuple[str, Answer]] = field(default_factory=dict)
     serial: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    orders: SquareOrders = field(init=False)  # the POS's orders (SearchOrders)
+
+    def __post_init__(self) -> None:
+        self.orders = SquareOrders(self)
 
     def reset(self, validate: str | None = None) -> None:
         self.validate, self.currency, self.serial = validate, "USD", 0
+        self.orders.clear()
         for store in (self.items, self.counts, self.seen_keys):
             store.clear()
         self.requests.clear()
@@ -72,7 +80,7 @@ class SquareDouble:
                     return var
         return None
 
-    # --- the three endpoints -------------------------------------------------------------
+    # --- the catalog and inventory endpoints (orders: SquareOrders.search) ------------------
     def retrieve(self, body: dict[str, Any]) -> Answer:
         found = []
         for object_id in body["object_ids"]:
@@ -189,6 +197,7 @@ class SquareDouble:
             "/v2/catalog/batch-retrieve": self.retrieve,
             "/v2/catalog/batch-upsert": self.upsert,
             "/v2/inventory/changes/batch-create": self.inventory,
+            "/v2/orders/search": self.orders.search,
         }
         if path not in routes:
             return 404, {"errors": [error("NOT_FOUND", f"no route {path}")]}, {}
