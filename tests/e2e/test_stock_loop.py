@@ -113,7 +113,7 @@ def test_two_overlapping_pulls_record_each_order_once(servers: Servers, new_demo
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
