@@ -12,8 +12,9 @@ stock.
 
 - **Baseline**: the first pull of a channel records the moment; orders created before it are
   recorded (for reports) but never move stock, since stock already reflects them.
-- **Cursor**: where the next pull starts, less the channel's overlap window (clock skew): an
-  order already recorded applies only its difference. A channel whose orders can arrive late
+- **Cursor**: the newest change seen, or once every page was read the moment the pull began;
+  the next pull starts there less the channel's overlap window (orders that became visible a
+  little late, clock skew): an order already recorded applies only its difference. A channel whose orders can arrive late
   with their original times (Square's offline POS: 72 h) is read that far back once an hour.
 - **Unmatched lines** (a SKU the catalog does not have, matched by SKU, then by the remote ids
   push recorded) are recorded with the reason, reported, and matched again on later pulls;
@@ -369,6 +370,10 @@ def pull_channel(
                 result.pages += 1
                 if channel.orders_sorted:
                     _advance(conn, channel.name, newest)
+        # every page read: whatever the channel changed before this pull began was visible to
+        # it, so the next pull starts from that moment (less the overlap), not from the newest
+        # order, and a pull with nothing new since costs one request
+        newest = max(newest, iso(moment))
         with _transaction(db):
             _advance(conn, channel.name, newest)
             if sweep or first:
