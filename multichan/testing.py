@@ -19,7 +19,6 @@ The checks send real batches through ``channel.send``, so point the channel at a
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
@@ -32,7 +31,6 @@ from multichan.channels.base import (
     SettingSpec,
     result_problems,
 )
-from multichan.config import Secret
 from multichan.offers import Offer
 
 _PRODUCTS = [
@@ -116,17 +114,9 @@ def declaration_problems(cls: type[Channel]) -> list[str]:
     return problems
 
 
-def _secrets(channel: Channel) -> list[str]:
-    values = []
-    for value in channel.settings.values():
-        if isinstance(value, Secret) and os.environ.get(value.var):
-            values.append(os.environ[value.var])
-    return values
-
-
 def secrets_problems(channel: Channel) -> list[str]:
     shown = f"{channel!r} {channel!s}"
-    if any(secret in shown for secret in _secrets(channel)):
+    if any(secret in shown for secret in channel.secret_values()):
         return ["repr(channel) shows a secret from its settings"]
     return []
 
@@ -145,7 +135,7 @@ def _more(offers: Sequence[Offer], n: int) -> list[Offer]:
 def batch_problems(channel: Channel, offers: Sequence[Offer]) -> list[str]:
     """Send one batch per supported operation and check the answers."""
     problems: list[str] = []
-    secrets = _secrets(channel)
+    secrets = channel.secret_values()
     for op in sorted(channel.supports & set(OPERATIONS)):
         method = OPERATIONS[op]
         limit = channel.max_batch.get(op, 0)

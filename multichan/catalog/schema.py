@@ -13,6 +13,8 @@ line, what of it was applied to stock; ``order_cursors`` where each channel's pu
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -275,3 +277,22 @@ def open_catalog(path: Path) -> sqlite_utils.Database:
     db.conn.execute("PRAGMA busy_timeout = 5000")
     migrate(db)
     return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database, name: str = "multichan") -> Iterator[None]:
+    """One write transaction (``BEGIN IMMEDIATE``), or a savepoint of the caller's when one is
+    open: committed together, or rolled back together."""
+    conn = db.conn
+    nested = conn.in_transaction
+    conn.execute(f"SAVEPOINT {name}" if nested else "BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if nested:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute(f"RELEASE {name}" if nested else "COMMIT")

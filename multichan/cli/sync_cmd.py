@@ -17,6 +17,9 @@ from multichan.cli import output
 from multichan.errors import OK
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
+]
 ChannelsArg = Annotated[
     list[str] | None,
     typer.Argument(help="API channels (default: every enabled API channel)."),
@@ -75,9 +78,7 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and check the limits; send nothing.")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
-    ] = False,
+    force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Send what changed since the last successful push, in batches, within rate limits."""
@@ -156,9 +157,7 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Pull and plan; record, move and send nothing.")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
-    ] = False,
+    force: ForceOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Pull every channel's orders, then push what changed to every API channel: one run under

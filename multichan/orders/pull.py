@@ -14,8 +14,9 @@ stock.
   recorded (for reports) but never move stock, since stock already reflects them.
 - **Cursor**: the newest change seen, or once every page was read the moment the pull began;
   the next pull starts there less the channel's overlap window (orders that became visible a
-  little late, clock skew): an order already recorded applies only its difference. A channel whose orders can arrive late
-  with their original times (Square's offline POS: 72 h) is read that far back once an hour.
+  little late, clock skew): an order already recorded applies only its difference. A channel
+  whose orders can arrive late with their original times (Square's offline POS: 72 h) is read
+  that far back once an hour.
 - **Unmatched lines** (a SKU the catalog does not have, matched by SKU, then by the remote ids
   push recorded) are recorded with the reason, reported, and matched again on later pulls;
   they never stop the other lines.
@@ -25,9 +26,7 @@ stock.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ import sqlite_utils
 
 from multichan import errors
 from multichan.catalog import ledger
+from multichan.catalog.schema import transaction
 from multichan.catalog.store import now as stamp_now
 from multichan.channels.base import Channel, Retriable
 from multichan.errors import ConfigError, MultichanError
@@ -295,23 +295,6 @@ def unknown_sku(line: OrderLine) -> str:
     return f"the line has no SKU the catalog knows ({ids}); its stock was not moved"
 
 
-@contextlib.contextmanager
-def _transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    conn = db.conn
-    nested = conn.in_transaction
-    conn.execute("SAVEPOINT pull_page" if nested else "BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if nested:
-            conn.execute("ROLLBACK TO pull_page")
-            conn.execute("RELEASE pull_page")
-        elif conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("RELEASE pull_page" if nested else "COMMIT")
-
-
 def pull_channel(
     db: sqlite_utils.Database,
     channel: Channel,
@@ -343,7 +326,7 @@ def pull_channel(
         # before the baseline
         baseline_at = iso(moment.replace(microsecond=0)) if first else cursor_row[0]
         if first:
-            with _transaction(db):
+            with transaction(db, "pull_page"):
                 conn.execute(
                     "INSERT INTO order_cursors (channel, baseline_at, cursor, updated_at)"
                     " VALUES (?, ?, ?, ?)",
@@ -362,7 +345,7 @@ def pull_channel(
         newest = cursor
         for page in channel.fetch_orders(start):
             seen_at = stamp_now()
-            with _transaction(db):
+            with transaction(db, "pull_page"):
                 for order in page:
                     puller.record(order, baseline_at, seen_at)
                     newest = max(newest, iso(order.updated_at))
@@ -374,7 +357,7 @@ def pull_channel(
         # it, so the next pull starts from that moment (less the overlap), not from the newest
         # order, and a pull with nothing new since costs one request
         newest = max(newest, iso(moment))
-        with _transaction(db):
+        with transaction(db, "pull_page"):
             _advance(conn, channel.name, newest)
             if sweep or first:
                 conn.execute("UPDATE order_cursors SET swept_at = ? WHERE channel = ?",

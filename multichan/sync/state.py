@@ -19,11 +19,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlite_utils
 
+from multichan.catalog.schema import transaction
 from multichan.catalog.store import now
 
 KINDS = ("listings", "prices", "quantities")
@@ -42,23 +43,10 @@ INSERT_ITEM = (
 )
 
 
-@contextlib.contextmanager
-def batch_written(db: sqlite_utils.Database) -> Iterator[None]:
+def batch_written(db: sqlite_utils.Database) -> contextlib.AbstractContextManager[None]:
     """One transaction for what a confirmed batch writes (``save_outcomes``,
     ``journal_items``): committed together, or rolled back together."""
-    conn = db.conn
-    nested = conn.in_transaction  # inside a caller's transaction: a savepoint of it
-    conn.execute("SAVEPOINT batch_written" if nested else "BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if nested:
-            conn.execute("ROLLBACK TO batch_written")
-            conn.execute("RELEASE batch_written")
-        elif conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("RELEASE batch_written" if nested else "COMMIT")
+    return transaction(db, "batch_written")
 
 
 # (sku, accepted, hash, snapshot, remote_ids, error message)

@@ -14,10 +14,8 @@ import pytest
 
 from multichan.sync.run import pull_all
 from multichan.workspace import resolve
-from tests.conftest import run_cli
 from tests.e2e.conftest import Servers, write_channels
-from tests.e2e.test_pull_shopify import pull
-from tests.e2e.test_sync_kills import NAMES, outcome, place_orders
+from tests.e2e.test_sync_kills import NAMES, outcome, prepared
 from tests.servers.faults import serve_proxy
 from tests.sync.conftest import FakeTime
 
@@ -27,12 +25,7 @@ pytestmark = pytest.mark.slow
 def test_pulls_through_20_percent_faults_converge(
     servers: Servers, new_demo: Any, tmp_path: Path
 ) -> None:
-    template = new_demo("prepared")
-    write_channels(template, servers.urls())
-    for name in NAMES:
-        assert run_cli("-w", template, "push", name).code == 0
-        assert pull(template, name)[1][name]["status"] == "baseline"
-    place_orders(servers, template)
+    template = prepared(servers, new_demo)
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
     assert all(r.exit_code == 0 for r in pull_all(resolve(reference), NAMES))

@@ -68,6 +68,17 @@ def place_orders(servers: Servers, ws: Path) -> None:
             pos.set_state(sale, "COMPLETED")
 
 
+def prepared(servers: Servers, new_demo: Any) -> Path:
+    """A workspace with every channel listed and baselined, and orders waiting on each."""
+    template = new_demo("prepared")
+    write_channels(template, servers.urls())
+    for name in NAMES:
+        assert run_cli("-w", template, "push", name).code == 0
+        assert pull(template, name)[1][name]["status"] == "baseline"
+    place_orders(servers, template)
+    return template
+
+
 def outcome(ws: Path, servers: Servers) -> dict[str, Any]:
     """What a run leaves: stock levels, applied state per order line, moves per line, and
     the quantities the channels show."""
@@ -135,12 +146,7 @@ def sync_fast(ws: Path) -> Any:
 def test_sync_killed_anywhere_converges_to_the_same_stock(
     servers: Servers, new_demo: Any, tmp_path: Path
 ) -> None:
-    template = new_demo("prepared")
-    write_channels(template, servers.urls())
-    for name in NAMES:
-        assert run_cli("-w", template, "push", name).code == 0
-        assert pull(template, name)[1][name]["status"] == "baseline"
-    place_orders(servers, template)
+    template = prepared(servers, new_demo)
 
     reference = tmp_path / "reference"
     shutil.copytree(template, reference)
