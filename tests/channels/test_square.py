@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from multichan.channels import registry
+from multichan.channels import registry, square_orders
 from multichan.channels.base import Channel, Fatal, Retriable, retry_after
 from multichan.channels.square import (
     NOT_LISTED,
@@ -24,7 +24,7 @@ from multichan.channels.square import (
     names,
 )
 from multichan.offers import Offer
-from multichan.testing import ChannelConformance, sample_offers
+from multichan.testing import ChannelConformance, OrdersConformance, sample_offers
 from tests.channels.square_conftest import TOKEN, SquareDouble, serve_double
 from tests.prism import Prism
 
@@ -418,3 +418,30 @@ def test_item_and_variation_names_and_descriptions() -> None:
         "<p>Warm &amp; dry.<br>Packable.</p><p>Lifetime repairs.</p>"
     )
     assert description_html("<p>Already <b>HTML</b></p>") == "<p>Already <b>HTML</b></p>"
+
+
+class TestSquareOrdersConformance(OrdersConformance):
+    per_page = square_orders.PER_PAGE
+
+    @pytest.fixture
+    def order_skus(self) -> list[str]:
+        return ["VAR-A", "VAR-B", "VAR-C"]  # catalog object ids: Square's lines carry no SKU
+
+    @pytest.fixture
+    def order_channel(self, square_double: SquareDouble, session: Any) -> Any:
+        return make(square_double.url, session)
+
+    @pytest.fixture
+    def place_order(self, square_double: SquareDouble) -> Any:
+        def place(lines: list[tuple[str, int]], status: str) -> str | None:
+            if status == "pending":
+                return None  # a till sale is paid when it is rung up
+            state = "COMPLETED" if status == "closed" else "OPEN"
+            order = square_double.orders.add(
+                "L8XQ2", [(v, str(n)) for v, n in lines], state=state
+            )  # fmt: skip
+            if status == "cancelled":
+                square_double.orders.set_state(order, "CANCELED")
+            return order
+
+        return place

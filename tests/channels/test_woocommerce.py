@@ -6,14 +6,15 @@ failures and faults in the middle of a send are in test_woocommerce_failures.py.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
 
-from multichan.channels import registry
+from multichan.channels import registry, woocommerce_orders
 from multichan.channels.base import Channel, Fatal
 from multichan.channels.woocommerce import NOT_LISTED, WooCommerce
-from multichan.testing import ChannelConformance
+from multichan.testing import ChannelConformance, OrdersConformance
 from tests.channels import woocommerce_conftest as fx
 from tests.channels.woocommerce_conftest import BASE, ids, offer, posts, woo
 from tests.conftest import SHARED
@@ -266,3 +267,26 @@ def test_a_shop_with_a_lower_batch_limit_is_fatal(shop: WooServer, session) -> N
         woo(shop, session).send("prices", [offer(f"X-{i}") for i in range(3)], known_ids=known)
     assert "woocommerce_rest_batch_items_limit" in str(caught.value)
     assert caught.value.exit_code == 5
+
+
+class TestWooCommerceOrdersConformance(OrdersConformance):
+    per_page = woocommerce_orders.PER_PAGE
+
+    @pytest.fixture
+    def order_skus(self) -> list[str]:
+        return ["ORD-A", "ORD-B", "ORD-C"]
+
+    @pytest.fixture
+    def order_channel(self, shop: WooServer, session: Any) -> Any:
+        return woo(shop, session)
+
+    @pytest.fixture
+    def place_order(self, shop: WooServer) -> Any:
+        def place(lines: list[tuple[str, int]], status: str) -> str:
+            wanted = {"pending": "pending", "open": "processing", "cancelled": "processing"}
+            order = shop.orders.add(lines, status=wanted[status])
+            if status == "cancelled":
+                shop.orders.set_status(order, "cancelled")
+            return str(order)
+
+        return place
