@@ -271,6 +271,13 @@ def reveal(secret: Secret) -> str:
 
 
 # --- the client ----------------------------------------------------------------------------------
+def new_session() -> Any:
+    """A channel's HTTP transport (a ``requests.Session``), until the engine paces it."""
+    import requests
+
+    return requests.Session()
+
+
 class ApiClient:
     """HTTP for one channel: ``request`` sends one call, classified; the pagination helpers
     yield pages. ``channel`` supplies the (paced) session, ``sleep`` and ``backoff`` and its

@@ -196,9 +196,9 @@ class Channel:
         self.name = name
         self.settings = dict(settings)
         if session is None:
-            import requests
+            from multichan.channels.api import new_session  # HTTP lives in the API client
 
-            session = requests.Session()
+            session = new_session()
         self.session = session
         self.known_ids: dict[str, dict[str, str]] = {}
         # how the API client waits between attempts; the engine swaps in its own (tests: fakes)
