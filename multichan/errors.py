@@ -31,6 +31,17 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
+# how bad an outcome is, worst last: a config error in one channel is never hidden by
+# rejections in another, and a channel failure outranks both
+SEVERITY = (OK, REJECTED, CONFIG, CHANNEL_FAILED, RETRIES_EXHAUSTED, LOCKED, UNEXPECTED)
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The exit code of a run whose parts ended with ``codes`` (ranked, not the largest)."""
+    rank = {code: n for n, code in enumerate(SEVERITY)}
+    return max(codes, key=lambda c: rank.get(c, len(SEVERITY)), default=OK)
+
+
 def did_you_mean(word: object, choices: Iterable[object], cutoff: float = 0.6) -> str:
     """``"; did you mean 'output'?"`` for the closest of ``choices``, or ``""``."""
     import difflib

@@ -242,3 +242,13 @@ def test_stock_set_at_an_unknown_location_is_refused(demo: Path) -> None:
     assert show(demo, "MUG-ENAMEL")["stock"] == {"store": 12, "warehouse": 40}
     assert result.code == 2
     assert "store" in result.stderr and "warehouse" in result.stderr
+
+
+def test_a_run_over_several_channels_ends_with_its_worst_outcome_by_rank() -> None:
+    """A config error (3) in one channel is never hidden by rejections (4) in another; a
+    channel failure (5), exhausted retries (6) and the lock (7) outrank it."""
+    from multichan.errors import worst
+
+    assert worst([4, 3, 0]) == 3
+    assert worst([3, 5]) == 5 and worst([6, 5]) == 6 and worst([7, 6]) == 7
+    assert worst([0, 4]) == 4 and worst([]) == 0

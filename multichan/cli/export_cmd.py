@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from multichan.cli import output
-from multichan.errors import OK
+from multichan.errors import OK, worst
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -42,7 +42,7 @@ def export(
         results = export_all(
             ws, channels or [], all_channels=all_, check=check, force=force, progress=progress
         )
-    code = max((r.exit_code for r in results), default=OK)
+    code = worst(r.exit_code for r in results)
     if json_out:
         output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
     else:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from multichan.cli import output
-from multichan.errors import OK, UsageError
+from multichan.errors import OK, UsageError, worst
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ChannelsArg = Annotated[
@@ -100,7 +100,7 @@ def pull(
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch new and changed orders from each channel, record them and move stock once."""
-    from multichan.sync.run import pull_all, worst
+    from multichan.sync.run import pull_all
 
     results = pull_all(output.workspace(), channels or [], since=when(since, "--since"),
                        dry_run=dry_run)  # fmt: skip

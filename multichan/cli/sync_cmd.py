@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from multichan.cli import output
-from multichan.errors import OK
+from multichan.errors import OK, worst
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ForceOpt = Annotated[
@@ -82,7 +82,7 @@ def push(
     json_out: JsonOpt = False,
 ) -> None:
     """Send what changed since the last successful push, in batches, within rate limits."""
-    from multichan.sync.run import push_all, worst
+    from multichan.sync.run import push_all
 
     results = push_all(
         output.workspace(),

@@ -94,6 +94,4 @@ def _deliver(result: ChannelResult, upload: dict) -> None:
         result.uploaded_to = deliver(result.path, upload)
     except MultichanError as exc:
         result.message = f"upload failed: {exc.message} (the local feed is in place)"
-        result.exit_code = max(result.exit_code, exc.exit_code)
-        if exc.exit_code == errors.CONFIG:
-            result.exit_code = errors.CONFIG
+        result.exit_code = errors.worst([result.exit_code, exc.exit_code])

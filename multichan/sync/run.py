@@ -15,7 +15,7 @@ from typing import Any
 from multichan import errors
 from multichan.channels.api import CatalogTokens
 from multichan.channels.base import Channel, RateLimit
-from multichan.errors import MultichanError
+from multichan.errors import MultichanError, worst
 from multichan.orders.pull import PullResult
 from multichan.sync import state as st
 from multichan.sync.plan import Plan
@@ -230,15 +230,3 @@ def sync_all(
     finally:
         db.close()
     return SyncResult(pulls, pushes)
-
-
-# how bad an outcome is, worst last: a config error in one channel is never hidden by
-# rejections in another, and a channel failure outranks both
-SEVERITY = (errors.OK, errors.REJECTED, errors.CONFIG, errors.CHANNEL_FAILED,
-            errors.RETRIES_EXHAUSTED, errors.LOCKED, errors.UNEXPECTED)  # fmt: skip
-
-
-def worst(codes: Sequence[int]) -> int:
-    """The exit code of a run whose parts ended with ``codes``."""
-    rank = {code: n for n, code in enumerate(SEVERITY)}
-    return max(codes, key=lambda c: rank.get(c, len(SEVERITY)), default=errors.OK)
