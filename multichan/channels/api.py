@@ -310,14 +310,13 @@ class ApiClient:
             self._hidden.add(value)
 
     def redact(self, text: str) -> str:
+        """``text`` without the channel's secrets, the credentials this client sends and the
+        tokens it was handed at run time."""
         values = set(self._hidden)
         for secret in self.auth.secrets:
             with contextlib.suppress(ConfigError):
                 values.add(secret.value())
-        for value in sorted(values, key=len, reverse=True):
-            if value:
-                text = text.replace(value, "***")
-        return text
+        return self.channel.redact(text, values) or text
 
     def redacted(self, exc: Exception) -> Exception:
         if hasattr(exc, "message"):

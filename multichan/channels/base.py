@@ -24,7 +24,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -218,10 +218,11 @@ class Channel:
                     found.append(value.value())
         return [v for v in found if v]
 
-    def redact(self, text: str | None) -> str | None:
-        """``text`` with the value of every secret of this channel replaced by ``***``."""
-        for secret in sorted(self.secret_values(), key=len, reverse=True):
-            if text:
+    def redact(self, text: str | None, also: Iterable[str] = ()) -> str | None:
+        """``text`` with the value of every secret of this channel (and the values ``also``)
+        replaced by ``***``."""
+        for secret in sorted({*self.secret_values(), *also}, key=len, reverse=True):
+            if text and secret:
                 text = text.replace(secret, "***")
         return text
 
