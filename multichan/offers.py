@@ -1,7 +1,8 @@
 """The rules engine: catalog product + one channel's rules -> Offer.
 
 An offer is what one channel should show for one SKU. Feeds render offers and pushes diff them,
-so every price and quantity a channel sees is computed here and nowhere else.
+so every price and quantity a channel sees is computed here and nowhere else: ``offers_for``
+gives a channel's offers to its feed export and to its push plan alike.
 
 Order of the rules, documented in the README:
 - price: per-SKU override (used as given) or catalog price -> currency conversion -> markup
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
+import sqlite_utils
+
 from multichan.catalog.checks import gtin_valid
-from multichan.config import Channel
+from multichan.config import Channel, Config
 from multichan.text import cut, strip_html
 
 HUNDRED = Decimal(100)
@@ -391,3 +394,37 @@ def build(
             continue
         if offer is not None:
             yield offer
+
+
+def rules_for(channel: Channel, config: Config) -> Rules:
+    """The channel's compiled rules, with its format's limits (a feed) or what its channel
+    module declares (an API channel: HTML kept where the API takes it)."""
+    from multichan.feeds.formats import FORMATS
+
+    fmt = FORMATS.get(channel.type)
+    if fmt is not None:
+        html, title, description = fmt.strip_html, fmt.max_title, fmt.max_description
+    else:
+        from multichan.channels.registry import load
+
+        api = load(channel.type)
+        html, title, description = not api.accepts_html, api.max_title, api.max_description
+    return Rules(
+        channel, config.shop, strip_html_default=html, max_title=title, max_description=description
+    )
+
+
+def load_overrides(db: sqlite_utils.Database, channel: str) -> dict[str, dict[str, Any]]:
+    return {r["sku"]: r for r in db.query("SELECT * FROM overrides WHERE channel = ?", [channel])}
+
+
+def offers_for(
+    db: sqlite_utils.Database, channel: Channel, config: Config, on_error: Callable[[Skipped], None]
+) -> Iterator[Offer]:
+    """The channel's offers in SKU order: the one source of its prices and quantities, for
+    its feed and its pushes alike."""
+    from multichan.catalog.store import iter_catalog
+
+    return build(
+        iter_catalog(db), rules_for(channel, config), load_overrides(db, channel.name), on_error
+    )

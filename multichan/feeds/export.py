@@ -16,14 +16,14 @@ from typing import Any
 import sqlite_utils
 
 from multichan import errors
-from multichan.catalog.store import iter_batches, iter_catalog
+from multichan.catalog.store import iter_batches
 from multichan.config import Channel, Config
 from multichan.feeds import macros, parallel, render, writer
 from multichan.feeds.formats import FORMATS, FeedFormat
 from multichan.feeds.parallel import Diagnostic, checked
-from multichan.offers import Offer, Rules, Skipped, build
+from multichan.offers import Offer, load_overrides, rules_for
 
-__all__ = ["ChannelResult", "Diagnostic", "export_channel", "offers_for", "record"]
+__all__ = ["ChannelResult", "Diagnostic", "export_channel", "record"]
 from multichan.workspace import Workspace, shipped
 
 
@@ -56,35 +56,6 @@ class ChannelResult:
 
 def feed_format(channel: Channel) -> FeedFormat:
     return FORMATS[channel.type]
-
-
-def rules_for(channel: Channel, config: Config) -> Rules:
-    """The channel's compiled rules, with its format's limits (a feed) or what its channel
-    module declares (an API channel: HTML kept where the API takes it)."""
-    fmt = FORMATS.get(channel.type)
-    if fmt is not None:
-        html, title, description = fmt.strip_html, fmt.max_title, fmt.max_description
-    else:
-        from multichan.channels.registry import load
-
-        api = load(channel.type)
-        html, title, description = not api.accepts_html, api.max_title, api.max_description
-    return Rules(
-        channel, config.shop, strip_html_default=html, max_title=title, max_description=description
-    )
-
-
-def load_overrides(db: sqlite_utils.Database, channel: str) -> dict[str, dict[str, Any]]:
-    return {r["sku"]: r for r in db.query("SELECT * FROM overrides WHERE channel = ?", [channel])}
-
-
-def offers_for(
-    db: sqlite_utils.Database, channel: Channel, config: Config, on_error: Callable[[Skipped], None]
-) -> Iterator[Offer]:
-    """The channel's offers in SKU order: the one source of its prices and quantities."""
-    return build(
-        iter_catalog(db), rules_for(channel, config), load_overrides(db, channel.name), on_error
-    )
 
 
 def past_exports(

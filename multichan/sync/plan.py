@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from multichan.config import Channel, Config
-from multichan.offers import Offer, Skipped
+from multichan.offers import Offer, Skipped, offers_for
 from multichan.sync import state as st
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -123,8 +123,6 @@ def channel_offers(
     db: sqlite_utils.Database, channel: Channel, config: Config, skipped: list[Skipped]
 ) -> Iterator[Offer]:
     """The channel's offers: the same rules engine, and the same call, as its feeds use."""
-    from multichan.feeds.export import offers_for
-
     return offers_for(db, channel, config, skipped.append)
 
 

@@ -275,8 +275,8 @@ def test_progress_is_reported_per_chunk_up_to_the_item_count(
 # --- the fast paths give the plain code's answers ---------------------------------------------
 def test_rows_and_dicts_make_the_same_offers(shop: Path) -> None:
     from multichan.catalog.store import iter_catalog
-    from multichan.feeds.export import rules_for
     from multichan.feeds.run import load_config
+    from multichan.offers import rules_for
     from multichan.workspace import Workspace
 
     ws = Workspace(shop)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from multichan.feeds.export import offers_for
 from multichan.feeds.run import load_config
+from multichan.offers import offers_for
 from multichan.workspace import resolve
 from tests.conftest import write_config
 
