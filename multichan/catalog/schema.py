@@ -9,6 +9,11 @@ Stock (V4): ``stock.quantity`` is what is on hand at a location (what a person c
 ``stock_levels`` shows ``available = on_hand - committed``, which offers use. Every change is a
 row of ``stock_moves``. ``orders`` and ``order_lines`` hold what each channel reported and, per
 line, what of it was applied to stock; ``order_cursors`` where each channel's pull goes on.
+
+Compare-and-set (V5): ``push_state.channel_held`` is how many units the channel's own orders
+had taken from its count when a quantity was confirmed, so the orders pulled since tell what
+the channel should hold now (``sync/state.expected_quantities``); ``order_cursors.pulled_at``
+is when the channel's last complete pull began.
 """
 
 from __future__ import annotations
@@ -237,7 +242,13 @@ SELECT sku, location, quantity AS on_hand, committed, quantity - committed AS av
 FROM stock;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4]
+V5 = """
+ALTER TABLE push_state ADD COLUMN channel_held INTEGER;
+ALTER TABLE order_cursors ADD COLUMN pulled_at TEXT;
+CREATE INDEX order_lines_channel_sku ON order_lines (channel, sku);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

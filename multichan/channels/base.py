@@ -10,6 +10,12 @@ to the engine, never to a channel module. A channel that can write a SKU's price
 one call supports ``prices+quantities`` too (JOINT): the engine then sends the SKUs whose
 price and stock both changed once, instead of once per kind.
 
+Compare-and-set: a channel whose API can refuse a stock write when its count is not the one
+expected (Shopify's ``compareQuantity``) sets ``compare_and_set``; the engine then hands it,
+per SKU where it knows, the quantity the channel should hold now (``self.expected``), and the
+channel answers ``ItemResult.stale`` for a SKU whose count differed: a sale not pulled yet, so
+its number waits for the next pull instead of overwriting the sale.
+
 Errors come in three kinds (as in Singer/Meltano connectors):
 - a per-SKU rejection is an ``ItemResult`` with ``ok=False`` and the channel's own message;
 - ``Retriable``: the whole batch failed for a reason that may pass (429, 5xx, timeout, reset);
@@ -75,7 +81,8 @@ class SettingSpec:
 class ItemResult:
     """The outcome for one SKU: accepted (with the channel's ids for it) or rejected with the
     channel's own message. ``retriable`` marks a rejection worth trying again later;
-    ``retry_after`` is how long the channel asked to wait first (its Retry-After, in seconds)."""
+    ``retry_after`` is how long the channel asked to wait first (its Retry-After, in seconds);
+    ``stale`` a quantity not written because the channel's count was not the expected one."""
 
     sku: str
     ok: bool
@@ -83,6 +90,7 @@ class ItemResult:
     message: str | None = None
     retriable: bool = False
     retry_after: float | None = None
+    stale: bool = False
 
     @classmethod
     def accepted(cls, sku: str, **remote_ids: str) -> ItemResult:
@@ -94,6 +102,11 @@ class ItemResult:
     ) -> ItemResult:
         return cls(sku, False, {}, message, retriable, retry_after if retriable else None)
 
+    @classmethod
+    def stale_count(cls, sku: str, message: str) -> ItemResult:
+        """The channel's count of ``sku`` was not the expected one: nothing written."""
+        return cls(sku, False, {}, message, stale=True)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "sku": self.sku,
@@ -102,6 +115,7 @@ class ItemResult:
             "message": self.message,
             "retriable": self.retriable,
             "retry_after": self.retry_after,
+            "stale": self.stale,
         }
 
 
@@ -182,6 +196,8 @@ class Channel:
     # how many times the API client sends an idempotent request that failed for a reason
     # that may pass (the engine then retries the whole batch, up to its own limit)
     request_attempts: ClassVar[int] = 3
+    # stock writes can be compare-and-set against ``self.expected`` (see the module docstring)
+    compare_and_set: ClassVar[bool] = False
     max_title: ClassVar[int] = 150
     max_description: ClassVar[int] = 5000
 
@@ -201,6 +217,7 @@ class Channel:
             session = new_session()
         self.session = session
         self.known_ids: dict[str, dict[str, str]] = {}
+        self.expected: dict[str, int] = {}
         # how the API client waits between attempts; the engine swaps in its own (tests: fakes)
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], float] = time.monotonic
@@ -239,6 +256,7 @@ class Channel:
         operation: str,
         offers: Sequence[Offer],
         known_ids: Mapping[str, Mapping[str, str]] | None = None,
+        expected: Mapping[str, int] | None = None,
     ) -> list[ItemResult]:
         """Run one batch: one result per offer, in order. Raises ValueError for an operation
         this channel does not support, a batch above ``max_batch`` or a repeated SKU;
@@ -246,7 +264,9 @@ class Channel:
 
         ``known_ids`` are the remote ids earlier pushes recorded for these SKUs (product,
         variant, inventory item...); the module reads them as ``self.known_ids`` so it can
-        update a listing without looking it up first."""
+        update a listing without looking it up first. ``expected``: the quantity a
+        compare-and-set channel should hold now, per SKU where the engine knows it (read as
+        ``self.expected``); a SKU without one is written as it is."""
         method = OPERATIONS.get(operation)
         if method is None:
             raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
@@ -263,6 +283,7 @@ class Channel:
         if len(set(skus)) != len(skus):
             raise ValueError(f"a {operation} batch repeats a SKU; each SKU must appear once")
         self.known_ids = {sku: dict(known_ids.get(sku, {})) for sku in skus} if known_ids else {}
+        self.expected = {s: expected[s] for s in skus if s in expected} if expected else {}
         results = getattr(self, method)(list(offers))
         problems = result_problems(skus, results)
         if problems:

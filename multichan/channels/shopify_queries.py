@@ -62,6 +62,21 @@ VARIANTS = Doc(
 }""",
     2 + 3 * 2 * SKUS_PER_SEARCH,
 )
+LEVELS = Doc(
+    "MultichanLevels",
+    """query MultichanLevels($query: String!, $first: Int!, $location: ID!) {
+  productVariants(first: $first, query: $query) {
+    nodes {
+      sku
+      inventoryItem {
+        id
+        inventoryLevel(locationId: $location) { quantities(names: ["available"]) { quantity } }
+      }
+    }
+  }
+}""",
+    2 + 4 * 2 * SKUS_PER_SEARCH,
+)
 PRODUCT_SET = Doc(
     "MultichanProductSet",
     """mutation MultichanProductSet($input: ProductSetInput!) {
@@ -233,6 +248,16 @@ def sku_query(skus: Sequence[str]) -> str:
     """A productVariants search for these exact SKUs."""
     quoted = ('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in skus)
     return " OR ".join(f"sku:{q}" for q in quoted)
+
+
+def stale_items(errors: list[dict[str, Any]]) -> set[int]:
+    """The indexes of ``quantities`` whose compareQuantity Shopify found stale."""
+    found = set()
+    for error in errors:
+        field = [str(f) for f in error.get("field") or []]
+        if error.get("code") == "COMPARE_QUANTITY_STALE" and len(field) > 2 and field[2].isdigit():
+            found.add(int(field[2]))
+    return found
 
 
 def rejections(

@@ -109,6 +109,10 @@ def print_push(results: list[Any]) -> None:
             output.err(
                 escape(f"rejected {r.channel} {item['sku']} ({item['kind']}): {item['message']}")
             )
+        for item in r.deferred:
+            output.err(escape(f"deferred {r.channel} {item['sku']}: {item['message']}"))
+        for note in r.notes:
+            output.err(escape(f"note {r.channel} {note}"))
         if r.status == "dry-run" and r.plan is not None:
             _print_plan(r.plan)
             output.out(f"{r.channel}: dry run, nothing sent")
@@ -116,8 +120,9 @@ def print_push(results: list[Any]) -> None:
         if r.status in ("refused", "failed", "exhausted"):
             output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
         c = r.counts
+        deferred = f", {c['deferred']} deferred" if c.get("deferred") else ""
         output.out(
-            f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected, "
+            f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected{deferred}, "
             f"{c['failed']} failed, {c['requests']} request(s)"
         )
 

@@ -310,6 +310,7 @@ def pull_channel(
     everything, then rolls it back."""
     result = PullResult(channel.name)
     moment = (clock or (lambda: datetime.now(UTC)))()
+    began = stamp_now()  # this machine's clock, as push_state's stamps
     location = order_location(db, cfg, config_file)
     restock = bool((cfg.orders or {}).get("restock_refunds"))
     puller = _Puller(db, channel, location, restock, result)
@@ -359,6 +360,8 @@ def pull_channel(
         newest = max(newest, iso(moment))
         with transaction(db, "pull_page"):
             _advance(conn, channel.name, newest)
+            conn.execute("UPDATE order_cursors SET pulled_at = ? WHERE channel = ?",
+                         [began, channel.name])  # fmt: skip
             if sweep or first:
                 conn.execute("UPDATE order_cursors SET swept_at = ? WHERE channel = ?",
                              [iso(moment), channel.name])  # fmt: skip

@@ -9,6 +9,11 @@ nothing.
 Listings go first: prices and quantities of a SKU whose listing could not be created wait.
 Where the channel supports ``prices+quantities`` (JOINT), a SKU whose price and stock both
 changed is sent once with both, and its state and journal move for both kinds.
+A compare-and-set channel gets, with each stock batch, what it should hold now
+(``state.expected_quantities``); a SKU it answers stale is *deferred*: kept for the next run,
+after the next pull has read the sale behind it (not a rejection: exit 0). A count that stays
+different after a pull that began later was changed on the channel by hand: the next push
+sets multichan's number over it and says so in the run's notes.
 """
 
 from __future__ import annotations
@@ -46,9 +51,13 @@ class PushResult:
     channel: str
     status: str = "ok"  # ok, rejected, refused, failed, exhausted, dry-run
     counts: dict[str, int] = field(
-        default_factory=lambda: {"requests": 0, "batches": 0, "ok": 0, "rejected": 0, "failed": 0}
+        default_factory=lambda: dict.fromkeys(
+            ("requests", "batches", "ok", "rejected", "failed", "deferred"), 0
+        )
     )
     rejected: list[dict[str, str]] = field(default_factory=list)
+    deferred: list[dict[str, str]] = field(default_factory=list)  # stale counts, sent later
+    notes: list[str] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
     message: str | None = None
     exit_code: int = errors.OK
@@ -58,7 +67,8 @@ class PushResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "channel": self.channel, "status": self.status, "counts": self.counts,
-            "rejected": self.rejected, "sleeps": self.sleeps, "message": self.message,
+            "rejected": self.rejected, "deferred": self.deferred, "notes": self.notes,
+            "sleeps": self.sleeps, "message": self.message,
             "exit_code": self.exit_code,
             "plan": self.plan.as_dict() if self.plan is not None else None,
         }  # fmt: skip
@@ -115,6 +125,7 @@ def push_plan(
     channel.sleep, channel.backoff = pacing.sleep, pacing.backoff  # the client's retries too
     scrub = channel.redact
     previous = st.load(db, channel.name)
+    pulled = st.pulled_to(db, channel.name) if channel.compare_and_set else None
     run_id = st.start_run(db, channel.name, "push")
     blocked: set[str] = set()  # SKUs whose listing does not exist on the channel yet
     known: dict[str, dict[str, str]] = {}  # remote ids from earlier pushes, then this one
@@ -140,8 +151,19 @@ def push_plan(
                 result.sleeps.append(delay)
                 pacing.sleep(delay)
             batch_no += 1
-            results, attempts = _send(channel, op, batch, pacing, result, known, partners)
+            stock = [partners.get(c.sku, c) for c in batch]
+            stock = [c for c in stock if c.kind == "quantities"]
+            held = None  # what the channel's own orders took of each SKU, where it compares
+            expected: dict[str, int] = {}
+            overwrite: set[str] = set()
+            if channel.compare_and_set:
+                held = st.held_by_orders(db, channel.name, [c.sku for c in stock])
+                expected, overwrite = st.expected_quantities(
+                    [c.sku for c in stock], previous, held, pulled
+                )
+            results, attempts = _send(channel, op, batch, pacing, result, known, partners, expected)
             outcomes: dict[str, list[st.Outcome]] = {}
+            stale: set[str] = set()
             items: dict[str, list[tuple[str, str, str, str | None]]] = {}
             again: list[Change] = []
             waits: list[float] = []  # the Retry-After of the items sent again
@@ -159,6 +181,20 @@ def push_plan(
                     split.add(first.sku)
                     _lines(items, both, "split", message)
                     continue
+                if r.stale:  # the channel's count moved: a sale the next pull reads first
+                    stale.add(first.sku)
+                    _lines(items, both, "stale", message)
+                    outcomes.setdefault(first.kind, []).append(
+                        (first.sku, False, first.hash, first.snapshot, r.remote_ids, message)
+                    )
+                    result.counts["deferred"] += 1
+                    result.deferred.append({"sku": first.sku, "message": message or ""})
+                    continue
+                if r.ok and first.sku in overwrite:
+                    message = (
+                        f"set over a count changed on {channel.name} that no pulled order explains"
+                    )
+                    result.notes.append(f"{first.sku}: {message}")
                 if not r.ok and r.retriable:
                     message = f"{message} (still failing after {tries + 1} attempts)"
                     result.exhausted += len(both)
@@ -179,7 +215,8 @@ def push_plan(
             with st.batch_written(db):  # confirmed: state and journal, one transaction
                 delisted = {c.sku for c in batch if c.action == "delist"}
                 for kind, done in outcomes.items():
-                    st.save_outcomes(db, channel.name, kind, done, previous, delisted)
+                    st.save_outcomes(db, channel.name, kind, done, previous, delisted,
+                                     stale=stale, held=held)  # fmt: skip
                 for kind, lines in items.items():
                     st.journal_items(db, run_id, kind, batch_no, attempts, lines)
             if again:
@@ -246,16 +283,18 @@ def _send(
     result: PushResult,
     known: dict[str, dict[str, str]],
     partners: dict[str, Change],
+    expected: dict[str, int],
 ) -> tuple[list[Any], int]:
     """One batch, retried; raises the last Retriable when retries are exhausted (with the
-    batch's ``partners``, the quantities changes of a JOINT send)."""
+    batch's ``partners``, the quantities changes of a JOINT send). ``expected``: what a
+    compare-and-set channel should hold now, per SKU."""
     attempt = 0
     while True:
         attempt += 1
         result.counts["batches"] += 1
         try:
             ids = {c.sku: known[c.sku] for c in batch if known.get(c.sku)}
-            return channel.send(kind, [c.offer for c in batch], ids), attempt
+            return channel.send(kind, [c.offer for c in batch], ids, expected), attempt
         except MultichanError as failure:
             exc = failure
         except requests.RequestException as failure:  # a transport error the module let through

@@ -5,13 +5,15 @@ run did.
 a JSON snapshot of the fields the channel last *confirmed*, its remote ids, and the status and
 last error of the latest attempt. A row's hash moves forward only when the channel accepted that
 SKU in a batch; a rejection keeps the old hash (so the next push tries again) and records the
-channel's message.
+channel's message. A quantity the channel refused as *stale* (compare-and-set: its count changed
+since multichan last knew it) keeps the old hash too, with status ``stale``.
 
-``journal_runs`` has one row per push (start, end, exit code, counts); ``journal_items`` one row
-per SKU and request outcome. Messages are scrubbed of secret values before they are stored.
-
-A batch's state rows and journal items are written in one transaction (``batch_written``):
-a crash leaves both or neither.
+Compare-and-set (``expected_quantities``): a channel that keeps its own count takes units from
+it for every order placed there and gives back what it restocks, before multichan pulls the
+order. Its order lines say how many units it has taken: ``unshipped + shipped - returned``
+(units not back on its shelf, whatever the order's status). A confirmed quantity row keeps that
+sum as ``channel_held``; the channel then holds the confirmed number less what its orders took
+since (held now - held then), and the next push compares against that.
 """
 
 from __future__ import annotations
@@ -19,21 +21,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from multichan.catalog.schema import transaction
 from multichan.catalog.store import now
+from multichan.orders.model import parse_time
 
 KINDS = ("listings", "prices", "quantities")
 STATE_COLUMNS = (
     "channel", "sku", "kind", "hash", "snapshot", "remote_ids", "status", "last_error",
-    "updated_at",
+    "updated_at", "channel_held",
 )  # fmt: skip
 UPSERT_STATE = (
-    f"INSERT INTO push_state ({', '.join(STATE_COLUMNS)}) VALUES ({', '.join('?' * 9)}) "
+    f"INSERT INTO push_state ({', '.join(STATE_COLUMNS)}) VALUES "
+    f"({', '.join('?' * len(STATE_COLUMNS))}) "
     "ON CONFLICT (channel, sku, kind) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[3:])
 )
@@ -78,10 +83,15 @@ def save_outcomes(
     outcomes: Iterable[Outcome],
     previous: State,
     delisted: set[str] | frozenset[str] = frozenset(),
+    *,
+    stale: set[str] | frozenset[str] = frozenset(),
+    held: Mapping[str, int] | None = None,
 ) -> None:
     """Write the confirmed outcome of one batch: (sku, ok, hash, snapshot, remote_ids, error).
-    Accepted rows take the new hash and snapshot; rejected rows keep the old ones. Call inside
-    ``batch_written``, with the batch's journal items."""
+    Accepted rows take the new hash and snapshot; rejected rows keep the old ones, with status
+    ``stale`` for the SKUs in ``stale``. Accepted quantities keep what the channel's orders
+    had taken of each SKU then (``held``). Call inside ``batch_written``, with the batch's
+    journal items."""
     stamp = now()
     rows = []
     for sku, ok, digest, snapshot, remote_ids, error in outcomes:
@@ -90,14 +100,71 @@ def save_outcomes(
         if ok:
             status = "delisted" if sku in delisted else "ok"
             row_hash, row_snap, last_error = digest, snapshot, None
+            row_held = held.get(sku, 0) if held is not None and kind == "quantities" else None
         else:
-            status, last_error = "rejected", error
+            status, last_error = ("stale" if sku in stale else "rejected"), error
             row_hash = old["hash"] if old else None
             row_snap = old["snapshot"] if old else None
+            row_held = old.get("channel_held") if old else None
         snap = None if row_snap is None else json.dumps(row_snap, sort_keys=True)
         rows.append((channel, sku, kind, row_hash, snap, json.dumps(ids, sort_keys=True),
-                     status, last_error, stamp))  # fmt: skip
+                     status, last_error, stamp, row_held))  # fmt: skip
     db.conn.executemany(UPSERT_STATE, rows)
+
+
+def held_by_orders(db: sqlite_utils.Database, channel: str, skus: Sequence[str]) -> dict[str, int]:
+    """How many units of each SKU the channel's own orders have taken from its count."""
+    if not skus:
+        return {}
+    marks = ", ".join("?" * len(skus))
+    return {
+        sku: int(units)
+        for sku, units in db.conn.execute(
+            "SELECT sku, sum(unshipped + shipped - returned) FROM order_lines "
+            f"WHERE channel = ? AND sku IN ({marks}) GROUP BY sku",
+            [channel, *skus],
+        )
+    }
+
+
+def pulled_to(db: sqlite_utils.Database, channel: str) -> datetime | None:
+    """When the channel's last complete pull began (every order it had changed by then was
+    read), or None when no pull has completed."""
+    row = db.conn.execute(
+        "SELECT pulled_at FROM order_cursors WHERE channel = ?", [channel]
+    ).fetchone()
+    return parse_time(row[0]) if row and row[0] else None
+
+
+def expected_quantities(
+    skus: Sequence[str],
+    previous: State,
+    held: Mapping[str, int],
+    pulled: datetime | None,
+) -> tuple[dict[str, int], set[str]]:
+    """What the channel should hold now for each of ``skus`` (see the module docstring;
+    ``held``: what its orders have taken of each, from ``held_by_orders``), and the SKUs to
+    set without comparing: those it refused as stale before a pull that began after the
+    refusal; that pull brought no order to explain the difference, so the count was changed on
+    the channel by hand and multichan's number wins.
+
+    A SKU with no confirmed quantity, or a channel whose orders are not pulled, has no
+    expectation: its number is set as it is."""
+    if pulled is None:
+        return {}, set()
+    expected: dict[str, int] = {}
+    overwrite: set[str] = set()
+    for sku in skus:
+        row = previous.get(sku, {}).get("quantities")
+        if not row or row["snapshot"] is None or row.get("channel_held") is None:
+            continue
+        refused = parse_time(row["updated_at"]) + timedelta(seconds=1)  # stamped to the second
+        if row["status"] == "stale" and pulled >= refused:
+            overwrite.add(sku)
+            continue
+        taken = held.get(sku, 0) - int(row["channel_held"])
+        expected[sku] = int(row["snapshot"]["quantity"]) - taken
+    return expected, overwrite
 
 
 def start_run(db: sqlite_utils.Database, channel: str, command: str) -> int:

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,63 @@ def test_a_stock_change_made_during_a_push_is_pushed_next_run(
     assert remote(servers, "MUG-ENAMEL")["woo"] == 50  # what the plan saw: 52 - 2
     code, _ = sync(ws)
     assert code == 0 and remote(servers, "MUG-ENAMEL")["woo"] == 47  # the change made meanwhile
+
+
+def shop_count(servers: Servers, sku: str, available: int | None = None) -> int:
+    """Shopify's own available count of ``sku``, set first when ``available`` is given (a
+    person editing it in the Shopify admin)."""
+    shop = servers.shop.shop
+    if available is not None:
+        item = shop.items[shop.by_sku(sku)["item"]]
+        next(iter(item["levels"].values()))["available"] = available
+    return int(shop.available(sku))
+
+
+def test_a_sale_shopify_took_after_the_pull_is_not_overwritten_by_a_stale_number(
+    servers: Servers, new_demo: Any
+) -> None:
+    ws = ready(servers, new_demo)
+    servers.shop.shop.orders.add([("MUG-ENAMEL", 3)])  # Shopify takes 3 from its count
+    assert shop_count(servers, "MUG-ENAMEL") == 49
+    for sku in ("MUG-ENAMEL", "MAP-CASE"):  # delivery booked in: multichan wants 10 more each
+        run_cli("-w", ws, "stock", "adjust", sku, "10", "--location", "warehouse")
+    result = run_cli("-w", ws, "push", "shop", "--json")  # no pull: the sale is unknown here
+    assert result.code == 0, result.output  # deferred, not rejected: the next sync sends it
+    [pushed] = json.loads(result.stdout)["channels"]
+    assert [d["sku"] for d in pushed["deferred"]] == ["MUG-ENAMEL"]
+    assert "Shopify holds 49 where multichan expected 52" in pushed["deferred"][0]["message"]
+    assert shop_count(servers, "MUG-ENAMEL") == 49  # an absolute 62 would have resold 3 units
+    assert shop_count(servers, "MAP-CASE") == 90  # the other SKU of the call was sent
+    status = json.loads(run_cli("-w", ws, "status", "shop", "--json").stdout)
+    assert {"kind": "quantities", "status": "stale", "skus": 1} in [
+        {k: r[k] for k in ("kind", "status", "skus")} for r in status
+    ]
+    code, body = sync(ws)  # the pull reads the sale first; then the count matches
+    assert code == 0, body
+    [shop] = [p for p in body["pushed"] if p["channel"] == "shop"]
+    assert (shop["deferred"], shop["notes"]) == ([], [])
+    assert level(ws, "MUG-ENAMEL") == (50, 3, 47)
+    assert remote(servers, "MUG-ENAMEL") == {"shop": 59, "woo": 59, "pos": 12}
+    assert servers.violations() == {"shop": [], "woo": [], "pos": []}
+
+
+def test_a_count_edited_in_the_shopify_admin_is_set_back_once_a_pull_explains_nothing(
+    servers: Servers, new_demo: Any
+) -> None:
+    ws = ready(servers, new_demo)
+    shop_count(servers, "MUG-ENAMEL", available=70)  # edited by hand on Shopify
+    run_cli("-w", ws, "stock", "adjust", "MUG-ENAMEL", "1", "--location", "warehouse")
+    code, body = sync(ws)
+    [shop] = [p for p in body["pushed"] if p["channel"] == "shop"]
+    assert code == 0 and [d["sku"] for d in shop["deferred"]] == ["MUG-ENAMEL"]
+    assert shop_count(servers, "MUG-ENAMEL") == 70 and remote(servers, "MUG-ENAMEL")["woo"] == 53
+    time.sleep(1.1)  # the next pull begins after the refusal (stamps are whole seconds)
+    code, body = sync(ws)  # its pull finds no sale behind the difference: multichan's number
+    [shop] = [p for p in body["pushed"] if p["channel"] == "shop"]
+    assert code == 0 and shop["deferred"] == []
+    assert shop["notes"] == [
+        "MUG-ENAMEL: set over a count changed on shop that no pulled order explains"
+    ]
+    assert shop_count(servers, "MUG-ENAMEL") == 53
+    code, body = sync(ws)
+    assert code == 0 and all(p["counts"]["ok"] == 0 for p in body["pushed"])

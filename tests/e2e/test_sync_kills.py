@@ -11,7 +11,9 @@ before the answer reached the process (``before``), or a moment after the proces
 answer, while it is writing that page or batch to SQLite (``during``). The rerun gets the lock
 the kernel released and must converge: the same on hand and committed per SKU and location, the
 same applied state per order line, no stock move applied twice, and the same quantities on both
-channels; a third sync moves and sends nothing.
+channels; a third sync moves and sends nothing. Shopify takes its orders' units from its own
+count, and its stock writes compare against what multichan expects: a write applied before the
+kill is found done on the rerun, never deferred as stale.
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ def test_sync_killed_anywhere_converges_to_the_same_stock(
     servers.clear_logs()
     done = sync_fast(reference)
     assert done.exit_code == 0, done.as_dict()
+    # Shopify took its own orders' units from its count; compared with what multichan
+    # expected, every count matched: all sent, none deferred or set over
+    assert [(p.deferred, p.notes) for p in done.pushes] == [([], [])] * len(NAMES)
     requests = sum(servers.requests(name) for name in NAMES)
     expected = outcome(reference, servers)
     assert sum(1 for line in expected["lines"] if line[4] or line[5]) > 20  # stock did move
@@ -168,6 +173,8 @@ def test_sync_killed_anywhere_converges_to_the_same_stock(
         write_channels(ws, servers.urls())  # the rerun: straight to the servers
         rerun = sync_fast(ws)
         assert rerun.exit_code == 0, (n, mode, rerun.as_dict())
+        # a stock write Shopify applied before the kill is found already done, not stale
+        assert [(p.deferred, p.notes) for p in rerun.pushes] == [([], [])] * len(NAMES)
         assert outcome(ws, servers) == expected, (n, mode)
         again = sync_fast(ws)
         assert [p.moves for p in again.pulls] == [0] * len(NAMES), (n, mode)

@@ -23,8 +23,14 @@ PROCESSED_AT (the schema's default: the same as createdAt here), ID, ORDER_NUMBE
 ``created_at``, ``processed_at`` (``:``, ``:>``, ``:>=``, ``:<``, ``:<=``; a datetime, a date or
 ``now``, quoted or not), ``id``, ``name``, ``status``, ``financial_status`` and ``sku``; any other
 term (OR, NOT, free text, another field) is an error, so a test never relies on a filter the
-shop does not apply. Not modelled: money, customers, inventory (an order does not commit
-stock), the 60-day window without read_all_orders, several locations or fulfillment orders.
+shop does not apply.
+
+Inventory, as Shopify keeps it for a tracked item at the shop's location: an order (of any
+financial status) takes its units from ``available`` when it is placed, and an order edit adding
+units takes those; units removed by an edit, cancelled (``cancel(restock=True)``) or refunded
+as CANCEL or RETURN go back; NO_RESTOCK refunds and fulfillments leave ``available`` alone.
+Not modelled: money, customers, the 60-day window without read_all_orders, several locations
+or fulfillment orders.
 
 Cost (tests/servers/shopify.py, Shopify's rule): ``orders(first: n)`` whose nodes select
 ``lineItems(first: m) { nodes { ... variant { id sku } } }`` costs ``2 + n * (3 + 2m)``;
@@ -81,6 +87,7 @@ class Catalog(Protocol):
 
     products: dict[str, Row]
     variants: dict[str, Row]
+    items: dict[str, Row]
 
     def gid(self, kind: str) -> str: ...
 
@@ -248,6 +255,7 @@ class Orders:
         )
         for sku, quantity in pairs:
             order.lines.append(self._new_line(sku, quantity))
+            self._take(order.lines[-1], quantity)
         self.by_id[order.id] = order
         return order.id
 
@@ -277,7 +285,9 @@ class Orders:
             if quantity == 0:
                 raise ValueError(f"order {order.name} has no line with SKU {sku!r}")
             order.lines.append(self._new_line(sku, quantity))
+            self._take(order.lines[-1], quantity)
         elif quantity > line.current:
+            self._take(line, quantity - line.current)
             line.quantity += quantity - line.current
         elif line.current - quantity > line.unfulfilled:
             raise ValueError(
@@ -285,6 +295,7 @@ class Orders:
                 "removed by an order edit"
             )
         else:
+            self._take(line, quantity - line.current)
             line.removed += line.current - quantity
         self._stamp(order)
 
@@ -413,9 +424,19 @@ class Orders:
             quantity=quantity,
         )
 
+    def _take(self, line: Line, units: int) -> None:
+        """Shopify's own count: ``units`` leave (negative: come back to) ``available`` of the
+        line's tracked inventory item at the shop's location."""
+        variant = self.catalog.variants.get(line.variant or "")
+        item = self.catalog.items.get(variant["item"]) if variant else None
+        if item and item["tracked"] and item["levels"]:
+            next(iter(item["levels"].values()))["available"] -= units
+
     def _refund_line(
         self, refund: Refund, line: Line, units: int, kind: str, unfulfilled: bool = False
     ) -> None:
+        if kind in ("CANCEL", "RETURN"):
+            self._take(line, -units)
         if kind == "CANCEL" or unfulfilled:
             line.refunded_unfulfilled += units
         elif kind == "RETURN":
