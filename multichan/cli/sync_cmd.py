@@ -131,30 +131,33 @@ def status(
     channel: Annotated[str | None, typer.Argument(help="Only this channel.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """What each API channel holds: SKUs per kind and status, and the last push."""
-    from multichan.sync.state import summary
+    """What each API channel holds: SKUs per kind and status, the last push (with its
+    message when it failed), and the SKUs it refused or deferred, with the channel's words."""
+    from rich.markup import escape
 
-    db = output.workspace().db()
-    rows = summary(db, channel)
-    db.close()
+    from multichan.sync.run import status_all
+
+    rows = status_all(output.workspace(), channel)
     if json_out:
-        output.print_json(rows)
+        output.print_json({"exit_code": OK, "channels": rows})
         return
+    if not rows:
+        output.out("no pushes yet")
     for row in rows:
-        last = row["last_run"] or {}
-        row["last"] = f"{last.get('ended_at') or '-'} exit {last.get('exit_code')}"
-    output.table(
-        rows,
-        [
-            ("channel", "Channel"),
-            ("kind", "Kind"),
-            ("status", "Status"),
-            ("skus", "SKUs"),
-            ("last", "Last push"),
-        ],
-        title="Push state",
-        right=("skus",),
-    )
+        last = row["last_run"]
+        when = f"{last['ended_at'] or last['started_at']}, {last['status']}, exit " \
+            f"{last['exit_code']}" if last else "never pushed"  # fmt: skip
+        output.out(f"[bold]{escape(row['channel'])}[/]: last push {escape(when)}")
+        if last and last["message"] and last["exit_code"]:
+            output.out(f"  {escape(last['message'])}")
+        for part in row["state"]:
+            output.out(f"  {part['kind']}: {part['skus']} {part['status']}")
+        for item in row["problems"]:
+            output.out(escape(f"  {item['status']} {item['sku']} ({item['kind']}): "
+                              f"{item['message'] or ''}"))  # fmt: skip
+        more = row["problem_count"] - len(row["problems"])
+        if more > 0:
+            output.out(f"  ... and {more} more (multichan status {row['channel']} --json)")
 
 
 def sync(

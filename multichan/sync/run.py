@@ -6,6 +6,7 @@ explicit ranking, not the largest number."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +117,29 @@ def _push_one(
         return PushResult(cfg.name, "dry-run", plan=plan)
     channel.tokens = CatalogTokens(db)
     return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+
+
+def status_all(ws: Any, channel: str | None = None) -> list[dict[str, Any]]:
+    """``state.summary`` of every channel, or of ``channel``: a channel neither configured
+    nor in the catalog's push history is a usage error (exit 2)."""
+    from multichan.feeds.run import load_config
+
+    db = ws.db()
+    try:
+        rows = st.summary(db)
+        if channel is None:
+            return rows
+        known = {r["channel"] for r in rows}
+        with contextlib.suppress(MultichanError):  # a broken channels.yaml: history only
+            known |= set(load_config(ws).channels)
+        if channel not in known:
+            raise errors.UsageError(
+                f"no channel {channel!r} in channels.yaml or the push history"
+                + errors.did_you_mean(channel, sorted(known))
+            )
+        return [r for r in rows if r["channel"] == channel] or st.summary(db, channel)
+    finally:
+        db.close()
 
 
 def order_channels(config: Any, names: Sequence[str]) -> list[Any]:

@@ -215,24 +215,48 @@ def journal_items(
     )  # fmt: skip
 
 
-def summary(db: sqlite_utils.Database, channel: str | None = None) -> list[dict[str, Any]]:
-    """Counts of push_state rows per channel, kind and status, plus each channel's last run."""
-    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    rows = [
-        dict(r)
-        for r in db.query(
-            f"SELECT channel, kind, status, count(*) AS skus FROM push_state {where} "
-            "GROUP BY channel, kind, status ORDER BY channel, kind, status",
-            params,
+def summary(
+    db: sqlite_utils.Database, channel: str | None = None, problems: int = 5
+) -> list[dict[str, Any]]:
+    """Per channel that holds push state or has tried to push: SKUs per kind and status
+    (``state``), its last run (with the run's message: a push that failed as a whole leaves no
+    state, only its run), and up to ``problems`` SKUs whose latest attempt was refused or
+    deferred, with the channel's message (``problems``; ``problem_count`` all of them)."""
+    names = [channel] if channel else [
+        r[0] for r in db.conn.execute(
+            "SELECT channel FROM push_state UNION SELECT channel FROM journal_runs "
+            "WHERE command = 'push' ORDER BY 1"
         )
-    ]
-    for row in rows:
+    ]  # fmt: skip
+    out = []
+    for name in names:
+        state = [
+            dict(r)
+            for r in db.query(
+                "SELECT kind, status, count(*) AS skus FROM push_state WHERE channel = ? "
+                "GROUP BY kind, status ORDER BY kind, status",
+                [name],
+            )
+        ]
         last = list(
             db.query(
-                "SELECT started_at, ended_at, status, exit_code FROM journal_runs "
-                "WHERE channel = ? ORDER BY id DESC LIMIT 1",
-                [row["channel"]],
+                "SELECT started_at, ended_at, status, exit_code, counts, message FROM journal_runs"
+                " WHERE channel = ? AND command = 'push' ORDER BY id DESC LIMIT 1",
+                [name],
             )
         )
-        row["last_run"] = dict(last[0]) if last else None
-    return rows
+        run = dict(last[0]) if last else None
+        if run is not None:
+            run["counts"] = json.loads(run["counts"]) if run["counts"] else None
+        refused = "channel = ? AND status IN ('rejected', 'stale')"
+        count = db.conn.execute(f"SELECT count(*) FROM push_state WHERE {refused}", [name])
+        rows = db.query(
+            f"SELECT sku, kind, status, last_error AS message, updated_at FROM push_state "
+            f"WHERE {refused} ORDER BY updated_at DESC, sku LIMIT ?",
+            [name, problems],
+        )
+        out.append({
+            "channel": name, "state": state, "last_run": run,
+            "problems": [dict(r) for r in rows], "problem_count": count.fetchone()[0],
+        })  # fmt: skip
+    return out

@@ -189,10 +189,9 @@ def test_a_sale_shopify_took_after_the_pull_is_not_overwritten_by_a_stale_number
     assert "Shopify holds 49 where multichan expected 52" in pushed["deferred"][0]["message"]
     assert shop_count(servers, "MUG-ENAMEL") == 49  # an absolute 62 would have resold 3 units
     assert shop_count(servers, "MAP-CASE") == 90  # the other SKU of the call was sent
-    status = json.loads(run_cli("-w", ws, "status", "shop", "--json").stdout)
-    assert {"kind": "quantities", "status": "stale", "skus": 1} in [
-        {k: r[k] for k in ("kind", "status", "skus")} for r in status
-    ]
+    [status] = json.loads(run_cli("-w", ws, "status", "shop", "--json").stdout)["channels"]
+    assert {"kind": "quantities", "status": "stale", "skus": 1} in status["state"]
+    assert [(p["sku"], p["status"]) for p in status["problems"]] == [("MUG-ENAMEL", "stale")]
     code, body = sync(ws)  # the pull reads the sale first; then the count matches
     assert code == 0, body
     [shop] = [p for p in body["pushed"] if p["channel"] == "shop"]

@@ -116,6 +116,29 @@ def test_retriable_forever_exits_6_and_keeps_state(shop: Shop, fake_time: FakeTi
     assert run == ("exhausted", 6)
 
 
+def test_status_shows_a_push_that_failed_as_a_whole_and_refuses_an_unknown_channel(
+    shop: Shop, fake_time: FakeTime
+) -> None:
+    shop.server.fail_next.extend([(503, {})] * 50)
+    push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing(max_retries=1))
+    shown = shop.cli("status")  # no push state at all: the run is what there is to show
+    assert shown.code == 0
+    assert "acme: last push" in shown.stdout and "exhausted, exit 6" in shown.stdout
+    assert "gave up after 2 attempts" in shown.stdout
+    [acme] = json.loads(shop.cli("status", "acme", "--json").stdout)["channels"]
+    assert acme["state"] == [] and acme["last_run"]["exit_code"] == 6
+    shop.server.fail_next.clear()
+    shop.sql("UPDATE products SET title = '' WHERE sku = 'MUG-ENAMEL'")
+    push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing())
+    [acme] = json.loads(shop.cli("status", "acme", "--json").stdout)["channels"]
+    assert [(p["sku"], p["kind"], p["message"]) for p in acme["problems"]] == [
+        ("MUG-ENAMEL", "listings", "title: required")
+    ]
+    assert "rejected MUG-ENAMEL (listings): title: required" in shop.cli("status").stdout
+    unknown = shop.cli("status", "acmee")
+    assert unknown.code == 2 and "did you mean 'acme'" in unknown.output
+
+
 class _DiesAfter(requests.Session):
     """A transport whose token stops working after ``ok`` requests (a Fatal 401)."""
 
@@ -215,7 +238,8 @@ def test_safety_limits_come_from_channels_yaml(shop: Shop) -> None:
     assert result.code == 0, result.output
     assert json.loads(result.stdout)["channels"][0]["counts"]["ok"] == len(half)
     status = shop.cli("status", "--json")
-    rows = {(r["kind"], r["status"]): r["skus"] for r in json.loads(status.stdout)}
+    [channel] = json.loads(status.stdout)["channels"]
+    rows = {(r["kind"], r["status"]): r["skus"] for r in channel["state"]}
     assert rows[("quantities", "delisted")] == len(half)
 
 
