@@ -47,7 +47,7 @@ def run_cli(*args: str | os.PathLike[str], env: dict[str, str] | None = None) ->
     finally:
         os.environ.clear()
         os.environ.update(old_env)
-        STATE.workspace, STATE.traceback = None, False
+        STATE.workspace, STATE.traceback, STATE.json_written = None, False, False
     return Result(code, out.getvalue(), err.getvalue())
 
 

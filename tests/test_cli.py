@@ -252,3 +252,49 @@ def test_a_run_over_several_channels_ends_with_its_worst_outcome_by_rank() -> No
     assert worst([4, 3, 0]) == 3
     assert worst([3, 5]) == 5 and worst([6, 5]) == 6 and worst([7, 6]) == 7
     assert worst([0, 4]) == 4 and worst([]) == 0
+
+
+def test_stock_and_price_changes_answer_in_json(demo: Path) -> None:
+    result = run_cli("-w", demo, "stock", "set", "MUG-ENAMEL", "7", "-l", "store", "--json")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "exit_code": 0, "sku": "MUG-ENAMEL", "location": "store", "old": 12, "new": 7,
+    }  # fmt: skip
+    result = run_cli("-w", demo, "stock", "adjust", "MUG-ENAMEL", "-2", "-l", "store", "--json")
+    assert json.loads(result.stdout)["new"] == 5
+    result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", "15.5", "--json")
+    assert (json.loads(result.stdout)["new"], result.code) == ("15.50", 0)
+
+
+def test_a_negative_price_is_an_argument_refused_with_a_reason_not_an_unknown_option(
+    demo: Path,
+) -> None:
+    result = run_cli("-w", demo, "price", "set", "MUG-ENAMEL", "-5")
+    assert result.code == 2 and "negative amount" in result.stderr
+    assert "No such option" not in result.output
+
+
+def test_with_json_an_error_is_json_on_stdout_with_its_exit_code(demo: Path) -> None:
+    for args, code, words in (
+        (["stock", "set", "NOSUCH", "3", "--json"], 2, "no product with SKU 'NOSUCH'"),
+        (["plan", "--bogus", "--json"], 2, "No such option: --bogus"),
+        (["status", "nosuch", "--json"], 2, "no channel 'nosuch'"),
+    ):
+        result = run_cli("-w", demo, *args)
+        assert result.code == code, (args, result.output)
+        body = json.loads(result.stdout)
+        assert body["exit_code"] == code and words in body["error"], body
+        assert words in result.stderr  # and the person still reads it
+
+
+def test_traceback_works_after_the_command_too(demo: Path) -> None:
+    result = run_cli("-w", demo, "catalog", "show", "NOSUCH", "--traceback")
+    assert result.code == 2 and "Traceback (most recent call last)" in result.stderr
+
+
+def test_command_summaries_are_whole_sentences_at_80_columns() -> None:
+    result = run_subprocess("--help", env={"COLUMNS": "80"})
+    assert result.code == 0
+    commands = result.stdout.split("Commands:")[1]
+    assert "..." not in commands
+    assert "'orders show' for" in result.stdout and "templates/ and" in result.stdout

@@ -4,6 +4,7 @@ become a message on stderr and a documented exit code."""
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -80,6 +81,30 @@ def _register() -> None:
 _register()
 
 
+def _summaries(typer_app: typer.Typer) -> None:
+    """Each command's line in the command list is its first sentence, whole: click would cut
+    the docstring at the terminal's width ("Create a workspace: catalog.db, ...")."""
+
+    def first_sentence(text: str) -> str:
+        paragraph = " ".join(text.strip().split("\n\n")[0].split())
+        return re.split(r"\.(?:\s+(?=[A-Z])|$)", paragraph)[0]
+
+    for info in typer_app.registered_commands:
+        text = info.help or (info.callback.__doc__ if info.callback else None) or ""
+        if info.short_help is None and text:
+            info.short_help = first_sentence(text)
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if isinstance(sub.info.help, str):  # the group's own help; placeholders elsewhere
+            sub.info.short_help = first_sentence(sub.info.help)
+        _summaries(sub)
+
+
+_summaries(app)
+
+
 def _click_exceptions() -> tuple[type[Exception], ...]:
     """Usage errors: typer >= 0.20 raises its vendored click's, older typer the real click's."""
     found: list[type[Exception]] = []
@@ -98,11 +123,31 @@ def _click_exceptions() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
+def _arguments(argv: list[str] | None) -> tuple[list[str], bool]:
+    """The arguments with ``--traceback`` moved to the front wherever it was written (it is
+    a global option, but people add it after the command), and whether ``--json`` was asked
+    (then an error is a JSON document on stdout too). Nothing after ``--`` counts."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    end = args.index("--") if "--" in args else len(args)
+    flags, rest = args[:end], args[end:]
+    if "--traceback" in flags[1:]:
+        flags = ["--traceback", *(a for a in flags if a != "--traceback")]
+    return flags + rest, "--json" in flags
+
+
+def _json_error(message: str, hint: str | None, code: int) -> None:
+    """An error as JSON, unless the command already wrote its JSON result (which carries
+    its exit code)."""
+    if not output.STATE.json_written:
+        output.print_json({"exit_code": code, "error": message, "hint": hint})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
     command = typer.main.get_command(app)
+    args, wants_json = _arguments(argv)
     try:
-        code = command.main(args=argv, prog_name="multichan", standalone_mode=False)
+        code = command.main(args=args, prog_name="multichan", standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
@@ -110,11 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     except _click_exceptions() as exc:
         exc.show()  # type: ignore[attr-defined]
         code = USAGE if exc.exit_code == 2 else exc.exit_code  # type: ignore[attr-defined]
+        if wants_json:
+            _json_error(exc.format_message(), None, code)  # type: ignore[attr-defined]
     except MultichanError as exc:
         if output.STATE.traceback:
             output.print_traceback()
         output.error(exc.message, hint=exc.hint)
         code = exc.exit_code
+        if wants_json:
+            _json_error(exc.message, exc.hint, code)
     except KeyboardInterrupt:
         output.error("interrupted")
         code = INTERRUPTED
@@ -123,10 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last resort: a bug, never a silent crash
         if output.STATE.traceback:
             output.print_traceback()
-        output.error(
-            f"unexpected {type(exc).__name__}: {exc}", hint="rerun with --traceback and report it"
-        )
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        output.error(message, hint="rerun with --traceback and report it")
         code = UNEXPECTED
+        if wants_json:
+            _json_error(message, "rerun with --traceback and report it", code)
     if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130
         output.error("interrupted")
     sys.exit(code if isinstance(code, int) else 0)

@@ -17,7 +17,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 NewLocationOpt = Annotated[
     bool, typer.Option("--new-location", help="Create --location if it does not exist yet.")
 ]
-LocationOpt = Annotated[str | None, typer.Option("--location", "-l", help="Stock location (code).")]
+LocationOpt = Annotated[
+    str | None,
+    typer.Option("--location", "-l", metavar="CODE", help="Stock location (code)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -105,9 +108,24 @@ def check(json_out: JsonOpt = False) -> None:
         raise ItemsRejected(f"{len(problems)} problem(s) in {skus} SKU(s)")
 
 
+SkuArg = Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU.")]
+
+
+def _changed(json_out: bool, text: str, **result: object) -> None:
+    """A one-line change: ``text`` for a person, or the values as JSON."""
+    if json_out:
+        output.print_json({"exit_code": 0, **result})
+    else:
+        output.out(text)
+
+
 @stock_app.command("set", context_settings={"ignore_unknown_options": True})
 def stock_set(
-    sku: str, quantity: int, location: LocationOpt = None, new_location: NewLocationOpt = False
+    sku: SkuArg,
+    quantity: Annotated[int, typer.Argument(metavar="QUANTITY", help="Units on hand.")],
+    location: LocationOpt = None,
+    new_location: NewLocationOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Set the quantity on hand of SKU at a location."""
     from multichan.catalog.store import set_stock
@@ -115,15 +133,16 @@ def stock_set(
     ws = output.workspace()
     with ws.lock():
         loc, old, new = set_stock(ws.db(), sku, quantity, location, new_location)
-    output.out(f"{sku} at {loc}: {old} -> {new}")
+    _changed(json_out, f"{sku} at {loc}: {old} -> {new}", sku=sku, location=loc, old=old, new=new)
 
 
 @stock_app.command("adjust", context_settings={"ignore_unknown_options": True})
 def stock_adjust(
-    sku: str,
-    delta: Annotated[str, typer.Argument(help="Change such as +3 or -2.")],
+    sku: SkuArg,
+    delta: Annotated[str, typer.Argument(metavar="CHANGE", help="Change such as +3 or -2.")],
     location: LocationOpt = None,
     new_location: NewLocationOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Add or remove units of SKU at a location (e.g. -1 after a sale in the shop)."""
     from multichan.catalog.store import adjust_stock
@@ -135,14 +154,17 @@ def stock_adjust(
     ws = output.workspace()
     with ws.lock():
         loc, old, new = adjust_stock(ws.db(), sku, change, location, new_location)
-    output.out(f"{sku} at {loc}: {old} -> {new}")
+    _changed(json_out, f"{sku} at {loc}: {old} -> {new}", sku=sku, location=loc, old=old, new=new)
 
 
-@price_app.command("set")
+@price_app.command("set", context_settings={"ignore_unknown_options": True})
 def price_set(
-    sku: str,
-    price: Annotated[str, typer.Argument(help="New regular price, e.g. 19.99.")],
-    sale: Annotated[str | None, typer.Option("--sale", help="Sale price; '' clears it.")] = None,
+    sku: SkuArg,
+    price: Annotated[str, typer.Argument(metavar="PRICE", help="New regular price, e.g. 19.99.")],
+    sale: Annotated[
+        str | None, typer.Option("--sale", metavar="PRICE", help="Sale price; '' clears it.")
+    ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Set the regular price of SKU (and optionally its sale price)."""
     from multichan.catalog.store import set_price
@@ -150,4 +172,4 @@ def price_set(
     ws = output.workspace()
     with ws.lock():
         old, new = set_price(ws.db(), sku, price, sale)
-    output.out(f"{sku} price: {old} -> {new}")
+    _changed(json_out, f"{sku} price: {old} -> {new}", sku=sku, old=old, new=new, sale=sale)

@@ -19,6 +19,7 @@ from typing import Any
 class State:
     workspace: Path | None = None
     traceback: bool = False
+    json_written: bool = False  # a JSON result is on stdout: an error after it adds no second
 
 
 STATE = State()
@@ -78,6 +79,7 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
+    STATE.json_written = True
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
 
 

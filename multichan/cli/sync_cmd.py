@@ -131,8 +131,10 @@ def status(
     channel: Annotated[str | None, typer.Argument(help="Only this channel.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """What each API channel holds: SKUs per kind and status, the last push (with its
-    message when it failed), and the SKUs it refused or deferred, with the channel's words."""
+    """What each API channel holds, its last push, and the SKUs it refused or deferred.
+
+    SKUs per kind and status, the last push with its message when it failed, and the SKUs
+    the channel refused or deferred, with the channel's words."""
     from rich.markup import escape
 
     from multichan.sync.run import status_all
