@@ -1,15 +1,17 @@
 """channels.yaml -> validated settings.
 
 Every problem is collected and reported together, each with ``file:line`` and its key path;
-unknown keys get a "did you mean". Secrets are written as ``${ENV_VAR}`` and resolved only when
-used, so a channel you are not running never needs its credentials, and a value never appears
-in a message.
+unknown keys get a "did you mean". A shop identity still holding the shipped template's
+``<...>`` placeholder is one of those problems, so no feed or push links to a shop that is not
+the seller's. Secrets are written as ``${ENV_VAR}`` and resolved only when used, so a channel
+you are not running never needs its credentials, and a value never appears in a message.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,6 +24,14 @@ from multichan.errors import ConfigError, NotFound, did_you_mean
 ENV_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 ROUNDING = ("none", "0.99", "0.95", "0.05", "1.00")
 STATUSES = ("active", "draft", "archived")
+# a value left as the shipped template wrote it, such as "<your shop's name>"
+PLACEHOLDER_RE = re.compile(r"^<[^<>]+>$")
+SHOP_WANTED = {
+    "name": "your shop's name as buyers see it",
+    "url": "your shop's address, such as https://www.my-shop.com",
+    "link_template": "your product pages' address with {handle}, {sku} or {item_group_id}, "
+    "such as https://www.my-shop.com/products/{handle}",
+}
 
 
 @dataclass(frozen=True)
@@ -248,6 +258,13 @@ class _Loader:
             return current
         if kind == "str":
             data = str(data)
+            if path.startswith("shop.") and PLACEHOLDER_RE.match(data):
+                wanted = SHOP_WANTED.get(path.removeprefix("shop."), "your own value")
+                self.problem(
+                    node,
+                    f"{path} is still the placeholder {shown or repr(data)}: set it to {wanted}",
+                )
+                return current
         if kind == "list":
             data = [str(v) for v in data]
         return data
@@ -362,7 +379,12 @@ def load(path: Path, known_types: set[str]) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path} not found; create one with 'multichan init'") from None
+        folder = shlex.quote(str(path.parent))
+        raise ConfigError(
+            f"{path} not found; restore it with "
+            f"'multichan init --force --name NAME --url URL {folder}', which writes "
+            f"channels.yaml and templates/ only and keeps catalog.db"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
     return _Loader(path, known_types).load(text)

@@ -2,7 +2,8 @@
 
 Simple products and apparel with size x colour variants, valid GTINs, images, stock in a
 ``store`` and a ``warehouse``, a few SKUs out of stock and one draft. Deterministic: the same
-catalog every time, so demo feeds are byte-identical between runs.
+catalog every time, so demo feeds are byte-identical between runs. ``IDENTITY`` is the demo
+shop's name and addresses for its channels.yaml.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from multichan.catalog.store import ProductInput
 SHOP = "https://shop.example.com"
 CDN = "https://cdn.example.com/demo"
 BRAND = "Northwind Outfitters"
+# the demo shop's identity, written into the channels.yaml of `multichan init --demo` only
+IDENTITY = {"name": BRAND, "url": SHOP, "link_template": f"{SHOP}/products/{{handle}}"}
 
 
 def gtin13(n: int) -> str:
