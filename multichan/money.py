@@ -9,15 +9,22 @@ CENT = Decimal("0.01")
 
 
 AMOUNT_RE = re.compile(r"^(\d{1,3}(?:[,.\u2019' ]\d{3})+|\d+)(?:[.,](\d{1,2}))?$")
+DECIMALS_RE = re.compile(r"^(\d{1,3}(?:[,.\u2019' ]\d{3})+|\d+)([.,])(\d{3,})$")  # 2499.999
 
 
-def parse_money(value: object) -> Decimal | None:
+def _too_many_decimals(value: object, decimals: int, currency: str | None) -> ValueError:
+    takes = f"{currency} takes 2" if currency else "prices take at most 2"
+    return ValueError(f"{str(value).strip()} has {decimals} decimals; {takes}")
+
+
+def parse_money(value: object, currency: str | None = None) -> Decimal | None:
     """Parse ``"19.99"``, ``"1,299.00"``, ``"1.299,00"``, ``"19,99"`` (decimal comma) or a
     Decimal/int.
 
     Returns None for an empty value. Raises ValueError for anything that is not an exact amount:
     more than two decimals (``19.999``), thousands groups that are not three digits
     (``1,2345``), negative amounts. An ambiguous ``1.299`` is refused rather than guessed.
+    ``currency`` only names the currency in the message for too many decimals.
     """
     if value is None:
         return None
@@ -26,7 +33,8 @@ def parse_money(value: object) -> Decimal | None:
     if isinstance(value, Decimal | int):
         amount = Decimal(value)
         if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-            raise ValueError(f"more than two decimals: {value}")
+            exponent = amount.normalize().as_tuple().exponent
+            raise _too_many_decimals(value, -int(exponent), currency)
     else:
         text = str(value).strip().replace("\u00a0", "")
         for symbol in ("$", "€", "£", "zł", "USD", "EUR", "GBP", "PLN"):
@@ -37,6 +45,11 @@ def parse_money(value: object) -> Decimal | None:
         if text.startswith("-"):
             raise ValueError(f"negative amount: {value!r}")
         match = AMOUNT_RE.match(text)
+        if (match is None or match.group(2) is None) and (extra := DECIMALS_RE.match(text)):
+            # 2499.999, or 1,299.999 (two marks, the last not the thousands one: decimals)
+            whole, mark, decimals = extra.groups()
+            if mark not in whole and (match is None or len(set(re.sub(r"\d", "", text))) > 1):
+                raise _too_many_decimals(value, len(decimals), currency)
         if not match:
             raise ValueError(f"not an amount: {value!r}")
         whole, cents = match.groups()
@@ -65,6 +78,6 @@ def to_text(amount: Decimal | None) -> str | None:
     return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def normalize(value: object) -> str | None:
+def normalize(value: object, currency: str | None = None) -> str | None:
     """Parse then format: the text stored in the catalog."""
-    return to_text(parse_money(value))
+    return to_text(parse_money(value, currency))

@@ -32,12 +32,17 @@ def now() -> str:
 
 @dataclass
 class ProductInput:
-    """One SKU as an importer read it: product fields, ordered images, stock per location."""
+    """One SKU as an importer read it: product fields, ordered images, stock per location.
+
+    A field missing from ``fields`` is left alone on an existing SKU (a new one gets the
+    schema's default, or the one in ``defaults``); a field set to None is cleared.
+    """
 
     sku: str
     fields: dict[str, Any]
     images: list[str] | None = None  # None: leave the stored images alone
     stock: dict[str, int] = field(default_factory=dict)  # location -> quantity; absent: unchanged
+    defaults: dict[str, Any] = field(default_factory=dict)  # used only when the SKU is new
 
 
 @dataclass
@@ -65,7 +70,8 @@ def upsert(
 ) -> UpsertResult:
     """Insert new SKUs and update changed ones; an unchanged SKU is not touched at all.
 
-    Idempotent: importing the same file twice changes nothing the second time.
+    Only the fields an item carries are compared and written: the others keep their stored
+    values. Idempotent: importing the same file twice changes nothing the second time.
     """
     result = UpsertResult()
     conn = db.conn
@@ -92,8 +98,15 @@ def upsert(
                 continue
             stamp = now()
             if current is None:
+                defaults = {k: v for k, v in item.defaults.items() if k in PRODUCT_FIELDS}
                 db.table("products").insert(
-                    {"sku": item.sku, **fields, "created_at": stamp, "updated_at": stamp}
+                    {
+                        "sku": item.sku,
+                        **defaults,
+                        **fields,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
                 )
             else:
                 db.table("products").update(item.sku, {**fields, "updated_at": stamp})

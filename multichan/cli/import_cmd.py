@@ -1,4 +1,9 @@
-"""`multichan import shopify|woocommerce|csv FILE`: fill the catalog from an existing export."""
+"""`multichan import shopify|woocommerce|csv FILE`: fill the catalog from an existing export.
+
+Prints the rejected rows (stderr), on dry run each SKU that would be added or changed with the
+fields that would change, the catalog fields the file has no column for (left alone), and the
+counts.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +36,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--currency",
-                help="Currency of the file's prices (default: shop.currency in "
-                "channels.yaml, else USD).",
+                help="Currency of the file's prices, set on every row that names none "
+                "(default: SKUs already in the catalog keep theirs, new ones get shop.currency "
+                "from channels.yaml, else USD).",
             ),
         ] = None,
     ) -> None:
@@ -50,7 +56,8 @@ def register(app: typer.Typer) -> None:
                 fmt.value,
                 file,
                 dry_run=dry_run,
-                currency=currency or shop_currency(ws.config_path),
+                currency=currency,
+                default_currency=shop_currency(ws.config_path),
             )
         parsed, up = outcome.parsed, outcome.upserted
         summary = {
@@ -59,6 +66,7 @@ def register(app: typer.Typer) -> None:
             "rejected": [r.as_dict() for r in parsed.rejected], "warnings": parsed.warnings,
             "changes": up.changed if dry_run else {},
             "added_skus": up.added if dry_run else [],
+            "left_alone": parsed.absent,
         }  # fmt: skip
         if json_out:
             output.print_json(summary)
@@ -68,7 +76,7 @@ def register(app: typer.Typer) -> None:
             for r in parsed.rejected:
                 output.err(
                     "[red]rejected[/] "
-                    + escape(f"{file.name}:{r.line} SKU {r.sku or '(none)'}: {r.reason}")
+                    + escape(f"{file.name}:{r.line} SKU {_shown(r.sku)}: {r.reason}")
                 )
             verb = "would be" if dry_run else "were"
             if dry_run:
@@ -76,6 +84,8 @@ def register(app: typer.Typer) -> None:
                     output.out(escape(f"+ {sku}"))
                 for sku, fields in up.changed.items():
                     output.out(escape(f"~ {sku}: {', '.join(fields)}"))
+            if parsed.absent:
+                output.out(escape(f"left alone (not in this file): {', '.join(parsed.absent)}"))
             output.out(
                 f"{len(up.added)} added, {len(up.changed)} changed, {up.unchanged} "
                 f"unchanged, {len(parsed.rejected)} rejected ({verb} written)".replace(
@@ -87,3 +97,10 @@ def register(app: typer.Typer) -> None:
                 f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
                 "the other rows were imported" + (" (dry run)" if dry_run else "")
             )
+
+
+def _shown(sku: str) -> str:
+    """A SKU as printed: quoted and escaped when it holds a space or an invisible character."""
+    if not sku:
+        return "(none)"
+    return sku if sku.isprintable() and " " not in sku else repr(sku)

@@ -1,6 +1,8 @@
 """Importers: turn a seller's existing export (Shopify, WooCommerce, generic CSV) into catalog rows.
 
-Each format module exposes ``parse(path) -> ParseResult``; ``run`` parses then upserts.
+Each format module exposes ``parse(path, currency) -> ParseResult`` and ``SOURCES`` (which
+catalog field comes from which of its columns); ``parse`` here runs the module, then leaves alone
+the fields whose columns the file lacks (``base.leave_alone``); ``run`` parses then upserts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from multichan.catalog.importers import base
 from multichan.catalog.importers.base import ParseResult
 from multichan.catalog.store import UpsertResult, upsert
 
@@ -27,9 +30,15 @@ class ImportOutcome:
     upserted: UpsertResult
 
 
-def parse(fmt: str, path: Path) -> ParseResult:
+def parse(fmt: str, path: Path, currency: str | None = None) -> ParseResult:
+    """Parse ``path`` as ``fmt``; each item carries only the fields the file has columns for.
+
+    ``currency`` names the file's currency in messages (a price with too many decimals).
+    """
     module = importlib.import_module(FORMATS[fmt])
-    return module.parse(path)  # type: ignore[no-any-return]
+    result: ParseResult = module.parse(path, currency)
+    base.leave_alone(result, module.SOURCES)
+    return result
 
 
 def run(
@@ -39,15 +48,28 @@ def run(
     *,
     dry_run: bool = False,
     currency: str | None = None,
+    default_currency: str | None = None,
 ) -> ImportOutcome:
     """Parse ``path`` as ``fmt`` and upsert its good rows (nothing is written on dry run).
 
-    ``currency`` is the shop's currency for rows whose file says none (Shopify and WooCommerce
-    exports never do).
+    ``currency`` (import --currency) is the currency of the file's prices, written to every
+    row whose file says none (Shopify and WooCommerce exports never do). Without it, a file
+    with no currency column leaves the currency of existing SKUs alone, and new SKUs get
+    ``default_currency`` (the shop's); an empty currency cell means the shop's.
     """
-    parsed = parse(fmt, path)
-    if currency:
-        for item in parsed.items:
-            if not item.fields.get("currency"):
-                item.fields["currency"] = currency.upper()
+    given = currency.upper() if currency else None
+    fallback = given or (default_currency.upper() if default_currency else None)
+    parsed = parse(fmt, path, fallback)
+    for item in parsed.items:
+        if item.fields.get("currency"):
+            continue
+        if given or "currency" in item.fields:
+            if fallback:
+                item.fields["currency"] = fallback
+            else:
+                item.fields.pop("currency", None)  # the schema's default, as before
+        elif fallback:
+            item.defaults["currency"] = fallback
+    if given and "currency" in parsed.absent:
+        parsed.absent.remove("currency")
     return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))

@@ -5,6 +5,9 @@ quantity, link, image_link, additional_image_link (``|``-separated), condition, 
 google_product_category, item_group_id, color, size, material, pattern, gender, age_group,
 weight_grams, tags and status are optional; ``quantity:<location>`` columns give stock per
 location (a plain ``quantity`` column counts for the location ``default``).
+
+An optional column the file does not have leaves that field of existing SKUs alone (``SOURCES``);
+an empty cell clears it (condition and status go back to new and active).
 """
 
 from __future__ import annotations
@@ -19,53 +22,63 @@ TEXT_COLUMNS = (
     "description", "brand", "mpn", "currency", "link", "product_type", "google_product_category",
     "item_group_id", "color", "size", "material", "pattern", "gender", "age_group", "tags",
 )  # fmt: skip
+SOURCES: base.Sources = {
+    "title": ("title",), "price": ("price",), "sale_price": ("sale_price",), "gtin": ("gtin",),
+    "condition": ("condition",), "status": ("status",), "weight_grams": ("weight_grams",),
+    **{column: (column,) for column in TEXT_COLUMNS},
+    "images": ("image_link", "additional_image_link"),
+    "quantity": ("quantity", "quantity:*"),
+}  # fmt: skip
 
 
-def parse(path: Path) -> base.ParseResult:
-    header, rows = base.read_csv(path, REQUIRED, "generic multichan CSV")
+def parse(path: Path, currency: str | None = None) -> base.ParseResult:
+    header, rows = base.read_csv(
+        path, REQUIRED, "generic multichan CSV", skus={"sku"}, multiline={"description"}
+    )
     stock_columns = {h: h.split(":", 1)[1].strip() for h in header if h.startswith("quantity:")}
-    result = base.ParseResult()
+    result = base.ParseResult(columns=header)
     seen: set[str] = set()
     for line, row in rows:
         sku = row["sku"].strip()
         try:
             if not sku:
                 raise base.RowError("sku is empty")
+            base.check_sku(sku)
             if sku in seen:
                 raise base.RowError("SKU appears twice in this file; the first row was kept")
-            result.items.append(_item(sku, row, stock_columns))
+            result.items.append(_item(sku, row, stock_columns, currency))
             seen.add(sku)
         except base.RowError as exc:
             result.rejected.append(base.Rejection(line, sku, str(exc)))
     return result
 
 
-def _item(sku: str, row: dict[str, str], stock_columns: dict[str, str]) -> ProductInput:
+def _item(
+    sku: str, row: dict[str, str], stock_columns: dict[str, str], currency: str | None
+) -> ProductInput:
+    """Every field of ``SOURCES``; the importer drops those whose columns the file lacks."""
     title = row["title"].strip()
     if not title:
         raise base.RowError("title is empty")
-    price = base.money(row["price"], "price")
+    currency = (row.get("currency") or "").strip().upper() or currency
+    price = base.money(row["price"], "price", currency)
     if price is None:
         raise base.RowError("price is empty")
     fields: dict[str, object] = {
         "title": title,
         "price": price,
-        "sale_price": base.money(row.get("sale_price"), "sale_price"),
+        "sale_price": base.money(row.get("sale_price"), "sale_price", currency),
         "gtin": base.barcode(row.get("gtin")),
         "condition": base.condition(row.get("condition")),
         "status": base.status(row.get("status")),
         "weight_grams": base.quantity(row.get("weight_grams"), "weight_grams"),
     }
     for column in TEXT_COLUMNS:
-        if column in row:
-            fields[column] = row[column].strip() or None
-    currency = fields.pop("currency", None)
-    if isinstance(currency, str):
-        fields["currency"] = currency.upper()  # absent: the shop's currency (import --currency)
-    images = None
-    if "image_link" in row or "additional_image_link" in row:
-        extra = [u.strip() for u in row.get("additional_image_link", "").split("|")]
-        images = [u for u in [row.get("image_link", "").strip(), *extra] if u]
+        fields[column] = (row.get(column) or "").strip() or None
+    if isinstance(fields["currency"], str):
+        fields["currency"] = fields["currency"].upper()  # empty: the shop's (import --currency)
+    extra = [u.strip() for u in row.get("additional_image_link", "").split("|")]
+    images = [u for u in [row.get("image_link", "").strip(), *extra] if u]
     stock: dict[str, int] = {}
     plain = base.quantity(row.get("quantity"))
     if plain is not None:

@@ -6,7 +6,11 @@ by handle (the first row with a Title carries the product; later rows add varian
 need not be contiguous), Shopify's compare-at price (the original price when it is higher), image
 order, and stock per location (``Variant Inventory Qty`` counts for ``default``; when the file
 has ``Inventory Available: <Location>`` columns, as Matrixify exports do, those are used instead).
-Shopify exports carry no currency, so the catalog's default is left alone.
+Shopify exports carry no currency: the shop's applies to new SKUs (import --currency to all).
+A file with only some columns (an edited export, Matrixify) leaves the fields it lacks alone
+(``SOURCES``); an empty cell clears its field. Without option columns, a variant's title (which
+names its options) and a single variant's item group are left alone too; new SKUs get the
+product's Title.
 """
 
 from __future__ import annotations
@@ -46,6 +50,23 @@ VARIANT_COLUMNS = (
     "Option1 Value", "Option2 Value", "Option3 Value",
 )  # fmt: skip
 NO_OPTION = {("title", "default title"), ("title", ""), ("", "default title")}
+OPTIONS = tuple(f"Option{i} {part}" for i in (1, 2, 3) for part in ("Name", "Value"))
+SOURCES: base.Sources = {  # the classic names (ALIASES maps the 2024+ ones to them)
+    "item_group_id": ("Handle",), "handle": ("Handle",), "title": ("Title",),
+    "description": ("Body (HTML)",), "brand": ("Vendor",),
+    "gtin": ("Variant Barcode",), "mpn": ("Google Shopping / MPN",),
+    "condition": ("Google Shopping / Condition",),
+    "price": ("Variant Price", "Variant Compare At Price"),
+    # the sale price is Variant Price when a higher compare-at price is the original one
+    "sale_price": ("Variant Price", "Variant Compare At Price"),
+    "currency": (), "weight_grams": ("Variant Grams",), "product_type": ("Type",),
+    "google_product_category": ("Google Shopping / Google Product Category", "Product Category"),
+    "color": OPTIONS, "size": OPTIONS, "material": OPTIONS, "pattern": OPTIONS,
+    "gender": ("Google Shopping / Gender",), "age_group": ("Google Shopping / Age Group",),
+    "options": OPTIONS, "tags": ("Tags",), "status": ("Status", "Published"),
+    "images": ("Image Src", "Variant Image"),
+    "quantity": ("Variant Inventory Qty", "Inventory Available:*"),
+}  # fmt: skip
 
 
 @dataclass
@@ -73,12 +94,15 @@ class _Product:
         return list(dict.fromkeys(url for _, _, url in sorted(self.images)))
 
 
-def parse(path: Path) -> base.ParseResult:
-    header, raw_rows = base.read_csv(path, set(), KIND)
+def parse(path: Path, currency: str | None = None) -> base.ParseResult:
+    header, raw_rows = base.read_csv(
+        path, set(), KIND, skus={"variant sku", "sku"}, multiline={"body (html)", "description"}
+    )
     names = _canonical(path, header)
     locations = {h: h[len(LOCATION_PREFIX) :].strip() for h in header if _is_location(h)}
-    has_images = "Image Src" in names.values() or "Variant Image" in names.values()
-    result = base.ParseResult()
+    columns = [*names.values(), *(f"Inventory Available: {loc}" for loc in locations.values())]
+    has_options = any(c in OPTIONS for c in columns)
+    result = base.ParseResult(columns=columns)
     products = _group(((line, _rename(row, names)) for line, row in raw_rows), result)
     variants = sorted((line, row, p) for p in products.values() for line, row in p.variants)
     seen: set[str] = set()
@@ -92,9 +116,10 @@ def parse(path: Path) -> base.ParseResult:
                 )
             if not sku:
                 raise base.RowError("variant has no SKU")
+            base.check_sku(sku)
             if sku in seen:
                 raise base.RowError("SKU appears twice in this file; the first row was kept")
-            item = _item(sku, row, product, locations, has_images)
+            item = _item(sku, row, product, locations, has_options, currency)
         except base.RowError as exc:
             result.rejected.append(base.Rejection(line, sku, str(exc)))
             continue
@@ -186,14 +211,18 @@ def _item(
     row: dict[str, str],
     product: _Product,
     locations: dict[str, str],
-    has_images: bool,
+    has_options: bool,
+    currency: str | None,
 ) -> ProductInput:
+    """Every field of ``SOURCES``; the importer drops those whose columns the file lacks."""
     first = product.row or {}
     body = first.get("Body (HTML)") or ""
-    price = base.money(_get(row, "Variant Price"), "Variant Price")
+    price = base.money(_get(row, "Variant Price"), "Variant Price", currency)
     if price is None:
         raise base.RowError("Variant Price is empty")
-    compare = base.money(_get(row, "Variant Compare At Price"), "Variant Compare At Price")
+    compare = base.money(
+        _get(row, "Variant Compare At Price"), "Variant Compare At Price", currency
+    )
     sale = None
     if compare is not None and Decimal(compare) > Decimal(price):
         price, sale = compare, price  # Shopify's compare-at is the original price
@@ -231,11 +260,15 @@ def _item(
         **dict.fromkeys(("color", "size", "material", "pattern")),
         **base.variant_attributes(options),
     }
-    images = None
-    if has_images:
-        images = list(dict.fromkeys(u for u in [_get(row, "Variant Image")] if u))
-        images += [u for u in product.image_urls() if u not in images]
-    return ProductInput(sku=sku, fields=fields, images=images, stock=_stock(row, locations))
+    images = list(dict.fromkeys(u for u in [_get(row, "Variant Image")] if u))
+    images += [u for u in product.image_urls() if u not in images]
+    defaults: dict[str, object] = {}
+    if not has_options:  # the variant's options are unknown: so are its title and group
+        if len(product.variants) > 1:
+            defaults["title"] = fields.pop("title")
+        else:
+            del fields["item_group_id"]
+    return ProductInput(sku, fields, images, _stock(row, locations), defaults)
 
 
 def _grams(text: str) -> int | None:

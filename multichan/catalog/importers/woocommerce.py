@@ -16,7 +16,11 @@ Stock: a number in ``Stock`` is the quantity at location ``default``. An empty `
 WooCommerce does not count this product: with ``In stock?`` 0 the quantity is 0; otherwise (in
 stock, backorder) no quantity is written, so a quantity already in the catalog stays and a new SKU
 starts at 0, because a count we do not have must not be invented; one warning lists these SKUs.
-``Stock`` = ``parent`` (one pool shared by all variations) is treated the same way.
+``Stock`` = ``parent`` (one pool shared by all variations) is treated the same way. A file with
+neither ``Stock`` nor ``In stock?`` leaves stock alone, without that warning.
+
+A file with only some columns leaves the fields it lacks alone (``SOURCES``); an empty cell
+clears its field. The export has no condition: new SKUs are new, existing ones keep theirs.
 
 Undone exporter quirks: the ``'`` put before values starting with = + - @ (``'-1``), ``\\,``
 inside comma lists, description newlines written as a literal ``\\n``, prices with the store's
@@ -55,6 +59,16 @@ ATTRIBUTE_HEADER = re.compile(r"Attribute (\d+) name")
 BRAND_ATTRIBUTES = {"brand", "brands"}
 UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 VARIANT_COLUMNS = sorted(set(base.ATTRIBUTE_COLUMNS.values()))
+ATTRIBUTES = ("Attribute * name",)
+SOURCES: base.Sources = {
+    "item_group_id": ("Type",), "handle": ("Name",), "title": ("Name",),
+    "description": ("Description", "Short description"), "brand": ("Brands", *ATTRIBUTES),
+    "gtin": GTIN_COLUMNS, "condition": (), "price": ("Regular price",),
+    "sale_price": ("Sale price",), "currency": (),
+    "weight_grams": tuple(f"Weight ({unit})" for unit in GRAMS), "product_type": ("Categories",),
+    **dict.fromkeys(VARIANT_COLUMNS, ATTRIBUTES), "options": ATTRIBUTES, "tags": ("Tags",),
+    "status": ("Published",), "images": ("Images",), "quantity": ("Stock", "In stock?"),
+}  # fmt: skip
 
 
 @dataclass
@@ -77,16 +91,27 @@ class _File:
     gtin_columns: list[str]
     attribute_numbers: list[str]
     has_images: bool
+    counts_stock: bool  # a Stock or In stock? column
+    currency: str | None  # for messages
     result: base.ParseResult
 
 
-def parse(path: Path) -> base.ParseResult:
-    header, rows = base.read_csv(path, REQUIRED, KIND)
+def parse(path: Path, currency: str | None = None) -> base.ParseResult:
+    header, rows = base.read_csv(
+        path,
+        REQUIRED,
+        KIND,
+        skus={"sku", "parent"},
+        multiline={"description", "short description"},
+    )
     known = {h.lower(): h for h in header}
     weight = next(((h, m.group(1)) for h in header if (m := WEIGHT_HEADER.fullmatch(h))), None)
     numbers = [m.group(1) for h in header if (m := ATTRIBUTE_HEADER.fullmatch(h))]
     gtins = [known[c.lower()] for c in GTIN_COLUMNS if c.lower() in known]
-    f = _File(weight, gtins, numbers, "Images" in header, base.ParseResult())
+    columns = [*header, *(c for c in GTIN_COLUMNS if c.lower() in known)]  # any case
+    counts_stock = "Stock" in header or "In stock?" in header
+    result = base.ParseResult(columns=columns)
+    f = _File(weight, gtins, numbers, "Images" in header, counts_stock, currency, result)
     records = [(line, row, _kind(cell(row, "Type"))) for line, row in rows]
 
     first_line: dict[str, int] = {}  # SKUs are unique across a WooCommerce store
@@ -125,6 +150,7 @@ def parse(path: Path) -> base.ParseResult:
             if not sku:
                 ref = cell(row, "ID")
                 raise base.RowError("SKU is empty" + (f" (WooCommerce ID {ref})" if ref else ""))
+            base.check_sku(sku)
             if first_line[sku] != line:
                 raise base.RowError(_twice(first_line[sku]))
             if kind == "variation":
@@ -203,16 +229,17 @@ def _find_parent(
 
 
 def _parent(line: int, row: dict[str, str], group: str, f: _File) -> _Parent:
-    price = base.money(cell(row, "Regular price"), "Regular price")
+    price = base.money(cell(row, "Regular price"), "Regular price", f.currency)
     sale = _sale(row, group, f) if price else None
     return _Parent(line, group, row, _status(row), price, sale, _grams(row, f))
 
 
 def _simple(sku: str, row: dict[str, str], f: _File, uncounted: list[str]) -> ProductInput:
+    """Every field of ``SOURCES``; the importer drops those whose columns the file lacks."""
     name = html.unescape(cell(row, "Name"))
     if not name:
         raise base.RowError("Name is empty")
-    price = base.money(cell(row, "Regular price"), "Regular price")
+    price = base.money(cell(row, "Regular price"), "Regular price", f.currency)
     if price is None:
         raise base.RowError("Regular price is empty")
     single = {n: v[0] for n, values in _attributes(row, f) if len(v := split_list(values)) == 1}
@@ -228,7 +255,7 @@ def _simple(sku: str, row: dict[str, str], f: _File, uncounted: list[str]) -> Pr
         "status": _status(row),
         **base.variant_attributes(single),
     }
-    return ProductInput(sku, fields, _images(row, f), _stock(row, sku, uncounted))
+    return ProductInput(sku, fields, _images(row, f), _stock(row, sku, f, uncounted))
 
 
 def _variation(
@@ -240,7 +267,7 @@ def _variation(
     }
     own_name = html.unescape(cell(row, "Name"))
     title = f"{name} - {', '.join(options.values())}" if options else own_name or name
-    price = base.money(cell(row, "Regular price"), "Regular price")
+    price = base.money(cell(row, "Regular price"), "Regular price", f.currency)
     if price is not None:
         sale = _sale(row, sku, f)
     elif parent.price is not None:
@@ -267,7 +294,7 @@ def _variation(
     if f.has_images:
         own, inherited = _images(row, f) or [], _images(parent.row, f) or []
         images = list(dict.fromkeys(own + inherited))
-    return ProductInput(sku, fields, images, _stock(row, sku, uncounted))
+    return ProductInput(sku, fields, images, _stock(row, sku, f, uncounted))
 
 
 def _shared(row: dict[str, str], f: _File) -> dict[str, object]:
@@ -279,7 +306,6 @@ def _shared(row: dict[str, str], f: _File) -> dict[str, object]:
         "brand": _brand(row, f),
         "product_type": categories[0] if categories else None,
         "tags": ", ".join(tags) or None,
-        "condition": "new",
         **dict.fromkeys(VARIANT_COLUMNS),
     }
 
@@ -335,7 +361,7 @@ def _status(row: dict[str, str]) -> str:
 
 
 def _sale(row: dict[str, str], sku: str, f: _File) -> str | None:
-    sale = base.money(cell(row, "Sale price"), "Sale price")
+    sale = base.money(cell(row, "Sale price"), "Sale price", f.currency)
     if sale is None:
         return None
     start, end = _date(row, "Date sale price starts"), _date(row, "Date sale price ends")
@@ -379,7 +405,9 @@ def _images(row: dict[str, str], f: _File) -> list[str] | None:
     return split_list(cell(row, "Images")) if f.has_images else None
 
 
-def _stock(row: dict[str, str], sku: str, uncounted: list[str]) -> dict[str, int]:
+def _stock(row: dict[str, str], sku: str, f: _File, uncounted: list[str]) -> dict[str, int]:
+    if not f.counts_stock:
+        return {}  # the file has no stock columns: stock is left alone
     text = cell(row, "Stock")
     if text and text.lower() != "parent":
         quantity = base.quantity(text, "Stock")
