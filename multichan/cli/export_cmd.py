@@ -30,6 +30,14 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Write even if the shrink guard would refuse.")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Write a feed that holds no items, or a channel's first feed that leaves out "
+            "most of its products.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Render, validate and atomically write channel feeds (then upload where configured)."""
@@ -40,7 +48,13 @@ def export(
     ws = output.workspace()
     with output.progress_factory(enabled=not json_out) as progress:
         results = export_all(
-            ws, channels or [], all_channels=all_, check=check, force=force, progress=progress
+            ws,
+            channels or [],
+            all_channels=all_,
+            check=check,
+            force=force,
+            allow_empty=allow_empty,
+            progress=progress,
         )
     code = worst(r.exit_code for r in results)
     if json_out:
@@ -51,8 +65,10 @@ def export(
                 output.err(
                     "[yellow]left out[/] " + escape(f"{d.channel} {d.sku}: {d.field}: {d.reason}")
                 )
-            if check:
-                for d in r.notes:
+            for d in r.notes:  # a run's own notes (no SKU) always, the offers' with --check
+                if not d.sku:
+                    output.err(escape(f"note {d.channel}: {d.reason}"))
+                elif check:
                     output.err(escape(f"note {d.channel} {d.sku}: {d.reason}"))
             output.out(output.summary_line(r))
     if code != OK:

@@ -1,12 +1,24 @@
-"""Export one channel's feed: offers -> validation -> template -> atomic file -> record -> upload.
+"""Export one channel's feed: offers -> validation -> template -> atomic file + record -> upload.
 
-The shrink guard refuses a feed that lost more than ``max_shrink_percent`` of the items of the
-last successful export (unless forced): a broken import must not delist a catalog overnight.
+Guards keep the previous feed when the new one looks like a mistake: an empty feed, and a
+channel's first feed that leaves out most of the products it offers, are refused unless
+``allow_empty``; the shrink guard refuses a feed that lost more than ``max_shrink_percent`` of
+the items of the last successful export (unless forced): a broken import must not delist a
+catalog overnight.
+
+The export is recorded in the ``exports`` table in the same step as the file is renamed into
+place (the row is inserted under the write lock, the file renamed, then the row committed),
+so the file, the export history and the shrink guard never disagree: a catalog that cannot
+be written leaves the previous feed where it was. Stale temp files of the feed, left by a run
+that was killed, are removed before writing and named in the result's notes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,15 +28,19 @@ from typing import Any
 import sqlite_utils
 
 from multichan import errors
-from multichan.catalog.store import iter_batches
+from multichan.catalog.store import iter_batches, now
 from multichan.config import Channel, Config
 from multichan.feeds import macros, parallel, render, writer
 from multichan.feeds.formats import FORMATS, FeedFormat
 from multichan.feeds.parallel import Diagnostic, checked
 from multichan.offers import Offer, load_overrides, rules_for
-
-__all__ = ["ChannelResult", "Diagnostic", "export_channel", "record"]
 from multichan.workspace import Workspace, shipped
+
+__all__ = ["ChannelResult", "Diagnostic", "export_channel", "record_upload", "require_writable"]
+
+# a channel's first feed (no earlier export with items) may leave out at most this share of
+# the products it offers; more looks like a broken import or a missing column, not a shop
+FIRST_EXPORT_MAX_LEFT_OUT_PERCENT = 50
 
 
 @dataclass
@@ -41,6 +57,7 @@ class ChannelResult:
     uploaded_to: str | None = None
     message: str | None = None
     exit_code: int = errors.OK
+    record_id: int | None = None  # the row of ``exports`` that records this feed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,14 +104,18 @@ def export_channel(
     *,
     check: bool = False,
     force: bool = False,
+    allow_empty: bool = False,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    started_at: str | None = None,
 ) -> ChannelResult:
     """Export one channel; problems become the result's status and exit code, not exceptions,
     so one channel's failure never stops the others (template errors raise TemplateError).
+    A written feed is recorded in ``exports`` (as started at ``started_at``, default now).
 
     A template written as header/item/footer macros renders on ``workers`` processes
     (default: one per core; see feeds.parallel), any other template in this one."""
+    started_at = started_at or now()
     started = time.monotonic()
     result = ChannelResult(channel.name)
     fmt = feed_format(channel)
@@ -154,35 +175,129 @@ def export_channel(
         for _ in text:
             pass
         result.status = "checked"
-        refusal = size_refusal(channel, result.items) or (
-            None if force else shrink_refusal(db, channel, result.items)
-        )
+        refusal = refusal_of(db, channel, result, force=force, allow_empty=allow_empty)
         if refusal:  # say now what tonight's export would refuse
             result.message = refusal.replace(
                 "the previous feed was kept", "an export would keep the previous feed"
-            )
+            ).replace("nothing was written", "an export would write nothing")
             result.exit_code = errors.REJECTED
     else:
+        result.notes.extend(swept(channel.name, target))
         written = writer.write_temp(target, text)
-        refusal = size_refusal(channel, result.items) or (
-            None if force else shrink_refusal(db, channel, result.items)
-        )
+        refusal = refusal_of(db, channel, result, force=force, allow_empty=allow_empty)
         if refusal:
             writer.discard(written.temp)
             result.status, result.message = "refused", refusal
             result.exit_code = errors.REJECTED
         else:
-            writer.commit(written, target)
-            result.status, result.bytes, result.sha256 = "written", written.bytes, written.sha256
+            result.bytes, result.sha256 = written.bytes, written.sha256
+            result.duration_ms = int((time.monotonic() - started) * 1000)
+            try:
+                publish(ws, db, result, written, started_at)
+            except errors.MultichanError as exc:
+                result.bytes, result.sha256 = 0, ""
+                result.status, result.message = "failed", exc.message
+                result.exit_code = exc.exit_code
+            else:
+                result.status = "written"
     if result.left_out and result.exit_code == errors.OK:
         result.exit_code = errors.REJECTED
-    result.duration_ms = int((time.monotonic() - started) * 1000)
+    if result.status != "written":  # a written feed keeps the duration it was recorded with
+        result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def swept(channel: str, target: Path) -> list[Diagnostic]:
+    """Remove the feed's stale temp files (``writer.sweep``); one note for each."""
+    notes = []
+    for stale in writer.sweep(target):
+        size = f"{stale.bytes / 1e6:.1f} MB" if stale.bytes >= 1e6 else f"{stale.bytes:,} bytes"
+        notes.append(
+            Diagnostic(
+                channel,
+                "",
+                "temp file",
+                f"removed {stale.path.name} ({size}), left by an export that did not finish",
+            )
+        )
+    return notes
 
 
 def db_path(db: sqlite_utils.Database) -> Path:
     """The file of an open catalog (workers open their own connection to it)."""
     return Path(db.execute("PRAGMA database_list").fetchone()[2])
+
+
+def refusal_of(
+    db: sqlite_utils.Database,
+    channel: Channel,
+    result: ChannelResult,
+    *,
+    force: bool = False,
+    allow_empty: bool = False,
+) -> str | None:
+    """Why the feed of ``result`` must not replace the previous one, or None, first match
+    first: it holds more or fewer items than the channel takes (whatever the flags say), it is
+    empty, it is the channel's first feed and leaves out most products it offers (both pass
+    with ``allow_empty``), or it shrank too much (passes with ``force``)."""
+    exists = result.path is not None and result.path.exists()
+    kept = "the previous feed was kept" if exists else "nothing was written"
+    size = size_refusal(channel, result.items)
+    if size:
+        return size
+    shrink = None if force else shrink_refusal(db, channel, result.items)
+    if not allow_empty and result.items == 0:
+        flags = "--allow-empty --force" if shrink else "--allow-empty"
+        return (
+            f"{channel.name}: the feed would hold no items ({why_empty(db, result)}); {kept}. "
+            f"Rerun with {flags} if this is intended"
+        )
+    first = None if allow_empty else first_export_refusal(db, channel, result)
+    if first:
+        return f"{first}; {kept}. Fix the catalog, or rerun with --allow-empty if this is intended"
+    return shrink
+
+
+def why_empty(db: sqlite_utils.Database, result: ChannelResult) -> str:
+    """Why a feed holds no items, in a few words."""
+    left = len({d.sku for d in result.left_out})
+    if left:
+        return f"all {left} products offered were left out, most often {most_common(result)}"
+    total = db.execute("SELECT count(*) FROM products").fetchone()[0]
+    if not total:
+        return "the catalog has no products"
+    return (
+        f"none of the catalog's {total} products is offered: check the products' status and "
+        "the channel's filters"
+    )
+
+
+def first_export_refusal(
+    db: sqlite_utils.Database, channel: Channel, result: ChannelResult
+) -> str | None:
+    """A channel with no earlier feed holding items (so no shrink guard) whose feed leaves out
+    more than FIRST_EXPORT_MAX_LEFT_OUT_PERCENT of the products it offers."""
+    previous = last_export(db, channel.name)
+    if previous and previous["items"] > 0:
+        return None
+    left = len({d.sku for d in result.left_out})
+    offered = result.items + left
+    if left * 100 <= offered * FIRST_EXPORT_MAX_LEFT_OUT_PERCENT:
+        return None
+    return (
+        f"{channel.name}: this first feed would leave out {left} of the {offered} products "
+        f"offered (more than {FIRST_EXPORT_MAX_LEFT_OUT_PERCENT}%), most often "
+        f"{most_common(result)}"
+    )
+
+
+def most_common(result: ChannelResult) -> str:
+    """The reason most products were left out for, and for how many: "brand is required
+    (41 products)"."""
+    counts = Counter((d.field, d.reason) for d in set(result.left_out))
+    (field_name, reason), n = counts.most_common(1)[0]
+    label = reason if reason.startswith(field_name) else f"{field_name}: {reason}"
+    return f"{label!r} ({n} product{'s' if n != 1 else ''})"
 
 
 def size_refusal(channel: Channel, items: int) -> str | None:
@@ -210,11 +325,87 @@ def shrink_refusal(db: sqlite_utils.Database, channel: Channel, items: int) -> s
     return None
 
 
-def record(db: sqlite_utils.Database, result: ChannelResult, started_at: str) -> None:
-    with db.conn:
-        db.table("exports").insert({
-            "channel": result.channel, "started_at": started_at, "path": str(result.path),
-            "items": result.items, "left_out": len({d.sku for d in result.left_out}),
-            "bytes": result.bytes, "sha256": result.sha256, "duration_ms": result.duration_ms,
-            "uploaded_to": result.uploaded_to,
-        })  # fmt: skip
+def publish(
+    ws: Workspace,
+    db: sqlite_utils.Database,
+    result: ChannelResult,
+    written: writer.Written,
+    started_at: str,
+) -> None:
+    """Record the export and put its file in place as one step: the row is inserted under the
+    catalog's write lock, the file renamed over the previous feed, then the row committed. A
+    failure at any step leaves the previous feed and the export history as they were and
+    raises WorkspaceError (exit 3) or Locked (7); an OSError of the rename is re-raised."""
+    assert result.path is not None
+    kept = "the previous feed was kept" if result.path.exists() else "no feed was written"
+    conn = db.conn
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "INSERT INTO exports (channel, started_at, path, items, left_out, bytes, sha256,"
+            " duration_ms, uploaded_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [
+                result.channel,
+                started_at,
+                str(result.path),
+                result.items,
+                len({d.sku for d in result.left_out}),
+                result.bytes,
+                result.sha256,
+                result.duration_ms,
+            ],
+        )
+        writer.commit(written, result.path, then=lambda: conn.execute("COMMIT"))
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        writer.discard(written.temp)
+        raise catalog_error(ws, exc, f"the export was not recorded and {kept}") from None
+    except BaseException:
+        _rollback(conn)
+        raise
+    result.record_id = cursor.lastrowid
+
+
+def require_writable(ws: Workspace, db: sqlite_utils.Database) -> None:
+    """Raise unless the catalog can record exports (it takes the write lock and makes a write
+    that changes nothing): checked once before any feed is rendered."""
+    conn = db.conn
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM exports WHERE 0")  # a read-only or immutable file refuses it
+    except sqlite3.Error as exc:
+        raise catalog_error(
+            ws, exc, "export records every feed it writes there, so no feed was written"
+        ) from None
+    finally:
+        _rollback(conn)
+
+
+def catalog_error(ws: Workspace, exc: sqlite3.Error, outcome: str) -> errors.MultichanError:
+    """One clear error for a catalog that refused a write: Locked (exit 7) when another
+    program holds its write lock, else WorkspaceError (exit 3)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return errors.Locked(f"{ws.db_path} is locked by another program ({exc}); {outcome}")
+    return errors.WorkspaceError(f"cannot write to {ws.db_path} ({exc}); {outcome}")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def record_upload(db: sqlite_utils.Database, result: ChannelResult) -> None:
+    """Add where the feed went to its export's row; a failure becomes the result's message."""
+    if result.record_id is None or not result.uploaded_to:
+        return
+    try:
+        with db.conn:
+            db.conn.execute(
+                "UPDATE exports SET uploaded_to = ? WHERE id = ?",
+                [result.uploaded_to, result.record_id],
+            )
+    except sqlite3.Error as exc:
+        result.message = f"uploaded, but the upload was not recorded in the catalog ({exc})"
+        result.exit_code = errors.worst([result.exit_code, errors.CONFIG])

@@ -1,18 +1,22 @@
 """`export` as a whole: pick channels, hold the workspace lock, export each, record, deliver.
 
-One channel's template error or failed upload is recorded in its result; the other channels
-still run. Exit codes are per channel and the worst one wins.
+Before any feed is rendered the catalog must be writable (each feed is recorded there as it
+is put in place); one that is not stops the run with one error. One channel's template error
+or failed upload is recorded in its result; the other channels still run. Exit codes are per
+channel and the worst one wins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlite_utils
+
 from multichan import errors
 from multichan.catalog.store import now
 from multichan.config import Config, load
 from multichan.errors import ConfigError, MultichanError
-from multichan.feeds.export import ChannelResult, export_channel, record
+from multichan.feeds.export import ChannelResult, export_channel, record_upload, require_writable
 from multichan.feeds.formats import FORMATS
 from multichan.workspace import Workspace
 
@@ -51,14 +55,36 @@ def export_all(
     all_channels: bool = False,
     check: bool = False,
     force: bool = False,
+    allow_empty: bool = False,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
 ) -> list[ChannelResult]:
+    """Export the ``names`` channels (or every enabled feed channel); ``allow_empty`` lets an
+    empty or first-time near-empty feed through, ``force`` a shrinking one."""
     config = load_config(ws)
     chosen = select(config, names, all_channels)
     db = ws.db()
+    try:
+        return _export(ws, db, config, chosen, check, force, allow_empty, progress, lock_timeout)
+    finally:
+        db.close()
+
+
+def _export(
+    ws: Workspace,
+    db: sqlite_utils.Database,
+    config: Config,
+    chosen: list[str],
+    check: bool,
+    force: bool,
+    allow_empty: bool,
+    progress: Progress | None,
+    lock_timeout: float | None,
+) -> list[ChannelResult]:
     results: list[ChannelResult] = []
     with ws.lock(lock_timeout):
+        if not check:
+            require_writable(ws, db)
         total = db.execute("SELECT count(*) FROM products").fetchone()[0]
         for name in chosen:
             channel = config.channels[name]
@@ -66,7 +92,15 @@ def export_all(
             tick = progress(name, total) if progress else None
             try:
                 result = export_channel(
-                    ws, db, config, channel, check=check, force=force, progress=tick
+                    ws,
+                    db,
+                    config,
+                    channel,
+                    check=check,
+                    force=force,
+                    allow_empty=allow_empty,
+                    progress=tick,
+                    started_at=started_at,
                 )
             except MultichanError as exc:  # a template error, a channel's bad config ...
                 result = ChannelResult(
@@ -77,12 +111,10 @@ def export_all(
                     name, status="failed", message=f"cannot write the feed: {exc}",
                     exit_code=errors.CONFIG,
                 )  # fmt: skip
-            if result.status == "written":
-                if channel.upload.get("url"):
-                    _deliver(result, channel.upload)
-                record(db, result, started_at)
+            if result.status == "written" and channel.upload.get("url"):
+                _deliver(result, channel.upload)
+                record_upload(db, result)
             results.append(result)
-    db.close()
     return results
 
 
