@@ -11,9 +11,9 @@ Where the channel supports ``prices+quantities`` (JOINT), a SKU whose price and 
 changed is sent once with both, and its state and journal move for both kinds.
 A compare-and-set channel gets, with each stock batch, what it should hold now
 (``state.expected_quantities``); a SKU it answers stale is *deferred*: kept for the next run,
-after the next pull has read the sale behind it (not a rejection: exit 0). A count that stays
-different after a pull that began later was changed on the channel by hand: the next push
-sets multichan's number over it and says so in the run's notes.
+after the next pull has read the sale behind it (not a rejection: exit 0). A count still
+stale after a pull that began later was changed on the channel by hand: it is sent again at
+once without comparing, and the run's notes say so.
 """
 
 from __future__ import annotations
@@ -141,11 +141,13 @@ def push_plan(
         kind's problem never holds the other back."""
         nonlocal batch_no
         split: set[str] = set()
-        queue: list[tuple[list[Change], int, float | None]] = [
-            (batch, 0, None) for batch in sends(channel, op, todo)
-        ]  # (changes, times sent before, seconds the channel asked to wait)
+        # (changes, times sent before, seconds the channel asked to wait, SKUs whose stock is
+        # set without comparing)
+        queue: list[tuple[list[Change], int, float | None, frozenset[str]]] = [
+            (batch, 0, None, frozenset()) for batch in sends(channel, op, todo)
+        ]
         while queue:
-            batch, tries, wait = queue.pop(0)
+            batch, tries, wait, absolute = queue.pop(0)
             if tries:  # items the channel said may pass: wait as it asked (or back off)
                 delay = wait if wait is not None else pacing.backoff(tries)
                 result.sleeps.append(delay)
@@ -155,18 +157,20 @@ def push_plan(
             stock = [c for c in stock if c.kind == "quantities"]
             held = None  # what the channel's own orders took of each SKU, where it compares
             expected: dict[str, int] = {}
-            overwrite: set[str] = set()
+            pulled_since: set[str] = set()  # stale before the last pull: stale again -> set
             if channel.compare_and_set:
                 held = st.held_by_orders(db, channel.name, [c.sku for c in stock])
-                expected, overwrite = st.expected_quantities(
+                expected, pulled_since = st.expected_quantities(
                     [c.sku for c in stock], previous, held, pulled
                 )
+                expected = {k: v for k, v in expected.items() if k not in absolute}
             results, attempts = _send(channel, op, batch, pacing, result, known, partners, expected)
             outcomes: dict[str, list[st.Outcome]] = {}
             stale: set[str] = set()
             items: dict[str, list[tuple[str, str, str, str | None]]] = {}
             again: list[Change] = []
             waits: list[float] = []  # the Retry-After of the items sent again
+            forced: list[Change] = []  # stale again after a pull explained nothing
             for first, r in zip(batch, results, strict=True):
                 message = scrub(r.message)
                 known.setdefault(first.sku, {}).update(r.remote_ids)
@@ -181,6 +185,10 @@ def push_plan(
                     split.add(first.sku)
                     _lines(items, both, "split", message)
                     continue
+                if r.stale and first.sku in pulled_since and first.sku not in absolute:
+                    forced.append(first)
+                    _lines(items, both, "stale", message)
+                    continue
                 if r.stale:  # the channel's count moved: a sale the next pull reads first
                     stale.add(first.sku)
                     _lines(items, both, "stale", message)
@@ -190,7 +198,7 @@ def push_plan(
                     result.counts["deferred"] += 1
                     result.deferred.append({"sku": first.sku, "message": message or ""})
                     continue
-                if r.ok and first.sku in overwrite:
+                if r.ok and first.sku in absolute:
                     message = (
                         f"set over a count changed on {channel.name} that no pulled order explains"
                     )
@@ -220,7 +228,9 @@ def push_plan(
                 for kind, lines in items.items():
                     st.journal_items(db, run_id, kind, batch_no, attempts, lines)
             if again:
-                queue.insert(0, (again, tries + 1, max(waits) if waits else None))
+                queue.insert(0, (again, tries + 1, max(waits) if waits else None, absolute))
+            if forced:  # at once, without comparing
+                queue.insert(0, (forced, tries, None, frozenset(c.sku for c in forced)))
         return split
 
     def refused_before(sku: str) -> bool:

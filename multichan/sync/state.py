@@ -143,28 +143,27 @@ def expected_quantities(
     pulled: datetime | None,
 ) -> tuple[dict[str, int], set[str]]:
     """What the channel should hold now for each of ``skus`` (see the module docstring;
-    ``held``: what its orders have taken of each, from ``held_by_orders``), and the SKUs to
-    set without comparing: those it refused as stale before a pull that began after the
-    refusal; that pull brought no order to explain the difference, so the count was changed on
-    the channel by hand and multichan's number wins.
+    ``held``: what its orders have taken of each, from ``held_by_orders``), and the SKUs it
+    refused as stale before a pull that began after the refusal: if their count is stale
+    again, that pull brought no order to explain the difference, so the count was changed on
+    the channel by hand and multichan's number is set over it.
 
     A SKU with no confirmed quantity, or a channel whose orders are not pulled, has no
     expectation: its number is set as it is."""
     if pulled is None:
         return {}, set()
     expected: dict[str, int] = {}
-    overwrite: set[str] = set()
+    pulled_since: set[str] = set()
     for sku in skus:
         row = previous.get(sku, {}).get("quantities")
         if not row or row["snapshot"] is None or row.get("channel_held") is None:
             continue
         refused = parse_time(row["updated_at"]) + timedelta(seconds=1)  # stamped to the second
         if row["status"] == "stale" and pulled >= refused:
-            overwrite.add(sku)
-            continue
+            pulled_since.add(sku)
         taken = held.get(sku, 0) - int(row["channel_held"])
         expected[sku] = int(row["snapshot"]["quantity"]) - taken
-    return expected, overwrite
+    return expected, pulled_since
 
 
 def start_run(db: sqlite_utils.Database, channel: str, command: str) -> int:
