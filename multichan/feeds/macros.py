@@ -55,7 +55,9 @@ def parts(template: Any, context: dict[str, Any]) -> Parts | None:
 
 def _direct(macro: Any) -> Callable[[Any, int], str]:
     """The item macro as a plain function: for the usual ``item(o, index)`` its compiled
-    body itself (Macro.__call__'s argument handling costs a third of a small item)."""
+    body itself (Macro.__call__'s argument handling costs a third of a small item). That body
+    is Jinja's private ``Macro._func``: render.check_jinja makes sure it still gives what the
+    macro gives before any feed is rendered."""
     if len(macro.arguments) == 1:
         return lambda o, index: macro(o)
     func = getattr(macro, "_func", None)

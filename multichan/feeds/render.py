@@ -3,6 +3,9 @@
 Every ``{{ value }}`` passes through the format's finalizer: XML escaping, CSV quoting with a
 spreadsheet formula guard, TSV cleaning, or JSON encoding; control characters are dropped
 everywhere. Templates never compute prices or quantities: they print what offers hold.
+
+The compiler builds on Jinja internals; ``check_jinja`` refuses a jinja2 release that changed
+them, with an error naming it, before the first template is compiled.
 """
 
 from __future__ import annotations
@@ -170,6 +173,14 @@ def plain(text: str | None) -> str:
 def environment(  # -> ImmutableSandboxedEnvironment
     search_path: list[Path], escape: str, formula_guard: bool = True
 ):
+    """The feed environment for templates found in ``search_path``; the first one a process
+    builds checks the Jinja internals it relies on (``check_jinja``)."""
+    if not _jinja_checked:
+        check_jinja()
+    return _environment(search_path, escape, formula_guard)
+
+
+def _environment(search_path: list[Path], escape: str, formula_guard: bool = True):
     from jinja2 import FileSystemLoader, StrictUndefined, nodes
     from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -304,6 +315,128 @@ def environment(  # -> ImmutableSandboxedEnvironment
     env.filters["plain"] = plain
     env.filters["raw_json"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
     return env
+
+
+# --- the Jinja internals the feed compiler relies on ------------------------------------------
+# FeedCodeGenerator overrides private CodeGenerator methods, macros.parts calls an item macro's
+# compiled body (Macro._func) and generate calls Template.root_render_func: pyproject.toml pins
+# jinja2 to the releases this was tested with, and check_jinja refuses any other release whose
+# internals differ, before a feed is written (a changed internal must stop an export, never
+# turn into a feed with wrong values)
+JINJA_TESTED = ">=3.1,<3.2"  # the same range as pyproject.toml's
+CODE_GENERATOR_HOOKS = {  # method: its parameters
+    "_output_child_pre": ("self", "node", "frame", "finalize"),
+    "_output_child_post": ("self", "node", "frame", "finalize"),
+    "macro_body": ("self", "node", "frame"),
+    "push_parameter_definitions": ("self", "frame"),
+    "pop_parameter_definitions": ("self",),
+    "visit_Template": ("self", "node", "frame"),
+    "visit_Getattr": ("self", "node", "frame"),
+    "write": ("self", "x"),
+    "writeline": ("self", "x", "node", "extra"),
+}
+SYMBOLS_METHODS = {"ref": ("self", "name"), "find_ref": ("self", "name")}
+# a template using every path FeedCodeGenerator compiles, and what it must render (XML)
+SELF_TEST = (
+    '{% macro item(o, index) %}<i n="{{ index }}">{{ o.title }}|{{ o.price }}</i>{% endmacro %}'
+    "{% for o in offers %}{{ o.title }};{% endfor %}"
+)
+SELF_TEST_ITEM = '<i n="2">A &amp; B|1.50</i>'
+SELF_TEST_LOOP = "A &amp; B;C&lt;D;"
+# what the generated code holds when each hook ran: (marker, hook)
+SELF_TEST_MARKERS = (
+    ("t_fin = environment.finalize", "CodeGenerator.visit_Template"),
+    ("(t_esc(t_v) if type(t_v := ", "CodeGenerator._output_child_pre"),
+    (") is str and t_v.isprintable() else t_fin(t_v))", "CodeGenerator._output_child_post"),
+    (" is t_offer else environment.getattr(", "CodeGenerator.visit_Getattr"),
+    ("t_is_", "CodeGenerator.pop_parameter_definitions"),
+)
+_jinja_checked = False
+
+
+def check_jinja() -> None:
+    """Raise a MultichanError naming the installed jinja2 and what changed when the Jinja
+    internals the feed compiler relies on are not what they were in the tested releases:
+    the methods FeedCodeGenerator overrides, with their parameters, and the output of a
+    template through every path it compiles (a Getattr on an Offer and on anything else, the
+    XML fast escape, an item macro's ``_func``, ``root_render_func``). Once per process."""
+    global _jinja_checked
+    import jinja2
+
+    from multichan.errors import MultichanError
+
+    problems = jinja_problems()
+    if problems:
+        fix = f"install a tested release: pip install 'jinja2{JINJA_TESTED}'"
+        raise MultichanError(
+            f"jinja2 {jinja2.__version__} changed internals multichan's feed compiler relies "
+            f"on (tested with jinja2{JINJA_TESTED}): {'; '.join(problems)}; {fix}",
+            hint=fix,
+        )
+    _jinja_checked = True
+
+
+def jinja_problems() -> list[str]:
+    """What differs from the tested jinja2 releases (empty: nothing)."""
+    import inspect
+
+    from jinja2 import compiler, idtracking
+
+    problems = []
+    for cls, methods in (
+        (compiler.CodeGenerator, CODE_GENERATOR_HOOKS),
+        (idtracking.Symbols, SYMBOLS_METHODS),
+    ):
+        for name, expected in methods.items():
+            method = getattr(cls, name, None)
+            if not callable(method):
+                problems.append(f"{cls.__name__}.{name} is gone")
+                continue
+            found = tuple(inspect.signature(method).parameters)
+            if found != expected:
+                problems.append(
+                    f"{cls.__name__}.{name}({', '.join(found)}) is not ({', '.join(expected)})"
+                )
+    info = getattr(compiler.CodeGenerator, "_FinalizeInfo", None)
+    if getattr(info, "_fields", None) != ("const", "src"):
+        problems.append("CodeGenerator._FinalizeInfo is not (const, src)")
+    if problems:
+        return problems
+    try:
+        return _self_test()
+    except Exception as exc:
+        return [f"the test template failed: {type(exc).__name__}: {exc}"]
+
+
+def _self_test() -> list[str]:
+    from jinja2.runtime import Macro
+
+    from multichan.offers import FIELDS, Offer
+
+    env = _environment([], "xml")
+    code = env.compile(SELF_TEST, raw=True)
+    problems = [
+        f"{hook} is no longer called (its generated code is missing)"
+        for marker, hook in SELF_TEST_MARKERS
+        if marker not in code
+    ]
+    fields: dict[str, Any] = {**dict.fromkeys(FIELDS), "title": "A & B", "price": Decimal("1.50")}
+    offer = Offer(**fields)
+    template = env.from_string(SELF_TEST)
+    item = getattr(template.make_module({"offers": ()}), "item", None)
+    func = getattr(item, "_func", None)
+    if not isinstance(item, Macro) or not callable(func):
+        problems.append("Macro._func (a macro's compiled body) is gone")
+    elif (got := func(offer, 2)) != SELF_TEST_ITEM or item(offer, 2) != SELF_TEST_ITEM:
+        problems.append(f"Macro._func(o, 2) gives {got!r}, not {SELF_TEST_ITEM!r}")
+    root = getattr(template, "root_render_func", None)
+    if not callable(root):
+        problems.append("Template.root_render_func is gone")
+    else:
+        context = template.new_context({"offers": [offer, {"title": "C<D\x01"}]})
+        if (got := "".join(root(context))) != SELF_TEST_LOOP:
+            problems.append(f"Template.root_render_func gives {got!r}, not {SELF_TEST_LOOP!r}")
+    return problems
 
 
 def load(env: Any, name: str):  # -> jinja2.Template

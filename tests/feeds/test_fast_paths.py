@@ -5,17 +5,14 @@ with background flushes to disk."""
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import random
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from multichan import text as text_module
 from multichan.catalog.checks import gtin_valid
 from multichan.feeds import render, writer
 from multichan.offers import Offer
@@ -121,26 +118,6 @@ def test_the_fast_gtin_check_agrees_with_gs1s_rule() -> None:
     ]
     for code in codes:
         assert gtin_valid(code) == reference_gtin(code), code
-
-
-def reference_strip_html(text: str) -> str:
-    """HTML to plain text the plain way: block ends to line breaks, tags out, entities
-    decoded, each line's runs of whitespace squeezed, empty lines dropped."""
-    if "<" not in text and "&" not in text:
-        return text.strip()
-    text = html.unescape(re.sub(r"</?[A-Za-z!][^>]*>", "", text_module.BLOCK_RE.sub("\n", text)))
-    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def test_html_becomes_the_plain_text_the_plain_way_gives() -> None:
-    rnd = random.Random(5)
-    pieces = ["<p>", "</p>", "<br/>", "<b>", "</B>", " ", "  ", "\t", "\r\n", "\n", "\x0b",
-              "\x0c", "&amp;", "&nbsp;", "&#39;", "a", "bc", "é", "\u2028", "\x85", "\xa0", "<",
-              ">", "&", "<!-- x -->", "</div >"]  # fmt: skip
-    for _ in range(20000):
-        text = "".join(rnd.choices(pieces, k=rnd.randint(0, 12)))
-        assert text_module.strip_html(text) == reference_strip_html(text), repr(text)
 
 
 def test_a_large_feed_flushed_in_the_background_is_whole_and_hashed(
