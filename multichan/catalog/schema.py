@@ -14,6 +14,11 @@ Compare-and-set (V5): ``push_state.channel_held`` is how many units the channel'
 had taken from its count when a quantity was confirmed, so the orders pulled since tell what
 the channel should hold now (``sync/state.expected_quantities``); ``order_cursors.pulled_at``
 is when the channel's last complete pull began.
+
+Shipments (V6): ``shipments`` (one per parcel: channel, order, multichan's key, carrier and
+tracking, whether multichan recorded it or the channel did, and whether it was sent to the
+channel) and ``shipment_lines`` (which order lines, how many units). A line's units shipped
+by multichan leave stock when recorded, before the channel says so.
 """
 
 from __future__ import annotations
@@ -248,7 +253,41 @@ ALTER TABLE order_cursors ADD COLUMN pulled_at TEXT;
 CREATE INDEX order_lines_channel_sku ON order_lines (channel, sku);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
+V6 = """
+CREATE TABLE shipments (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    shipment_key TEXT NOT NULL,
+    carrier TEXT,
+    tracking_number TEXT,
+    tracking_url TEXT,
+    shipped_at TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'multichan' CHECK (source IN ('multichan', 'channel')),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'rejected')),
+    remote_id TEXT,
+    sent_tracking TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (channel, order_id, shipment_key),
+    FOREIGN KEY (channel, order_id) REFERENCES orders (channel, order_id)
+);
+CREATE INDEX shipments_to_send ON shipments (channel, status) WHERE source = 'multichan';
+
+CREATE TABLE shipment_lines (
+    shipment_id INTEGER NOT NULL REFERENCES shipments (id) ON DELETE CASCADE,
+    line_id TEXT NOT NULL,
+    sku TEXT,
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (shipment_id, line_id)
+);
+
+CREATE INDEX orders_created ON orders (created_at, channel);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
