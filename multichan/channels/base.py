@@ -42,7 +42,7 @@ from multichan.offers import Offer
 from multichan.orders.model import Order
 
 JOINT = "prices+quantities"  # price and stock of a SKU in one write
-CAPABILITIES = frozenset({"listings", "prices", "quantities", JOINT, "orders"})
+CAPABILITIES = frozenset({"listings", "prices", "quantities", JOINT, "orders", "shipments"})
 # operation -> the method a channel implements for it ("orders" is fetched, not sent)
 OPERATIONS: dict[str, str] = {
     "listings": "upsert_listings",
@@ -315,6 +315,30 @@ class Channel:
         """Pages of the orders created or changed at or after ``since``, each mapped to the
         common order model (``multichan.orders.model``); for a channel that supports orders."""
         raise NotImplementedError(f"{self.type} does not implement fetch_orders")
+
+    def send_shipment(self, shipment: Any) -> ItemResult:
+        """Send one shipment (``multichan.orders.shipments.Shipment``) through the module's
+        ``ship``: the result is the shipment's, keyed by its key, with the channel's id of
+        the fulfillment as ``remote_ids["fulfillment_id"]``. Raises ValueError when the
+        channel does not take shipments; ``Retriable`` or ``Fatal`` when the call failed."""
+        if "shipments" not in self.supports:
+            raise ValueError(f"channel type {self.type} does not take shipments")
+        result = self.ship(shipment)
+        problems = result_problems([shipment.key], [result])
+        if problems:
+            raise Fatal(
+                f"channel {self.name} ({self.type}): ship broke its contract: {problems[0]} "
+                "(a bug in the channel module)"
+            )
+        return result
+
+    def ship(self, shipment: Any) -> ItemResult:
+        """For "shipments": tell the channel the parcel left (its lines, units, carrier and
+        tracking), or, when ``shipment.remote_id`` is set, update that fulfillment's tracking.
+        Idempotent: a fulfillment the channel already has for this parcel (found by its
+        tracking number, or by lines left with nothing to fulfil) is answered, not made
+        again. ``ItemResult.sku`` is ``shipment.key``."""
+        raise NotImplementedError(f"{self.type} does not implement ship")
 
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Optional, for drift checks: what the channel shows now, by SKU (absent when the

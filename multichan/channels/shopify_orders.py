@@ -135,3 +135,90 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
         created_at=parse_time(node["createdAt"]), updated_at=parse_time(node["updatedAt"]),
         lines=out,
     )  # fmt: skip
+
+
+# --- shipments: fulfillments with tracking ------------------------------------------------------
+FULFILMENT_STATE = Doc(
+    "MultichanFulfilmentState",
+    """query MultichanFulfilmentState($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillments(first: 10) {
+      id trackingInfo(first: 3) { number }
+      fulfillmentLineItems(first: 10) { nodes { quantity lineItem { id } } }
+    }
+    fulfillmentOrders(first: 5) {
+      nodes { id status lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } } }
+    }
+  }
+}""",
+    1 + 10 * (1 + 3 + 2 + 10 * 2) + 2 + 5 * (1 + 2 + 50 * 2),  # under Shopify's 1,000 points
+)
+FULFILMENT_CREATE = Doc(
+    "MultichanFulfilmentCreate",
+    """mutation MultichanFulfilmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id }
+    userErrors { field message }
+  }
+}""",
+    10,
+)
+TRACKING_UPDATE = Doc(
+    "MultichanTrackingUpdate",
+    """mutation MultichanTrackingUpdate($id: ID!, $tracking: FulfillmentTrackingInput!) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $tracking,
+                                notifyCustomer: true) {
+    fulfillment { id }
+    userErrors { field message }
+  }
+}""",
+    10,
+)
+# carrier names as Shopify knows them (its tracking links); any other is sent as written,
+# which Shopify shows as text ("other"), with the URL given
+CARRIERS = {
+    "ups": "UPS", "usps": "USPS", "fedex": "FedEx", "dhl": "DHL Express",
+    "dhl express": "DHL Express", "dhl ecommerce": "DHL eCommerce", "royal mail": "Royal Mail",
+    "canada post": "Canada Post", "australia post": "Australia Post", "dpd": "DPD",
+    "gls": "GLS", "postnord": "PostNord Sweden", "la poste": "La Poste", "colissimo": "Colissimo",
+    "deutsche post": "Deutsche Post (DE)", "hermes": "Hermes", "evri": "Evri",
+    "poste italiane": "Poste Italiane", "correos": "Correos", "japan post": "Japan Post (EN)",
+}  # fmt: skip
+
+
+def tracking_input(carrier: str | None, number: str | None, url: str | None) -> dict[str, Any]:
+    """FulfillmentTrackingInput: the carrier as Shopify names it (unknown: as written)."""
+    company = CARRIERS.get((carrier or "").strip().lower(), carrier or None)
+    return {k: v for k, v in (("company", company), ("number", number), ("url", url)) if v}
+
+
+def fulfilment_lines(state: dict[str, Any], wanted: dict[str, int]) -> list[dict[str, Any]]:
+    """lineItemsByFulfillmentOrder for ``wanted`` units per order line id, from the order's
+    open fulfillment orders (each line at most its remainingQuantity); empty when nothing of
+    it is left to fulfil."""
+    groups = []
+    left = dict(wanted)
+    for fo in state["fulfillmentOrders"]["nodes"]:
+        if fo["status"] in ("CLOSED", "CANCELLED", "INCOMPLETE"):
+            continue
+        items = []
+        for item in fo["lineItems"]["nodes"]:
+            line_id = item["lineItem"]["id"]
+            take = min(left.get(line_id, 0), int(item["remainingQuantity"]))
+            if take > 0:
+                items.append({"id": item["id"], "quantity": take})
+                left[line_id] -= take
+        if items:
+            groups.append({"fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items})
+    return groups
+
+
+def fulfilled(state: dict[str, Any]) -> dict[str, int]:
+    """Units per order line id in the order's fulfillments so far."""
+    done: dict[str, int] = {}
+    for f in state["fulfillments"]:
+        for item in f["fulfillmentLineItems"]["nodes"]:
+            line_id = item["lineItem"]["id"]
+            done[line_id] = done.get(line_id, 0) + int(item["quantity"])
+    return done

@@ -48,6 +48,68 @@ orders_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     app.command("pull")(pull)
     app.add_typer(orders_app, name="orders")
+    app.command("ship")(ship)
+
+
+def ship(
+    channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel that sold it.")],
+    order: Annotated[str, typer.Argument(metavar="ORDER", help="Its number (#1001) or id.")],
+    carrier: Annotated[
+        str | None, typer.Option("--carrier", metavar="NAME", help="UPS, DHL, Royal Mail...")
+    ] = None,
+    tracking: Annotated[
+        str | None, typer.Option("--tracking", metavar="NUMBER", help="Tracking number.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL", help="Tracking page.")] = None,
+    line: Annotated[
+        list[str] | None,
+        typer.Option("--line", metavar="SKU:QTY", help="Ship only these units (repeatable)."),
+    ] = None,
+    shipment: Annotated[
+        str | None,
+        typer.Option(
+            "--shipment",
+            metavar="KEY",
+            help="Your id of the parcel (default: the tracking number).",
+        ),
+    ] = None,
+    shipped_at: Annotated[
+        str | None, typer.Option("--shipped-at", metavar="TIME", help="Default: now.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a shipment of an order (every unit left to ship by default); push or sync sends
+    it to the channel.
+
+    Its units leave stock at once. Recording the same parcel again changes nothing; tracking
+    given later for an order already shipped without it is added to that shipment."""
+    from multichan.orders.shipments import record_in
+
+    lines: dict[str, int] | None = None
+    for spec in line or []:
+        sku, sep, qty = spec.rpartition(":")
+        if not sep or not sku or not qty.strip().isdigit() or int(qty) <= 0:
+            raise UsageError(f"--line {spec!r}: write SKU:QTY, e.g. MUG-ENAMEL:2")
+        lines = lines or {}
+        lines[sku] = lines.get(sku, 0) + int(qty)
+    done = record_in(
+        output.workspace(), channel, order, carrier=carrier, tracking_number=tracking,
+        tracking_url=url, lines=lines, shipped_at=when(shipped_at, "--shipped-at"),
+        key=shipment,
+    )  # fmt: skip
+    if json_out:
+        output.print_json({"exit_code": OK, **done.as_dict()})
+        return
+    parcel = done.shipment
+    units = ", ".join(f"{x.sku or x.channel_sku} x{x.quantity}" for x in parcel.lines)
+    said = {"recorded": "recorded", "tracking": "tracking added to",
+            "unchanged": "already recorded:"}[done.status]  # fmt: skip
+    output.out(
+        f"{said} shipment {parcel.key} of {channel} order {parcel.number}: {units}"
+        + (f", {parcel.carrier or 'carrier not given'} {parcel.tracking_number}"
+           if parcel.tracking_number else ", no tracking yet")
+        + ("" if done.status == "unchanged" else "; push or sync sends it")
+    )  # fmt: skip
 
 
 def when(text: str | None, option: str) -> datetime | None:

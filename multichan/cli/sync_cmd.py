@@ -30,6 +30,7 @@ class Only(StrEnum):
     listings = "listings"
     prices = "prices"
     quantities = "quantities"
+    shipments = "shipments"
 
 
 def register(app: typer.Typer) -> None:
@@ -120,6 +121,14 @@ def print_push(results: list[Any]) -> None:
         if r.status in ("refused", "failed", "exhausted"):
             output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
         c = r.counts
+        if r.shipments and r.shipments.get("due"):
+            output.out(f"{r.channel}: {len(r.shipments['due'])} shipment(s) to send")
+        elif r.shipments and (r.shipments["sent"] or r.shipments["rejected"]
+                              or r.shipments["failed"]):  # fmt: skip
+            output.out(
+                f"{r.channel}: {r.shipments['sent']} shipment(s) sent, "
+                f"{len(r.shipments['rejected']) + len(r.shipments['failed'])} not sent"
+            )
         deferred = f", {c['deferred']} deferred" if c.get("deferred") else ""
         output.out(
             f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected{deferred}, "
@@ -157,6 +166,10 @@ def status(
         for item in row["problems"]:
             output.out(escape(f"  {item['status']} {item['sku']} ({item['kind']}): "
                               f"{item['message'] or ''}"))  # fmt: skip
+        for parcel in row["shipments"]:
+            state = "not sent yet" if parcel["status"] == "pending" else parcel["status"]
+            output.out(escape(f"  {state} shipment {parcel['shipment']} of order "
+                              f"{parcel['order']}: {parcel['last_error'] or ''}"))  # fmt: skip
         more = row["problem_count"] - len(row["problems"])
         if more > 0:
             output.out(f"  ... and {more} more (multichan status {row['channel']} --json)")

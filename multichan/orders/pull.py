@@ -227,41 +227,11 @@ class _Puller:
 
     # --- stock --------------------------------------------------------------------------------
     def apply(self, order_id: str, line_id: str, status: str, number: str) -> None:
-        """Move the difference between what the line should hold now and what was applied."""
-        conn = self.db.conn
-        row = conn.execute(
-            "SELECT sku, location, unshipped, shipped, returned, refunded, committed_applied,"
-            " consumed_applied FROM order_lines WHERE channel = ? AND order_id = ? AND"
-            " line_id = ?",
-            [self.name, order_id, line_id],
-        ).fetchone()
-        sku, location, unshipped, shipped, returned, refunded, committed, consumed = row
-        if sku is None:
-            return
-        back = returned + (refunded if self.restock_refunds else 0)
-        want_committed = max(unshipped, 0) if status in HOLDING else 0
-        want_consumed = shipped - back  # below 0: a return order's lines bring units back
-        d_committed, d_consumed = want_committed - committed, want_consumed - consumed
-        if not d_committed and not d_consumed:
-            return
-        if d_consumed > 0:
-            reason = "ship"
-        elif d_consumed < 0:
-            reason = "restock"
-        else:
-            reason = "order" if d_committed > 0 else "cancel"
-        ledger.move(
-            self.db, sku, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
-            channel=self.name, order_id=order_id, line_id=line_id,
-            note=f"{self.name} order {number} ({status})",
-        )  # fmt: skip
-        conn.execute(
-            "UPDATE order_lines SET committed_applied = ?, consumed_applied = ? WHERE channel = ?"
-            " AND order_id = ? AND line_id = ?",
-            [want_committed, want_consumed, self.name, order_id, line_id],
-        )
-        self.result.moves += 1
-        self.touched.add((sku, location))
+        moved = apply_line(self.db, self.name, order_id, line_id, status, number,
+                           self.restock_refunds)  # fmt: skip
+        if moved:
+            self.result.moves += 1
+            self.touched.add(moved)
 
     def oversold(self) -> list[dict[str, Any]]:
         """The SKUs this pull moved whose available units are below zero, with the orders that
@@ -284,6 +254,70 @@ class _Puller:
                           "committed": committed, "available": on_hand - committed,
                           "orders": orders})  # fmt: skip
         return found
+
+
+def line_targets(
+    unshipped: int, shipped: int, shipped_here: int, back: int, status: str
+) -> tuple[int, int]:
+    """What a line should hold now: (units committed, units taken off the shelf), from what
+    the channel reports (``unshipped``, ``shipped``, ``back`` restocked) and the units
+    multichan recorded as shipped itself (``shipped_here``), which leave the shelf before the
+    channel hears of them; the channel's own count wins once it has caught up."""
+    ahead = min(max(shipped_here - shipped, 0), max(unshipped, 0))  # shipped, not reported yet
+    committed = max(unshipped - ahead, 0) if status in HOLDING else 0
+    return committed, shipped + ahead - back  # below 0: a return order brings units back
+
+
+def shipped_here(db: sqlite_utils.Database, channel: str, order_id: str, line_id: str) -> int:
+    """Units of the line in shipments multichan recorded (``multichan ship``)."""
+    row = db.conn.execute(
+        "SELECT coalesce(sum(sl.quantity), 0) FROM shipment_lines sl JOIN shipments s ON"
+        " s.id = sl.shipment_id WHERE s.channel = ? AND s.order_id = ? AND sl.line_id = ?"
+        " AND s.source = 'multichan'",
+        [channel, order_id, line_id],
+    ).fetchone()
+    return int(row[0])
+
+
+def apply_line(
+    db: sqlite_utils.Database, channel: str, order_id: str, line_id: str, status: str,
+    number: str, restock_refunds: bool,
+) -> tuple[str, str] | None:  # fmt: skip
+    """Move the difference between what the line should hold now (``line_targets``) and what
+    was applied; returns the (SKU, location) it moved, or None. In the caller's transaction."""
+    conn = db.conn
+    row = conn.execute(
+        "SELECT sku, location, unshipped, shipped, returned, refunded, committed_applied,"
+        " consumed_applied FROM order_lines WHERE channel = ? AND order_id = ? AND"
+        " line_id = ?",
+        [channel, order_id, line_id],
+    ).fetchone()
+    sku, location, unshipped, shipped, returned, refunded, committed, consumed = row
+    if sku is None:
+        return None
+    back = returned + (refunded if restock_refunds else 0)
+    here = shipped_here(db, channel, order_id, line_id)
+    want_committed, want_consumed = line_targets(unshipped, shipped, here, back, status)
+    d_committed, d_consumed = want_committed - committed, want_consumed - consumed
+    if not d_committed and not d_consumed:
+        return None
+    if d_consumed > 0:
+        reason = "ship"
+    elif d_consumed < 0:
+        reason = "restock"
+    else:
+        reason = "order" if d_committed > 0 else "cancel"
+    ledger.move(
+        db, sku, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
+        channel=channel, order_id=order_id, line_id=line_id,
+        note=f"{channel} order {number} ({status})",
+    )  # fmt: skip
+    conn.execute(
+        "UPDATE order_lines SET committed_applied = ?, consumed_applied = ? WHERE channel = ?"
+        " AND order_id = ? AND line_id = ?",
+        [want_committed, want_consumed, channel, order_id, line_id],
+    )
+    return sku, location
 
 
 def unknown_sku(line: OrderLine) -> str:

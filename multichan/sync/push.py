@@ -58,6 +58,7 @@ class PushResult:
     rejected: list[dict[str, str]] = field(default_factory=list)
     deferred: list[dict[str, str]] = field(default_factory=list)  # stale counts, sent later
     notes: list[str] = field(default_factory=list)
+    shipments: dict[str, Any] | None = None  # orders.shipments.SendResult, or what is due
     sleeps: list[float] = field(default_factory=list)
     message: str | None = None
     exit_code: int = errors.OK
@@ -68,6 +69,7 @@ class PushResult:
         return {
             "channel": self.channel, "status": self.status, "counts": self.counts,
             "rejected": self.rejected, "deferred": self.deferred, "notes": self.notes,
+            "shipments": self.shipments,
             "sleeps": self.sleeps, "message": self.message,
             "exit_code": self.exit_code,
             "plan": self.plan.as_dict() if self.plan is not None else None,

@@ -100,33 +100,77 @@ def _push_one(
     pacing: Pacing | None, session: Any,
 ) -> PushResult:  # fmt: skip
     from multichan.channels import registry
+    from multichan.sync.pacing import PacedSession, TokenBucket
     from multichan.sync.plan import make_plan
 
     try:
         channel = registry.create(cfg, config.path.name, session=session)
     except MultichanError as exc:  # this channel's settings or plugin
         return PushResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
-    kinds = kinds_for(channel, only)
-    plan = make_plan(db, cfg, config, kinds)
-    why = None if force else refusal(
-        plan, Decimal(cfg.max_delist_percent), Decimal(cfg.max_price_change_percent)
-    )  # fmt: skip
-    if why:
-        return PushResult(cfg.name, "refused", message=why, exit_code=errors.REJECTED, plan=plan)
-    if dry_run:
-        return PushResult(cfg.name, "dry-run", plan=plan)
     channel.tokens = CatalogTokens(db)
-    return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+    ships = "shipments" in channel.supports and only in (None, "shipments")
+    if only == "shipments":
+        result = PushResult(cfg.name, "dry-run" if dry_run else "ok")
+        pacing = pacing or Pacing()
+        bucket = TokenBucket(configured_rate(cfg, channel) or channel.rate_limit, pacing.clock,
+                             pacing.sleep)  # fmt: skip
+        channel.session = PacedSession(channel.session, bucket, result.counts)
+        channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
+    else:
+        kinds = kinds_for(channel, only)
+        plan = make_plan(db, cfg, config, kinds)
+        why = None if force else refusal(
+            plan, Decimal(cfg.max_delist_percent), Decimal(cfg.max_price_change_percent)
+        )  # fmt: skip
+        if why:
+            result = PushResult(cfg.name, "refused", message=why, exit_code=errors.REJECTED,
+                                plan=plan)  # fmt: skip
+        elif dry_run:
+            result = PushResult(cfg.name, "dry-run", plan=plan)
+        else:
+            result = push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+    if ships and result.status not in ("failed", "exhausted"):
+        _ship(db, channel, result, dry_run)
+    return result
+
+
+def _ship(db: Any, channel: Channel, result: PushResult, dry_run: bool) -> None:
+    """Send the channel's due shipments (a refused plan holds back listings, not parcels);
+    on a dry run, list them."""
+    from multichan.orders import shipments
+
+    if dry_run:
+        result.shipments = {"due": [s.as_dict() for s in shipments.due(db, channel.name)]}
+        return
+    sent = shipments.send_due(db, channel)
+    result.shipments = sent.as_dict()
+    for item in sent.rejected + sent.failed:
+        result.rejected.append({"sku": f"{item['order']} {item['shipment']}",
+                                "kind": "shipments", "message": item["message"]})  # fmt: skip
+    result.exit_code = worst([result.exit_code, sent.exit_code])
+    if sent.exit_code != errors.OK and result.status == "ok":
+        result.status = "rejected" if sent.exit_code == errors.REJECTED else "failed"
+        result.message = result.message or (
+            f"{len(sent.rejected) + len(sent.failed)} shipment(s) not sent to {channel.name}"
+        )
 
 
 def status_all(ws: Any, channel: str | None = None) -> list[dict[str, Any]]:
     """``state.summary`` of every channel, or of ``channel``: a channel neither configured
     nor in the catalog's push history is a usage error (exit 2)."""
     from multichan.feeds.run import load_config
+    from multichan.orders.shipments import listing
 
     db = ws.db()
     try:
         rows = st.summary(db)
+        waiting: dict[str, list[dict[str, Any]]] = {}
+        for parcel in listing(db):  # shipments not sent yet, or refused
+            waiting.setdefault(parcel["channel"], []).append(parcel)
+        known = {r["channel"] for r in rows}
+        rows += [st.summary(db, name)[0] for name in sorted(set(waiting) - known)]
+        for row in rows:
+            row["shipments"] = waiting.get(row["channel"], [])
         if channel is None:
             return rows
         known = {r["channel"] for r in rows}
@@ -137,7 +181,9 @@ def status_all(ws: Any, channel: str | None = None) -> list[dict[str, Any]]:
                 f"no channel {channel!r} in channels.yaml or the push history"
                 + errors.did_you_mean(channel, sorted(known))
             )
-        return [r for r in rows if r["channel"] == channel] or st.summary(db, channel)
+        return [r for r in rows if r["channel"] == channel] or [
+            {**st.summary(db, channel)[0], "shipments": []}
+        ]
     finally:
         db.close()
 

@@ -156,6 +156,7 @@ class Fulfillment:
     name: str
     created_at: datetime
     lines: list[tuple[str, Line, int]]  # (FulfillmentLineItem id, line, quantity)
+    tracking: list[Row] = field(default_factory=list)  # {company, number, url}
 
 
 @dataclass
@@ -299,9 +300,12 @@ class Orders:
             line.removed += line.current - quantity
         self._stamp(order)
 
-    def fulfill(self, order_id: str, lines: Mapping[str, int] | None = None) -> str:
+    def fulfill(
+        self, order_id: str, lines: Mapping[str, int] | None = None,
+        tracking: Row | None = None,
+    ) -> str:  # fmt: skip
         """One fulfillment (status SUCCESS) of ``{sku: units}``, by default of every
-        unfulfilled unit; returns its gid."""
+        unfulfilled unit, with ``tracking`` ({company, number, url}); returns its gid."""
         order = self._open(order_id)
         wanted = {x.sku: x.unfulfilled for x in order.lines if x.unfulfilled}
         wanted = dict(lines) if lines is not None else wanted
@@ -317,7 +321,8 @@ class Orders:
             raise ValueError(f"order {order.name} has nothing to fulfil")
         at = self._stamp(order)
         name = f"{order.name}.{len(order.fulfillments) + 1}"
-        fulfillment = Fulfillment(self.catalog.gid("Fulfillment"), name, at, [])
+        fulfillment = Fulfillment(self.catalog.gid("Fulfillment"), name, at, [],
+                                  [tracking] if tracking else [])  # fmt: skip
         for line, units in parts:
             line.fulfilled += units
             fulfillment.lines.append((self.catalog.gid("FulfillmentLineItem"), line, units))
@@ -452,6 +457,78 @@ class Orders:
         return {
             "orders": lambda info, **a: self._search(**a),
             "order": lambda info, id: self._view(self.by_id[id]) if id in self.by_id else None,
+            "fulfillmentCreate": lambda info, fulfillment, message=None: self._create(
+                fulfillment),
+            "fulfillmentTrackingInfoUpdate": lambda info, **a: self._tracking_update(**a),
+        }  # fmt: skip
+
+    def _create(self, data: Row) -> Row:
+        """fulfillmentCreate: the units of fulfillment order lines (each at most its
+        remainingQuantity; every line of the order's one fulfillment order when none are
+        named), with tracking info. userErrors as Shopify words them; all or nothing."""
+
+        def refused(message: str, field: list[str] | None = None) -> Row:
+            return {"fulfillment": None, "userErrors": [{"field": field, "message": message}]}
+
+        groups = data["lineItemsByFulfillmentOrder"]
+        by_fo = {o.fulfillment_order_id: o for o in self.by_id.values()}
+        parts: list[tuple[Order, Line, int]] = []
+        for i, group in enumerate(groups):
+            order = by_fo.get(group["fulfillmentOrderId"])
+            if order is None:
+                return refused(
+                    "Fulfillment order does not exist.",
+                    ["fulfillment", "lineItemsByFulfillmentOrder", str(i)],
+                )
+            if order.cancelled_at is not None or order.fulfillment_order_status == "CLOSED":
+                return refused("Fulfillment order is not in a fulfillable state.")
+            items = group.get("fulfillmentOrderLineItems")
+            if items is None:
+                items = [
+                    {"id": x.fulfillment_order_line_id, "quantity": x.unfulfilled}
+                    for x in order.lines
+                    if x.unfulfilled
+                ]
+            for item in items:
+                line = next(
+                    (x for x in order.lines if x.fulfillment_order_line_id == item["id"]), None
+                )
+                if line is None:
+                    return refused(f"Fulfillment order line item {item['id']} does not exist.")
+                if not 0 < item["quantity"] <= line.unfulfilled:
+                    return refused(
+                        f"Invalid fulfillment order line item quantity requested: "
+                        f"{item['quantity']} of {line.unfulfilled} remaining."
+                    )
+                parts.append((order, line, item["quantity"]))
+        if not parts or len({o.id for o, _, _ in parts}) != 1:
+            return refused("Line items must belong to fulfillment orders of one order.")
+        order = parts[0][0]
+        tracking = data.get("trackingInfo") or {}
+        fid = self.fulfill(
+            order.id,
+            {line.sku: units for _, line, units in parts},
+            {k: tracking.get(k) for k in ("company", "number", "url")}
+            if tracking.get("number") or tracking.get("company")
+            else None,
+        )
+        fulfillment = next(f for f in order.fulfillments if f.id == fid)
+        return {"fulfillment": self._fulfillment_view(fulfillment), "userErrors": []}
+
+    def _tracking_update(
+        self, fulfillmentId: str, trackingInfoInput: Row, notifyCustomer: bool | None = None
+    ) -> Row:
+        for order in self.by_id.values():
+            for f in order.fulfillments:
+                if f.id == fulfillmentId:
+                    f.tracking = [
+                        {k: trackingInfoInput.get(k) for k in ("company", "number", "url")}
+                    ]
+                    self._stamp(order)
+                    return {"fulfillment": self._fulfillment_view(f), "userErrors": []}
+        return {
+            "fulfillment": None,
+            "userErrors": [{"field": ["fulfillmentId"], "message": "Fulfillment does not exist."}],
         }
 
     def _search(
@@ -609,6 +686,7 @@ class Orders:
             "createdAt": iso(f.created_at),
             "updatedAt": iso(f.created_at),
             "totalQuantity": sum(part[2] for part in f.lines),
+            "trackingInfo": lambda info, first=None: [dict(t) for t in f.tracking[:first]],
             "fulfillmentLineItems": lambda info, **a: positional(
                 f.lines, node, a, "fulfillment-lines"
             ),
