@@ -66,6 +66,7 @@ def _register() -> None:
         import_cmd,
         init_cmd,
         orders_cmd,
+        report_cmd,
         sync_cmd,
     )
 
@@ -76,6 +77,7 @@ def _register() -> None:
     channels_cmd.register(app)
     sync_cmd.register(app)
     orders_cmd.register(app)
+    report_cmd.register(app)
 
 
 _register()
