@@ -1,6 +1,9 @@
 """Catalog reads and writes: upsert imported products, look products up, change stock and price.
 
 Everything here takes an open ``sqlite_utils.Database`` and returns plain data; nothing prints.
+The upsert streams: it takes its items a batch at a time (one query per table to read a batch's
+SKUs, ``executemany`` to write them) inside one transaction, so memory stays flat and a failed
+or killed import leaves the catalog as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from multichan.catalog import ledger
+from multichan.catalog.schema import transaction
 from multichan.errors import NotFound, UsageError
 from multichan.money import normalize
 
@@ -24,6 +28,8 @@ PRODUCT_FIELDS = (
     "age_group", "options", "tags", "status",
 )  # fmt: skip
 DEFAULT_LOCATION = "default"
+BATCH = 500  # SKUs read and written together by upsert
+EXAMPLES = 1000  # SKUs an UpsertResult lists by name (added, changed); the rest are counted
 
 
 def now() -> str:
@@ -47,9 +53,24 @@ class ProductInput:
 
 @dataclass
 class UpsertResult:
-    added: list[str] = field(default_factory=list)
+    """What an upsert did: counts, and the first ``EXAMPLES`` SKUs added and changed (with the
+    names of the fields that changed), so a million-SKU import reports in flat memory."""
+
+    added: list[str] = field(default_factory=list)  # the first EXAMPLES added SKUs
     changed: dict[str, list[str]] = field(default_factory=dict)  # sku -> changed field names
     unchanged: int = 0
+    added_count: int = 0
+    changed_count: int = 0
+
+    def add(self, sku: str) -> None:
+        self.added_count += 1
+        if len(self.added) < EXAMPLES:
+            self.added.append(sku)
+
+    def change(self, sku: str, fields: list[str]) -> None:
+        self.changed_count += 1
+        if len(self.changed) < EXAMPLES:
+            self.changed[sku] = fields
 
 
 def _existing(db: sqlite_utils.Database, sku: str) -> tuple[dict | None, list[str], dict[str, int]]:
@@ -66,59 +87,131 @@ def _existing(db: sqlite_utils.Database, sku: str) -> tuple[dict | None, list[st
 
 
 def upsert(
-    db: sqlite_utils.Database, items: Iterable[ProductInput], *, dry_run: bool = False
+    db: sqlite_utils.Database,
+    items: Iterable[ProductInput],
+    *,
+    dry_run: bool = False,
+    batch: int = BATCH,
 ) -> UpsertResult:
     """Insert new SKUs and update changed ones; an unchanged SKU is not touched at all.
 
     Only the fields an item carries are compared and written: the others keep their stored
     values. Idempotent: importing the same file twice changes nothing the second time.
+    ``items`` is read ``batch`` at a time, so it may be a generator of any length; everything
+    is one transaction (a savepoint of the caller's, when one is open), also when ``items``
+    raises part way: then nothing was written.
     """
     result = UpsertResult()
-    conn = db.conn
-    with conn:
-        for item in items:
-            fields = {k: v for k, v in item.fields.items() if k in PRODUCT_FIELDS}
-            current, images, stock = _existing(db, item.sku)
-            if current is None:
-                result.added.append(item.sku)
-                changed_fields: list[str] = []
-            else:
-                changed_fields = [k for k, v in fields.items() if current.get(k) != v]
-                if item.images is not None and item.images != images:
-                    changed_fields.append("images")
-                changed_fields += [
-                    f"quantity:{loc}" for loc, qty in item.stock.items() if stock.get(loc) != qty
-                ]
-                if changed_fields:
-                    result.changed[item.sku] = changed_fields
-                else:
-                    result.unchanged += 1
-                    continue
-            if dry_run:
-                continue
-            stamp = now()
-            if current is None:
-                defaults = {k: v for k, v in item.defaults.items() if k in PRODUCT_FIELDS}
-                db.table("products").insert(
-                    {
-                        "sku": item.sku,
-                        **defaults,
-                        **fields,
-                        "created_at": stamp,
-                        "updated_at": stamp,
-                    }
-                )
-            else:
-                db.table("products").update(item.sku, {**fields, "updated_at": stamp})
-            if item.images is not None and (current is None or item.images != images):
-                conn.execute("DELETE FROM images WHERE sku = ?", [item.sku])
-                conn.executemany(
-                    "INSERT INTO images (sku, position, url) VALUES (?, ?, ?)",
-                    [(item.sku, n, url) for n, url in enumerate(item.images, 1)],
-                )
-            for loc, qty in item.stock.items():
-                ledger.set_on_hand(db, item.sku, loc, qty, reason="import", at=stamp)
+    if dry_run:
+        for chunk in _batches(items, batch):
+            _upsert_batch(db, chunk, result, write=False)
+        return result
+    with transaction(db, "upsert"):
+        for chunk in _batches(items, batch):
+            _upsert_batch(db, chunk, result, write=True)
     return result
+
+
+def _batches(items: Iterable[ProductInput], size: int) -> Iterator[list[ProductInput]]:
+    """``items`` in lists of up to ``size``; a SKU seen again starts a new list, so it is
+    compared with what its earlier item wrote."""
+    chunk: dict[str, ProductInput] = {}
+    for item in items:
+        if len(chunk) >= size or item.sku in chunk:
+            yield list(chunk.values())
+            chunk = {}
+        chunk[item.sku] = item
+    if chunk:
+        yield list(chunk.values())
+
+
+def _upsert_batch(
+    db: sqlite_utils.Database, chunk: list[ProductInput], result: UpsertResult, *, write: bool
+) -> None:
+    """Compare one batch of distinct SKUs with the catalog (three queries) and, when
+    ``write``, insert and update them with one ``executemany`` per statement shape."""
+    conn = db.conn
+    skus = [item.sku for item in chunk]
+    marks = ", ".join("?" * len(skus))
+    cursor = conn.execute(f"SELECT * FROM products WHERE sku IN ({marks})", skus)
+    columns = [d[0] for d in cursor.description]
+    key = columns.index("sku")
+    current = {row[key]: dict(zip(columns, row, strict=True)) for row in cursor}
+    known = [item.sku for item in chunk if item.sku in current]
+    images: dict[str, list[str]] = {}
+    stock: dict[str, dict[str, int]] = {}
+    if known and any(item.images is not None for item in chunk):
+        for sku, url in conn.execute(
+            f"SELECT sku, url FROM images WHERE sku IN ({', '.join('?' * len(known))}) "
+            "ORDER BY sku, position",
+            known,
+        ):
+            images.setdefault(sku, []).append(url)
+    if known and any(item.stock for item in chunk):
+        for sku, location, quantity in conn.execute(
+            f"SELECT sku, location, quantity FROM stock WHERE sku IN "
+            f"({', '.join('?' * len(known))})",
+            known,
+        ):
+            stock.setdefault(sku, {})[location] = quantity
+
+    inserts: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    new_images: list[tuple[str, int, str]] = []
+    replaced: list[tuple[str]] = []
+    counts: list[tuple[str, str, int]] = []
+    stamp = now()
+    for item in chunk:
+        sku = item.sku
+        fields = {k: v for k, v in item.fields.items() if k in PRODUCT_FIELDS}
+        row = current.get(sku)
+        if row is None:
+            result.add(sku)
+            if not write:
+                continue
+            values = {k: v for k, v in item.defaults.items() if k in PRODUCT_FIELDS} | fields
+            inserts.setdefault(tuple(values), []).append((sku, *values.values(), stamp, stamp))
+            stored_stock: dict[str, int] = {}
+            images_changed = bool(item.images)
+        else:
+            changed = [k for k, v in fields.items() if row.get(k) != v]
+            images_changed = item.images is not None and item.images != images.get(sku, [])
+            if images_changed:
+                changed.append("images")
+            stored_stock = stock.get(sku, {})
+            changed += [
+                f"quantity:{loc}" for loc, qty in item.stock.items() if stored_stock.get(loc) != qty
+            ]
+            if not changed:
+                result.unchanged += 1
+                continue
+            result.change(sku, changed)
+            if not write:
+                continue
+            updates.setdefault(tuple(fields), []).append((*fields.values(), stamp, sku))
+            if images_changed:
+                replaced.append((sku,))
+        if images_changed and item.images:
+            new_images += [(sku, n, url) for n, url in enumerate(item.images, 1)]
+        counts += [
+            (sku, loc, qty) for loc, qty in item.stock.items() if stored_stock.get(loc) != qty
+        ]
+    if not write:
+        return
+
+    for names, rows in inserts.items():
+        cols = ", ".join(f'"{name}"' for name in ("sku", *names, "created_at", "updated_at"))
+        marks = ", ".join("?" * (len(names) + 3))
+        conn.executemany(f"INSERT INTO products ({cols}) VALUES ({marks})", rows)
+    for names, rows in updates.items():
+        sets = ", ".join(f'"{name}" = ?' for name in (*names, "updated_at"))
+        conn.executemany(f"UPDATE products SET {sets} WHERE sku = ?", rows)
+    if replaced:
+        conn.executemany("DELETE FROM images WHERE sku = ?", replaced)
+    if new_images:
+        conn.executemany("INSERT INTO images (sku, position, url) VALUES (?, ?, ?)", new_images)
+    for sku, location, quantity in counts:
+        ledger.set_on_hand(db, sku, location, quantity, reason="import", at=stamp)
 
 
 def ensure_location(db: sqlite_utils.Database, code: str, name: str | None = None) -> None:

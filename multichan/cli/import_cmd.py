@@ -1,15 +1,19 @@
 """`multichan import shopify|woocommerce|csv FILE`: fill the catalog from an existing export.
 
 Prints the rejected rows (stderr), on dry run each SKU that would be added or changed with the
-fields that would change, the catalog fields the file has no column for (left alone), and the
-counts.
+fields that would change (the first ``store.EXAMPLES`` of each, then how many more), the catalog
+fields the file has no column for (left alone), and the counts. ``--json`` lists every rejected
+row (streamed from the importer's spool: a million of them print in flat memory); ``added_skus``
+and ``changes`` list the first ``store.EXAMPLES`` SKUs, ``added`` and ``changed`` count them all.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,14 +66,14 @@ def register(app: typer.Typer) -> None:
         parsed, up = outcome.parsed, outcome.upserted
         summary = {
             "file": str(file), "format": fmt.value, "dry_run": dry_run,
-            "added": len(up.added), "changed": len(up.changed), "unchanged": up.unchanged,
-            "rejected": [r.as_dict() for r in parsed.rejected], "warnings": parsed.warnings,
+            "added": up.added_count, "changed": up.changed_count, "unchanged": up.unchanged,
+            "rejected": parsed.rejected, "warnings": parsed.warnings,
             "changes": up.changed if dry_run else {},
             "added_skus": up.added if dry_run else [],
             "left_alone": parsed.absent,
         }  # fmt: skip
         if json_out:
-            output.print_json(summary)
+            _print_json(summary)
         else:
             for warning in parsed.warnings:
                 output.warn(warning)
@@ -82,12 +86,16 @@ def register(app: typer.Typer) -> None:
             if dry_run:
                 for sku in up.added:
                     output.out(escape(f"+ {sku}"))
+                if up.added_count > len(up.added):
+                    output.out(f"+ ... and {up.added_count - len(up.added)} more")
                 for sku, fields in up.changed.items():
                     output.out(escape(f"~ {sku}: {', '.join(fields)}"))
+                if up.changed_count > len(up.changed):
+                    output.out(f"~ ... and {up.changed_count - len(up.changed)} more")
             if parsed.absent:
                 output.out(escape(f"left alone (not in this file): {', '.join(parsed.absent)}"))
             output.out(
-                f"{len(up.added)} added, {len(up.changed)} changed, {up.unchanged} "
+                f"{up.added_count} added, {up.changed_count} changed, {up.unchanged} "
                 f"unchanged, {len(parsed.rejected)} rejected ({verb} written)".replace(
                     "(were written)", ""
                 ).strip()
@@ -97,6 +105,27 @@ def register(app: typer.Typer) -> None:
                 f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
                 "the other rows were imported" + (" (dry run)" if dry_run else "")
             )
+
+
+def _print_json(summary: dict[str, Any]) -> None:
+    """``summary`` as ``output.print_json`` writes it, its ``rejected`` rows streamed one at
+    a time rather than built into one string."""
+    output.STATE.json_written = True
+    write = sys.stdout.write
+    write("{")
+    for n, (key, value) in enumerate(summary.items()):
+        write(("," if n else "") + f"\n  {json.dumps(key)}: ")
+        if key != "rejected":
+            text = json.dumps(value, ensure_ascii=False, indent=2)
+            write(text.replace("\n", "\n  "))
+            continue
+        first = True
+        for r in value:
+            write(("[" if first else ",") + "\n    ")
+            write(json.dumps(r.as_dict(), ensure_ascii=False, indent=2).replace("\n", "\n    "))
+            first = False
+        write("[]" if first else "\n  ]")
+    write("\n}\n")
 
 
 def _shown(sku: str) -> str:

@@ -1,13 +1,17 @@
 """Importers: turn a seller's existing export (Shopify, WooCommerce, generic CSV) into catalog rows.
 
 Each format module exposes ``parse(path, currency) -> ParseResult`` and ``SOURCES`` (which
-catalog field comes from which of its columns); ``parse`` here runs the module, then leaves alone
-the fields whose columns the file lacks (``base.leave_alone``); ``run`` parses then upserts.
+catalog field comes from which of its columns); ``stream`` here runs the module, then leaves alone
+the fields whose columns the file lacks (``base.leave_alone``); ``parse`` does the same and reads
+every item into a list (small files, tests); ``run`` streams the items into the upsert, which
+takes them in batches in one transaction: memory stays flat however long the file, and an
+import that fails or is killed part way leaves the catalog as it was.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import sqlite_utils
 
 from multichan.catalog.importers import base
 from multichan.catalog.importers.base import ParseResult
-from multichan.catalog.store import UpsertResult, upsert
+from multichan.catalog.store import ProductInput, UpsertResult, upsert
 
 FORMATS = {
     "shopify": "multichan.catalog.importers.shopify",
@@ -30,14 +34,23 @@ class ImportOutcome:
     upserted: UpsertResult
 
 
-def parse(fmt: str, path: Path, currency: str | None = None) -> ParseResult:
-    """Parse ``path`` as ``fmt``; each item carries only the fields the file has columns for.
+def stream(fmt: str, path: Path, currency: str | None = None) -> ParseResult:
+    """Open ``path`` as ``fmt``: the header is read and checked now, the items are a generator
+    (each carries only the fields the file has columns for); ``rejected`` and ``warnings`` are
+    complete once it is exhausted.
 
     ``currency`` names the file's currency in messages (a price with too many decimals).
     """
     module = importlib.import_module(FORMATS[fmt])
     result: ParseResult = module.parse(path, currency)
     base.leave_alone(result, module.SOURCES)
+    return result
+
+
+def parse(fmt: str, path: Path, currency: str | None = None) -> ParseResult:
+    """``stream``, with every item read into a list."""
+    result = stream(fmt, path, currency)
+    result.items = list(result.items)
     return result
 
 
@@ -50,7 +63,8 @@ def run(
     currency: str | None = None,
     default_currency: str | None = None,
 ) -> ImportOutcome:
-    """Parse ``path`` as ``fmt`` and upsert its good rows (nothing is written on dry run).
+    """Stream ``path`` as ``fmt`` into the catalog: its good rows are upserted, in one
+    transaction (nothing is written on dry run, or when reading the file fails part way).
 
     ``currency`` (import --currency) is the currency of the file's prices, written to every
     row whose file says none (Shopify and WooCommerce exports never do). Without it, a file
@@ -59,17 +73,23 @@ def run(
     """
     given = currency.upper() if currency else None
     fallback = given or (default_currency.upper() if default_currency else None)
-    parsed = parse(fmt, path, fallback)
-    for item in parsed.items:
-        if item.fields.get("currency"):
-            continue
-        if given or "currency" in item.fields:
-            if fallback:
-                item.fields["currency"] = fallback
-            else:
-                item.fields.pop("currency", None)  # the schema's default, as before
-        elif fallback:
-            item.defaults["currency"] = fallback
+    parsed = stream(fmt, path, fallback)
+    parsed.items = _with_currency(parsed.items, given, fallback)
     if given and "currency" in parsed.absent:
         parsed.absent.remove("currency")
     return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))
+
+
+def _with_currency(
+    items: Iterable[ProductInput], given: str | None, fallback: str | None
+) -> Iterator[ProductInput]:
+    for item in items:
+        if not item.fields.get("currency"):
+            if given or "currency" in item.fields:
+                if fallback:
+                    item.fields["currency"] = fallback
+                else:
+                    item.fields.pop("currency", None)  # the schema's default, as before
+            elif fallback:
+                item.defaults["currency"] = fallback
+        yield item

@@ -3,6 +3,11 @@
 An importer turns a file into ``ProductInput`` items plus ``Rejection`` rows (file line, SKU,
 reason). A bad row is reported and skipped; the good rows still import.
 
+Imports stream: ``read_csv`` reads the file a record at a time, ``ParseResult.items`` may be a
+generator that the upsert consumes in batches (rejections and warnings are complete once it is
+exhausted), ``Rejections`` keeps the first rejections in memory and spools the rest to a
+temporary file, and ``SeenSkus`` finds a repeated SKU without holding every SKU in memory.
+
 Each importer declares ``SOURCES``: which catalog field it reads from which column(s) of its
 format (``images`` and ``quantity`` included). ``leave_alone`` drops from every item the fields
 whose columns are all missing from the file's header, so a partial file never clears what it
@@ -15,16 +20,18 @@ columns, where line breaks and tabs are text and stay.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import fnmatch
-import io
 import json
 import re
+import sqlite3
+import tempfile
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO
 
 from multichan.catalog.store import ProductInput
 from multichan.errors import InputError
@@ -60,10 +67,103 @@ class Rejection:
         return {"line": self.line, "sku": self.sku, "reason": self.reason}
 
 
+class Rejections:
+    """The rejected rows of one file, in file order: the first ``HEAD`` in memory, the others
+    spooled to a temporary file (a JSON line each), so a file of a million bad rows is still
+    reported row by row, in flat memory. Reads like a list: ``len``, iteration, indexing."""
+
+    HEAD = 1000
+
+    def __init__(self, rows: Iterable[Rejection] = ()) -> None:
+        self._head: list[Rejection] = []
+        self._spool: IO[str] | None = None
+        self._count = 0
+        for row in rows:
+            self.append(row)
+
+    def append(self, row: Rejection) -> None:
+        self._count += 1
+        if len(self._head) < self.HEAD:
+            self._head.append(row)
+            return
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (__del__)
+        self._spool.write(json.dumps([row.line, row.sku, row.reason], ensure_ascii=False) + "\n")
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Rejection]:
+        yield from self._head[:]
+        spool = self._spool
+        if spool is None:
+            return
+        spool.flush()
+        spool.seek(0)
+        try:
+            for text in spool:
+                line, sku, reason = json.loads(text)
+                yield Rejection(line, sku, reason)
+        finally:
+            spool.seek(0, 2)  # later rows append at the end
+
+    def __getitem__(self, index: int) -> Rejection:
+        if -self._count <= index < 0:
+            index += self._count
+        if 0 <= index < len(self._head):
+            return self._head[index]
+        for n, row in enumerate(self):
+            if n == index:
+                return row
+        raise IndexError(index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Rejections | list | tuple):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Rejections({self._count} rows)"
+
+    def __del__(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+class SeenSkus:
+    """The SKUs met so far in one file, to reject a repeated one. Kept in a private temporary
+    SQLite database (on disk, deleted when closed, a small page cache), not a Python set: a
+    million SKUs cost a few MB of memory, not a hundred."""
+
+    def __init__(self) -> None:
+        self._conn = sqlite3.connect("", isolation_level=None)  # "": a private temp database
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -4000"):
+            self._conn.execute(f"PRAGMA {pragma}")
+        self._conn.execute("CREATE TABLE seen (sku TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._conn.execute("BEGIN")
+
+    def add(self, sku: str) -> bool:
+        """Record ``sku``; True when it is new, False when the file had it already."""
+        cursor = self._conn.execute("INSERT OR IGNORE INTO seen (sku) VALUES (?)", (sku,))
+        return cursor.rowcount == 1
+
+    def __contains__(self, sku: object) -> bool:
+        found = self._conn.execute("SELECT 1 FROM seen WHERE sku = ?", (sku,)).fetchone()
+        return found is not None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 @dataclass
 class ParseResult:
-    items: list[ProductInput] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
+    """What an importer read. ``items`` may be a generator (the upsert consumes it in
+    batches): ``rejected`` and ``warnings`` are complete once it is exhausted."""
+
+    items: Iterable[ProductInput] = field(default_factory=list)
+    rejected: Rejections = field(default_factory=Rejections)
     warnings: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # the header, in the importer's names
     absent: list[str] = field(default_factory=list)  # catalog fields the file does not carry
@@ -81,37 +181,69 @@ def leave_alone(result: ParseResult, sources: Sources) -> None:
         return column in header
 
     result.absent = [name for name, cols in sources.items() if not any(map(carried, cols))]
-    if not result.absent:
-        return
-    for item in result.items:
-        for name in result.absent:
+    if result.absent:
+        result.items = _without(result.items, tuple(result.absent))
+
+
+def _without(items: Iterable[ProductInput], absent: tuple[str, ...]) -> Iterator[ProductInput]:
+    """``items`` as they are read, without the fields named in ``absent``."""
+    no_images, no_stock = "images" in absent, "quantity" in absent
+    for item in items:
+        for name in absent:
             item.fields.pop(name, None)
-        if "images" in result.absent:
+        if no_images:
             item.images = None
-        if "quantity" in result.absent:
+        if no_stock:
             item.stock = {}
+        yield item
 
 
 class RowError(ValueError):
     """One row is unusable; the message is the reason shown to the seller."""
 
 
-def read_text(path: Path) -> str:
-    """The file's text: UTF-8 with or without BOM, or a clear InputError."""
+def open_text(path: Path) -> TextIO:
+    """The file opened for reading as UTF-8 text (with or without BOM), or a clear InputError
+    for a file that cannot be read or is UTF-16. Bytes that are not UTF-8 raise
+    UnicodeDecodeError as they are read: ``not_utf8`` turns that into the InputError."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as raw:
+            start = raw.read(2)
+        fh = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    if raw.startswith(b"\xff\xfe") or raw.startswith(b"\xfe\xff"):
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        fh.close()
         raise InputError(f"{path} is UTF-16; save it as UTF-8 CSV and import again")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path} is not UTF-8 (invalid byte at line {line}); "
-            "save it as 'CSV UTF-8' and import again"
-        ) from None
+    return fh
+
+
+def not_utf8(path: Path) -> InputError:
+    """The error for a file that is not UTF-8, naming the line of its first invalid byte
+    (found by reading the file again: only a failing import pays for it)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 16):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block[: exc.start].count(b"\n")
+                break
+            line += block.count(b"\n")
+    return InputError(
+        f"{path} is not UTF-8 (invalid byte at line {line}); "
+        "save it as 'CSV UTF-8' and import again"
+    )
+
+
+def _blank(fh: TextIO) -> bool:
+    """True when the file holds nothing but white space; rewinds it otherwise."""
+    while block := fh.read(1 << 16):
+        if block.strip():
+            fh.seek(0)
+            return False
+    return True
 
 
 def read_csv(
@@ -121,49 +253,92 @@ def read_csv(
     *,
     skus: Collection[str] = (),
     multiline: Collection[str] = (),
-) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """Header and an iterator of (first line number of the record, row dict).
+) -> tuple[list[str], Rows]:
+    """Header and an iterator of (first line number of the record, row dict), reading the file
+    a record at a time (memory does not grow with the file; the file closes when the iterator
+    is exhausted or dropped).
 
     Cells lose their control characters (``clean_text``), except in the columns named in
     ``skus`` (kept as typed, for ``check_sku``); ``multiline`` columns keep line breaks and
     tabs. Both name columns in lower case. Raises InputError when the header lacks the columns
-    that make the file ``kind``.
+    that make the file ``kind``; the iterator raises InputError on broken CSV or a byte that
+    is not UTF-8.
     """
-    text = read_text(path)
-    if not text.strip():
-        raise InputError(f"{path} is empty")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    fh = open_text(path)
     try:
+        if _blank(fh):
+            raise InputError(f"{path} is empty")
+        reader = csv.reader(fh)
         header = [h.strip() for h in next(reader)]
     except csv.Error as exc:
+        fh.close()
         raise InputError(f"{path} is not a CSV file: {exc}") from None
+    except UnicodeDecodeError:
+        fh.close()
+        raise not_utf8(path) from None
+    except BaseException:
+        fh.close()
+        raise
     missing = sorted(required - set(header))
     if missing:
+        fh.close()
         raise InputError(f"{path} is not a {kind} file: missing column(s) {', '.join(missing)}")
 
-    raw = [h.lower() in skus for h in header]
-    multi = [h.lower() in multiline for h in header]
+    return header, Rows(path, fh, reader, header, skus, multiline)
 
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        line = reader.line_num + 1
+
+class Rows:
+    """The records of an open CSV file after its header, as (first line number, row dict);
+    closes the file when exhausted, closed, or dropped."""
+
+    def __init__(
+        self,
+        path: Path,
+        fh: TextIO,
+        reader: Any,  # the csv reader of fh, past the header
+        header: list[str],
+        skus: Collection[str],
+        multiline: Collection[str],
+    ) -> None:
+        self.path, self._fh, self._reader, self._header = path, fh, reader, header
+        self._raw = [h.lower() in skus for h in header]
+        self._multi = [h.lower() in multiline for h in header]
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        return self
+
+    def __next__(self) -> tuple[int, dict[str, str]]:
+        reader, header, width = self._reader, self._header, len(self._header)
         while True:
+            line = reader.line_num + 1
             try:
                 values = next(reader)
             except StopIteration:
-                return
+                self.close()
+                raise
             except csv.Error as exc:
-                raise InputError(f"{path}:{line}: broken CSV: {exc}") from None
-            if any(v.strip() for v in values):
-                if not "".join(values).isprintable():  # one check for the usual clean row
-                    values = [
-                        v if v.isprintable() or n >= len(raw) or raw[n] else clean_text(v, multi[n])
-                        for n, v in enumerate(values)
-                    ]
-                padded = values + [""] * (len(header) - len(values))
-                yield line, dict(zip(header, padded, strict=False))
-            line = reader.line_num + 1
+                self.close()
+                raise InputError(f"{self.path}:{line}: broken CSV: {exc}") from None
+            except UnicodeDecodeError:
+                self.close()
+                raise not_utf8(self.path) from None
+            if not any(v.strip() for v in values):
+                continue
+            if not "".join(values).isprintable():  # one check for the usual clean row
+                raw, multi = self._raw, self._multi
+                values = [
+                    v if v.isprintable() or n >= width or raw[n] else clean_text(v, multi[n])
+                    for n, v in enumerate(values)
+                ]
+            if len(values) < width:
+                values += [""] * (width - len(values))
+            return line, dict(zip(header, values, strict=False))
 
-    return header, rows()
+    def close(self) -> None:
+        self._fh.close()
+
+    def __del__(self) -> None:
+        self._fh.close()
 
 
 def clean_text(text: str, multiline: bool = False) -> str:

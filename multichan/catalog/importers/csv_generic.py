@@ -12,12 +12,14 @@ an empty cell clears it (condition and status go back to new and active).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from multichan.catalog.importers import base
 from multichan.catalog.store import DEFAULT_LOCATION, ProductInput
 
 REQUIRED = {"sku", "title", "price"}
+TWICE = "SKU appears twice in this file; the first row was kept"
 TEXT_COLUMNS = (
     "description", "brand", "mpn", "currency", "link", "product_type", "google_product_category",
     "item_group_id", "color", "size", "material", "pattern", "gender", "age_group", "tags",
@@ -32,25 +34,46 @@ SOURCES: base.Sources = {
 
 
 def parse(path: Path, currency: str | None = None) -> base.ParseResult:
+    """The file's header now; its items as a generator, read a row at a time (rejections are
+    added as it runs)."""
     header, rows = base.read_csv(
         path, REQUIRED, "generic multichan CSV", skus={"sku"}, multiline={"description"}
     )
     stock_columns = {h: h.split(":", 1)[1].strip() for h in header if h.startswith("quantity:")}
     result = base.ParseResult(columns=header)
-    seen: set[str] = set()
-    for line, row in rows:
-        sku = row["sku"].strip()
-        try:
-            if not sku:
-                raise base.RowError("sku is empty")
-            base.check_sku(sku)
-            if sku in seen:
-                raise base.RowError("SKU appears twice in this file; the first row was kept")
-            result.items.append(_item(sku, row, stock_columns, currency))
-            seen.add(sku)
-        except base.RowError as exc:
-            result.rejected.append(base.Rejection(line, sku, str(exc)))
+    result.items = _items(rows, stock_columns, currency, result.rejected)
     return result
+
+
+def _items(
+    rows: base.Rows,
+    stock_columns: dict[str, str],
+    currency: str | None,
+    rejected: base.Rejections,
+) -> Iterator[ProductInput]:
+    seen = base.SeenSkus()
+    try:
+        for line, row in rows:
+            sku = row["sku"].strip()
+            try:
+                if not sku:
+                    raise base.RowError("sku is empty")
+                base.check_sku(sku)
+                try:
+                    item = _item(sku, row, stock_columns, currency)
+                except base.RowError:
+                    if sku in seen:
+                        raise base.RowError(TWICE) from None
+                    raise
+                if not seen.add(sku):  # a SKU counts as seen once a row of it was kept
+                    raise base.RowError(TWICE)
+            except base.RowError as exc:
+                rejected.append(base.Rejection(line, sku, str(exc)))
+                continue
+            yield item
+    finally:
+        seen.close()
+        rows.close()
 
 
 def _item(

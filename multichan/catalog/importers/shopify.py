@@ -15,7 +15,7 @@ product's Title.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -98,13 +98,30 @@ def parse(path: Path, currency: str | None = None) -> base.ParseResult:
     header, raw_rows = base.read_csv(
         path, set(), KIND, skus={"variant sku", "sku"}, multiline={"body (html)", "description"}
     )
-    names = _canonical(path, header)
+    try:
+        names = _canonical(path, header)
+    except InputError:
+        raw_rows.close()
+        raise
     locations = {h: h[len(LOCATION_PREFIX) :].strip() for h in header if _is_location(h)}
     columns = [*names.values(), *(f"Inventory Available: {loc}" for loc in locations.values())]
     has_options = any(c in OPTIONS for c in columns)
     result = base.ParseResult(columns=columns)
     products = _group(((line, _rename(row, names)) for line, row in raw_rows), result)
     variants = sorted((line, row, p) for p in products.values() for line, row in p.variants)
+    result.items = _items(variants, locations, has_options, currency, result)
+    return result
+
+
+def _items(
+    variants: list[tuple[int, dict[str, str], _Product]],
+    locations: dict[str, str],
+    has_options: bool,
+    currency: str | None,
+    result: base.ParseResult,
+) -> Iterator[ProductInput]:
+    """One item per variant, in file order, as the upsert asks for them (the rows are in
+    memory: a product's variants and images need not be contiguous in the file)."""
     seen: set[str] = set()
     for line, row, product in variants:
         sku = _get(row, "Variant SKU")
@@ -124,9 +141,8 @@ def parse(path: Path, currency: str | None = None) -> base.ParseResult:
             result.rejected.append(base.Rejection(line, sku, str(exc)))
             continue
         seen.add(sku)
-        result.items.append(item)
         result.warnings.extend(_barcode_warnings(line, sku, _get(row, "Variant Barcode")))
-    return result
+        yield item
 
 
 def _canonical(path: Path, header: list[str]) -> dict[str, str]:

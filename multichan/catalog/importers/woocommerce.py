@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -135,6 +136,20 @@ def parse(path: Path, currency: str | None = None) -> base.ParseResult:
         for key in keys:
             parents.setdefault(key, parent)
 
+    f.result.items = _items(records, first_line, parents, kinds, f)
+    return f.result
+
+
+def _items(
+    records: list[tuple[int, dict[str, str], str]],
+    first_line: dict[str, int],
+    parents: dict[str, _Parent | str],
+    kinds: dict[str, tuple[int, str]],
+    f: _File,
+) -> Iterator[ProductInput]:
+    """The SKUs of simple products and variations, in file order, as the upsert asks for them
+    (the rows are in memory: a variation may come before its parent); the warnings about
+    parents without variations and uncounted stock come once all are read."""
     uncounted: list[str] = []
     for line, row, kind in records:
         sku, name = cell(row, "SKU"), html.unescape(cell(row, "Name"))
@@ -160,7 +175,7 @@ def parse(path: Path, currency: str | None = None) -> base.ParseResult:
         except base.RowError as exc:
             f.result.rejected.append(base.Rejection(line, sku, str(exc)))
             continue
-        f.result.items.append(item)
+        yield item
 
     for key, parent in parents.items():
         if isinstance(parent, _Parent) and not parent.used and key == parent.group:
@@ -175,7 +190,6 @@ def parse(path: Path, currency: str | None = None) -> base.ParseResult:
             "their stock, or it is shared on the parent): no quantity was imported (new SKUs start "
             f"at 0; set one with 'multichan stock set SKU QTY'): {shown}"
         )
-    return f.result
 
 
 def cell(row: dict[str, str], column: str) -> str:
