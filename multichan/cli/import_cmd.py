@@ -18,20 +18,25 @@ from typing import Annotated, Any
 import typer
 
 from multichan.cli import output
-from multichan.errors import ItemsRejected
+from multichan.errors import ItemsRejected, UsageError
 
 
 class Format(StrEnum):
     shopify = "shopify"
     woocommerce = "woocommerce"
     csv = "csv"
+    shipments = "shipments"
 
 
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         fmt: Annotated[
-            Format, typer.Argument(metavar="FORMAT", help="shopify, woocommerce or csv.")
+            Format,
+            typer.Argument(
+                metavar="FORMAT",
+                help="shopify, woocommerce or csv (products), or shipments (parcels shipped).",
+            ),
         ],
         file: Annotated[Path, typer.Argument(help="The exported CSV file.")],
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, write nothing.")] = False,
@@ -46,8 +51,18 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Import products (upsert by SKU): Shopify or WooCommerce exports, or the generic CSV."""
+        """Import products (upsert by SKU): Shopify or WooCommerce exports, or the generic CSV.
+
+        `import shipments FILE.csv` records parcels shipped instead (columns channel, order,
+        sku, quantity, carrier, tracking_number, tracking_url, shipped_at); push or sync
+        sends them."""
         from rich.markup import escape
+
+        if fmt is Format.shipments:
+            if dry_run or currency:
+                raise UsageError("--dry-run and --currency are for product imports")
+            _shipments(file, json_out)
+            return
 
         from multichan.catalog.importers import run
         from multichan.config import shop_currency
@@ -105,6 +120,32 @@ def register(app: typer.Typer) -> None:
                 f"{len(parsed.rejected)} row(s) of {file.name} were rejected; "
                 "the other rows were imported" + (" (dry run)" if dry_run else "")
             )
+
+
+def _shipments(file: Path, json_out: bool) -> None:
+    """`import shipments`: each parcel recorded once; rows it cannot use named with their
+    line (exit 4)."""
+    from rich.markup import escape
+
+    from multichan.orders.shipments import import_file
+
+    done = import_file(output.workspace(), file)
+    if json_out:
+        output.print_json(done.as_dict())
+    else:
+        for r in done.rejected:
+            output.err("[red]rejected[/] " + escape(f"{file.name}:{r['line']} order "
+                                                    f"{r['order']}: {r['reason']}"))  # fmt: skip
+        for parcel in done.recorded:
+            units = ", ".join(f"{x['sku']} x{x['quantity']}" for x in parcel["lines"])
+            output.out(escape(f"+ {parcel['channel']} order {parcel['order']}: {units}"))
+        output.out(f"{len(done.recorded)} shipment(s) recorded, {done.unchanged} recorded "
+                   f"before, {len(done.rejected)} row(s) rejected")  # fmt: skip
+    if done.rejected:
+        raise ItemsRejected(
+            f"{len(done.rejected)} row(s) of {file.name} were rejected; the other shipments "
+            "were recorded"
+        )
 
 
 def _print_json(summary: dict[str, Any]) -> None:

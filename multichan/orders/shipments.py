@@ -329,3 +329,89 @@ def record_in(ws: Any, channel: str, order_ref: str, **shipment: Any) -> Recorde
             return record(db, cfg.name, order_ref, restock_refunds=restock, **shipment)
         finally:
             db.close()
+
+
+CSV_COLUMNS = ("channel", "order", "sku", "quantity", "carrier", "tracking_number",
+               "tracking_url", "shipped_at")  # fmt: skip
+
+
+@dataclass
+class Imported:
+    """What ``import_file`` did: parcels recorded, parcels recorded before (the same file
+    again), and the rows it could not use, each with its line."""
+
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {line, order, reason}
+
+    @property
+    def exit_code(self) -> int:
+        return errors.REJECTED if self.rejected else errors.OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"recorded": self.recorded, "unchanged": self.unchanged,
+                "rejected": self.rejected, "exit_code": self.exit_code}  # fmt: skip
+
+
+def import_file(ws: Any, path: Any) -> Imported:
+    """``multichan import shipments FILE.csv``: the columns ``CSV_COLUMNS`` (channel, order,
+    sku and quantity required), one row per SKU of a parcel; the rows of one order with the
+    same tracking number are one parcel. A parcel without tracking is keyed by its content,
+    so importing the same file again records nothing twice. A row that cannot be used is
+    reported with its line; the other parcels are recorded."""
+    import hashlib
+
+    from multichan.catalog.importers.base import read_csv
+    from multichan.feeds.run import load_config
+
+    _, rows = read_csv(path, {"channel", "order", "sku", "quantity"}, "shipments CSV")
+    result = Imported()
+    parcels: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for line, row in rows:
+        values = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+        problem = next((f"{k} is empty" for k in ("channel", "order", "sku", "quantity")
+                        if not values[k]), None)  # fmt: skip
+        if problem is None and not (values["quantity"].isdigit() and int(values["quantity"])):
+            problem = f"quantity {values['quantity']!r} is not a whole number above 0"
+        if problem is None and values["shipped_at"]:
+            try:
+                parse_time(values["shipped_at"])
+            except ValueError:
+                problem = f"shipped_at {values['shipped_at']!r} is not an ISO date or time"
+        if problem:
+            result.rejected.append({"line": line, "order": values["order"], "reason": problem})
+            continue
+        group = (values["channel"], values["order"], values["tracking_number"])
+        parcel = parcels.setdefault(group, {**values, "lines": {}, "first_line": line})
+        parcel["lines"][values["sku"]] = parcel["lines"].get(values["sku"], 0) + int(
+            values["quantity"]
+        )
+    config = load_config(ws)
+    with ws.lock():
+        db = ws.db()
+        try:
+            for (channel, order, tracking), parcel in parcels.items():
+                where = {"line": parcel["first_line"], "order": order}
+                key = tracking or "csv-" + hashlib.sha256(json.dumps(
+                    [channel, order, parcel["shipped_at"], sorted(parcel["lines"].items())]
+                ).encode()).hexdigest()[:16]  # fmt: skip
+                try:
+                    cfg = config.channel(channel)
+                    done = record(
+                        db, cfg.name, order, carrier=parcel["carrier"] or None,
+                        tracking_number=tracking or None,
+                        tracking_url=parcel["tracking_url"] or None, lines=parcel["lines"],
+                        key=key, restock_refunds=bool((cfg.orders or {}).get("restock_refunds")),
+                        shipped_at=parse_time(parcel["shipped_at"]) if parcel["shipped_at"]
+                        else None,
+                    )  # fmt: skip
+                except MultichanError as exc:
+                    result.rejected.append({**where, "reason": exc.message})
+                    continue
+                if done.status == "unchanged":
+                    result.unchanged += 1
+                else:
+                    result.recorded.append(done.as_dict())
+        finally:
+            db.close()
+    return result

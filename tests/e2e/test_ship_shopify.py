@@ -145,3 +145,36 @@ def test_a_parcel_shopify_refuses_stays_visible_and_is_retried(
     assert run_cli("-w", ws, "push", "shop", "--only", "shipments").code == 4  # tried again
     [shop] = json.loads(run_cli("-w", ws, "status", "shop", "--json").stdout)["channels"]
     assert shop["shipments"][0]["attempts"] == 2
+
+
+def test_import_shipments_records_each_parcel_once_and_names_bad_rows(
+    servers: Servers, new_demo: Any, tmp_path: Path
+) -> None:
+    ws = shop_ready(servers, new_demo)
+    orders = servers.shop.shop.orders
+    first = orders.add([("MUG-ENAMEL", 2), ("MAP-CASE", 1)])
+    second = orders.add([("LANTERN-LED", 1)])
+    pull(ws, "shop")
+    sheet = tmp_path / "shipped.csv"
+    sheet.write_text(
+        "channel,order,sku,quantity,carrier,tracking_number,tracking_url,shipped_at\n"
+        "shop,#1001,MUG-ENAMEL,2,UPS,1ZA,,2026-12-01T10:00:00Z\n"
+        "shop,#1001,MAP-CASE,1,UPS,1ZA,,2026-12-01T10:00:00Z\n"
+        "shop,#1002,LANTERN-LED,1,,,,\n"
+        "shop,#1003,LANTERN-LED,1,UPS,1ZC,,\n"
+        "shop,#1002,MUG-ENAMEL,x,UPS,1ZD,,\n",
+        encoding="utf-8",
+    )
+    result = run_cli("-w", ws, "import", "shipments", sheet, "--json")
+    assert result.code == 4, result.output  # two rows named, the rest recorded
+    body = json.loads(result.stdout)
+    assert [(r["line"], r["order"]) for r in body["rejected"]] == [(6, "#1002"), (5, "#1003")]
+    assert "quantity 'x'" in body["rejected"][0]["reason"]
+    assert "no order '#1003'" in body["rejected"][1]["reason"]
+    assert sorted(p["order"] for p in body["recorded"]) == ["#1001", "#1002"]
+    assert level(ws, "MUG-ENAMEL") == (38, 0, 38) and level(ws, "LANTERN-LED")[1] == 0
+    again = json.loads(run_cli("-w", ws, "import", "shipments", sheet, "--json").stdout)
+    assert (again["recorded"], again["unchanged"]) == ([], 2)  # the same file: nothing twice
+    assert sync(ws)[1]["shipments"]["sent"] == 2
+    assert [u for u, _ in fulfillments(servers, first)] == [{"MUG-ENAMEL": 2, "MAP-CASE": 1}]
+    assert [t for _, t in fulfillments(servers, second)] == [[]]
