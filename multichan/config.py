@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -108,12 +109,31 @@ SHOP: dict[str, Any] = {
     "country": ("str", "US"),
     "language": ("str", "en"),
 }
+# low-stock alerts (multichan/alerts.py): the threshold, and where a message goes
+ALERT_EMAIL: dict[str, Any] = {
+    "smtp_url": ("str", None), "starttls": ("bool", False), "from": ("str", None),
+    "to": ("list", []), "username": ("str", None), "password": ("secret", None),
+    "timeout": ("int", 30),
+}  # fmt: skip
+ALERT_WEBHOOK: dict[str, Any] = {
+    "url": ("str", None),
+    "secret": ("secret", None),
+    "timeout": ("int", 10),
+}
+ALERTS: dict[str, Any] = {
+    "low_stock_below": ("int", 3),
+    "email": ALERT_EMAIL,
+    "webhook": ALERT_WEBHOOK,
+}
 TOP: dict[str, Any] = {
     "version": ("int", 1),
     "shop": SHOP,
     "defaults": RULES,
     "channels": ("any", {}),
+    "alerts": ALERTS,
 }
+SMTP_PORTS = {"smtp": 25, "smtps": 465}
+ADDRESS_RE = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
 
 
 @dataclass
@@ -137,11 +157,61 @@ class Channel:
     line: int
 
 
+@dataclass(frozen=True)
+class AlertEmail:
+    """Where alert email goes: an SMTP server (``smtps`` is TLS from the start, ``starttls``
+    upgrades a plain connection), the sender and the recipients."""
+
+    host: str
+    port: int
+    ssl: bool
+    starttls: bool
+    sender: str
+    to: tuple[str, ...]
+    username: str | None
+    password: Secret | None
+    timeout: float
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AlertWebhook:
+    """A URL that receives each alert message as JSON, signed with ``secret`` when set."""
+
+    url: str = field(repr=False)  # its path or query may hold a token
+    secret: Secret | None = None
+    timeout: float = 10.0
+
+    @property
+    def where(self) -> str:
+        """The URL without its path and query, which may hold a token: safe in a message."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """channels.yaml's ``alerts:``: the default threshold and the routes configured."""
+
+    low_stock_below: int = 3
+    email: AlertEmail | None = None
+    webhook: AlertWebhook | None = None
+    line: int = 0
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        return tuple(name for name in ("email", "webhook") if getattr(self, name) is not None)
+
+
 @dataclass
 class Config:
     path: Path
     shop: dict[str, Any]
     channels: dict[str, Channel] = field(default_factory=dict)
+    alerts: Alerts | None = None  # None: no ``alerts:`` section
 
     def channel(self, name: str) -> Channel:
         if name not in self.channels:
@@ -361,9 +431,114 @@ class _Loader:
                     settings=data["settings"] or {},
                     line=key_node.start_mark.line + 1,
                 )
+        config.alerts = self.alerts(root, top["alerts"])
         if self.problems:
             raise ConfigError(f"{self.path} has {len(self.problems)} problem(s):", self.problems)
         return config
+
+    def alerts(self, root: yaml.Node | None, data: dict[str, Any]) -> Alerts | None:
+        """``alerts:`` checked beyond its types: a route needs where to send, SMTP URLs hold
+        no credentials (they go in ``username`` and ``password: ${VAR}``). Messages never
+        quote a URL, which may hold a token or come from the environment."""
+        key = _key(root, "alerts")
+        if key is None:
+            return None
+        node = _child(root, "alerts")
+        email = webhook = None
+        if isinstance(node, yaml.MappingNode):
+            email_key = _key(node, "email")
+            if email_key is not None and isinstance(_child(node, "email"), yaml.MappingNode):
+                email = self.alert_email(email_key, _child(node, "email"), data["email"])
+            hook_key = _key(node, "webhook")
+            if hook_key is not None and isinstance(_child(node, "webhook"), yaml.MappingNode):
+                webhook = self.alert_webhook(hook_key, _child(node, "webhook"), data["webhook"])
+        return Alerts(data["low_stock_below"], email, webhook, key.start_mark.line + 1)
+
+    def alert_email(
+        self, key: yaml.Node, node: yaml.Node | None, data: dict[str, Any]
+    ) -> AlertEmail | None:
+        where = "alerts.email"
+        ok = True
+
+        def bad(name: str | None, text: str) -> None:
+            nonlocal ok
+            ok = False
+            self.problem((_child(node, name) if name else None) or key, f"{where}{text}")
+
+        url = data["smtp_url"]
+        host, port, scheme = "", 0, ""
+        if not url:
+            bad(None, ".smtp_url is required, such as smtp://127.0.0.1:1025")
+        else:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            try:
+                port = parts.port or SMTP_PORTS.get(scheme, 0)
+            except ValueError:
+                port = -1
+            if scheme not in SMTP_PORTS:
+                bad("smtp_url", ".smtp_url must start with smtp:// or smtps://")
+            elif parts.username is not None or parts.password is not None:
+                bad(
+                    "smtp_url",
+                    ".smtp_url must not hold a user or password: write them as "
+                    f"{where}.username and {where}.password: ${{VAR}}",
+                )
+            elif not parts.hostname or port <= 0 or parts.path not in ("", "/") or parts.query:
+                bad("smtp_url", ".smtp_url must be smtp://HOST[:PORT] or smtps://HOST[:PORT]")
+            host = parts.hostname or ""
+            if scheme == "smtp" and data["starttls"] and not parts.port:
+                port = 587
+        if scheme == "smtps" and data["starttls"]:
+            bad("starttls", ".starttls is for smtp://: smtps:// is encrypted from the start")
+        sender = data["from"]
+        if not sender:
+            bad(None, ".from is required: the address alerts are sent from")
+        elif not ADDRESS_RE.match(sender):
+            bad("from", ".from must be one email address such as shop@example.com")
+        if not data["to"]:
+            bad(None, ".to is required: a list of addresses to send alerts to")
+        elif not all(ADDRESS_RE.match(a) for a in data["to"]):
+            bad("to", ".to must list email addresses such as owner@example.com")
+        if data["password"] is not None and not data["username"]:
+            bad("password", ".password needs alerts.email.username")
+        elif data["username"] and data["password"] is None:
+            bad("username", ".username needs alerts.email.password: ${VAR}")
+        if data["timeout"] == 0:
+            bad("timeout", ".timeout must be at least 1 (seconds)")
+        if not ok:
+            return None
+        return AlertEmail(
+            host=host,
+            port=port,
+            ssl=scheme == "smtps",
+            starttls=bool(data["starttls"]),
+            sender=sender,
+            to=tuple(data["to"]),
+            username=data["username"],
+            password=data["password"],
+            timeout=float(data["timeout"]),
+        )
+
+    def alert_webhook(
+        self, key: yaml.Node, node: yaml.Node | None, data: dict[str, Any]
+    ) -> AlertWebhook | None:
+        url = data["url"]
+        if not url:
+            self.problem(key, "alerts.webhook.url is required, such as https://hooks.example.com/x")
+            return None
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            self.problem(
+                _child(node, "url") or key, "alerts.webhook.url must be an http:// or https:// URL"
+            )
+            return None
+        if data["timeout"] == 0:
+            self.problem(
+                _child(node, "timeout") or key, "alerts.webhook.timeout must be at least 1"
+            )
+            return None
+        return AlertWebhook(url, data["secret"], float(data["timeout"]))
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
@@ -371,6 +546,15 @@ def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
         for key_node, value in node.value:
             if key_node.value == key:
                 return value
+    return None
+
+
+def _key(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    """The key node of ``key`` in a mapping (its line is where the section starts)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _value in node.value:
+            if key_node.value == key:
+                return key_node
     return None
 
 

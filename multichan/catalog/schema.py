@@ -19,6 +19,13 @@ Shipments (V6): ``shipments`` (one per parcel: channel, order, multichan's key, 
 tracking, whether multichan recorded it or the channel did, and whether it was sent to the
 channel) and ``shipment_lines`` (which order lines, how many units). A line's units shipped
 by multichan leave stock when recorded, before the channel says so.
+
+Low-stock alerts (V7): ``products.low_stock_below`` overrides the configured threshold for one
+SKU (over all its locations), ``alert_thresholds`` adds a threshold for one SKU at one
+location. ``alert_state`` is what each route (``email``, ``webhook``) was last told about a SKU
+(``location`` ``*``: all its locations together): ``low``, ``out`` or ``oversold``, since when,
+and when it was sent. A SKU with no row is ``ok``. A row changes only after its route took the
+message, so a failed delivery is sent again by the next run.
 """
 
 from __future__ import annotations
@@ -287,7 +294,29 @@ CREATE TABLE shipment_lines (
 CREATE INDEX orders_created ON orders (created_at, channel);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
+V7 = """
+ALTER TABLE products ADD COLUMN low_stock_below INTEGER
+    CHECK (low_stock_below IS NULL OR low_stock_below >= 0);
+
+CREATE TABLE alert_thresholds (
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    location TEXT NOT NULL REFERENCES locations (code),
+    low_stock_below INTEGER NOT NULL CHECK (low_stock_below >= 0),
+    PRIMARY KEY (sku, location)
+);
+
+CREATE TABLE alert_state (
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    location TEXT NOT NULL DEFAULT '*',
+    route TEXT NOT NULL CHECK (route IN ('email', 'webhook')),
+    state TEXT NOT NULL CHECK (state IN ('ok', 'low', 'out', 'oversold')),
+    since TEXT NOT NULL,
+    notified_at TEXT NOT NULL,
+    PRIMARY KEY (sku, location, route)
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

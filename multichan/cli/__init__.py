@@ -60,6 +60,7 @@ def main_options(
 
 def _register() -> None:
     from multichan.cli import (
+        alerts_cmd,
         catalog_cmd,
         channels_cmd,
         export_cmd,
@@ -77,6 +78,7 @@ def _register() -> None:
     channels_cmd.register(app)
     sync_cmd.register(app)
     orders_cmd.register(app)
+    alerts_cmd.register(app)
     report_cmd.register(app)
 
 

@@ -162,16 +162,20 @@ def pull(
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch new and changed orders from each channel, record them and move stock once."""
-    from multichan.sync.run import pull_all
+    from multichan.cli.alerts_cmd import print_alerts
+    from multichan.sync.run import pull_and_alert
 
-    results = pull_all(output.workspace(), channels or [], since=when(since, "--since"),
-                       dry_run=dry_run)  # fmt: skip
-    code = worst([r.exit_code for r in results])
+    results, alerts = pull_and_alert(output.workspace(), channels or [],
+                                     since=when(since, "--since"), dry_run=dry_run)  # fmt: skip
+    code = worst([r.exit_code for r in results] + ([alerts.exit_code] if alerts else []))
     if json_out:
-        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
+        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results],
+                           "alerts": alerts.as_dict() if alerts else None})  # fmt: skip
     else:
         for r in results:
             print_pull(r)
+        if alerts:
+            print_alerts(alerts)
     if code != OK:
         sys.exit(code)
 

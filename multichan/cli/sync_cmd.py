@@ -185,6 +185,7 @@ def sync(
 ) -> None:
     """Pull every channel's orders, then push what changed to every API channel: one run under
     one lock, made for cron every few minutes."""
+    from multichan.cli.alerts_cmd import print_alerts
     from multichan.cli.orders_cmd import print_pull
     from multichan.sync.run import sync_all
 
@@ -196,5 +197,7 @@ def sync(
         for r in result.pulls:
             print_pull(r)
         print_push(result.pushes)
+        if result.alerts is not None:
+            print_alerts(result.alerts)
     if code != OK:
         sys.exit(code)

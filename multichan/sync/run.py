@@ -244,6 +244,24 @@ def pull_all(
 ) -> list[PullResult]:
     """Pull every chosen channel's orders under the workspace lock; one channel's failure
     never stops the others."""
+
+    return pull_and_alert(ws, names, since=since, dry_run=dry_run, pacing=pacing,
+                          session=session, alerts=False)[0]  # fmt: skip
+
+
+def pull_and_alert(
+    ws: Any,
+    names: Sequence[str],
+    *,
+    since: datetime | None = None,
+    dry_run: bool = False,
+    pacing: Pacing | None = None,
+    session: Any = None,
+    alerts: bool = True,
+) -> tuple[list[PullResult], Any]:
+    """``pull_all``, then, under the same lock, the low-stock alerts (``multichan.alerts``:
+    their result, or None on a dry run or with ``alerts`` off)."""
+    from multichan.alerts import run_alerts
     from multichan.feeds.run import load_config
 
     config = load_config(ws)
@@ -251,7 +269,9 @@ def pull_all(
     db = ws.db()
     try:
         with ws.lock():
-            return [_pull_one(db, config, c, since, dry_run, pacing, session) for c in chosen]
+            pulls = [_pull_one(db, config, c, since, dry_run, pacing, session) for c in chosen]
+            sent = run_alerts(db, config, send=True) if alerts and not dry_run else None
+            return pulls, sent
     finally:
         db.close()
 
@@ -260,16 +280,19 @@ def pull_all(
 class SyncResult:
     pulls: list[PullResult]
     pushes: list[PushResult]
+    alerts: Any = None  # multichan.alerts.AlertResult, None on a dry run
 
     @property
     def exit_code(self) -> int:
-        return worst([r.exit_code for r in self.pulls] + [r.exit_code for r in self.pushes])
+        codes = [r.exit_code for r in self.pulls] + [r.exit_code for r in self.pushes]
+        return worst(codes + ([self.alerts.exit_code] if self.alerts is not None else []))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "exit_code": self.exit_code,
             "pulled": [r.as_dict() for r in self.pulls],
             "pushed": [r.as_dict() for r in self.pushes],
+            "alerts": self.alerts.as_dict() if self.alerts is not None else None,
         }
 
 
@@ -284,7 +307,8 @@ def sync_all(
 ) -> SyncResult:
     """Under one workspace lock: pull every chosen order channel, then push every chosen API
     channel (all at once), so each channel is pushed after its own orders were read in the
-    same run."""
+    same run; then the low-stock alerts (``multichan.alerts``)."""
+    from multichan.alerts import run_alerts
     from multichan.feeds.run import load_config
 
     config = load_config(ws)
@@ -296,9 +320,10 @@ def sync_all(
         with ws.lock():
             pulls = [_pull_one(db, config, c, None, dry_run, pacing, session) for c in pulling]
             pushes = _push_each(ws, config, chosen, dry_run, force, pacing, session)
+            alerts = None if dry_run else run_alerts(db, config, send=True)
     finally:
         db.close()
-    return SyncResult(pulls, pushes)
+    return SyncResult(pulls, pushes, alerts)
 
 
 def _push_each(

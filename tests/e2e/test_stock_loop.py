@@ -221,3 +221,31 @@ def test_a_count_edited_in_the_shopify_admin_is_set_back_once_a_pull_explains_no
     assert shop_count(servers, "MUG-ENAMEL") == 53
     code, body = sync(ws)
     assert code == 0 and all(p["counts"]["ok"] == 0 for p in body["pushed"])
+
+
+def test_a_sale_that_crosses_the_threshold_is_one_email_at_the_end_of_the_sync(
+    servers: Servers, new_demo: Any
+) -> None:
+    from tests.alerts.conftest import Mailbox, alerts_yaml, start_smtp
+
+    mailbox = Mailbox()
+    controller = start_smtp(mailbox)
+    try:
+        ws = ready(servers, new_demo)
+        with (ws / "channels.yaml").open("a", encoding="utf-8") as config:
+            config.write(alerts_yaml(mailbox.port, None, below=3))
+        for location, quantity in (("store", "0"), ("warehouse", "4")):
+            run_cli("-w", ws, "stock", "set", "LANTERN-LED", quantity, "--location", location)
+        code, body = sync(ws)  # the first message: what is low already
+        assert code == 0 and body["alerts"]["mode"] == "send", body["alerts"]
+        assert "LANTERN-LED" not in mailbox.bodies()[0]
+        mailbox.messages.clear()
+        servers.shop.shop.orders.add([("LANTERN-LED", 2)])
+        code, body = sync(ws)
+        assert code == 0, body
+        [message] = mailbox.bodies()  # one message, after the sale was pulled and pushed
+        assert "LANTERN-LED" in message
+        assert remote(servers, "LANTERN-LED") == {"shop": 2, "woo": 2, "pos": 0}
+        assert sync(ws)[0] == 0 and len(mailbox.messages) == 1  # nothing new: nothing sent
+    finally:
+        controller.stop()
