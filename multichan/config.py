@@ -380,6 +380,14 @@ class _Loader:
             )
         if not Decimal(0) <= stock["percent"] <= Decimal(100):
             self.problem(at("stock", "percent"), f"{where}.stock.percent must be between 0 and 100")
+        for key in ("title", "description"):
+            source = rules["content"][key]
+            if isinstance(source, str):
+                from multichan.offers import expression_problem
+
+                wrong = expression_problem(source)
+                if wrong:
+                    self.problem(at("content", key), f"{where}.content.{key}: {wrong}")
 
     def load(self, text: str) -> Config:
         try:

@@ -355,16 +355,42 @@ def _within(product_type: str, prefix: str) -> bool:
     return product_type == prefix or product_type.startswith(prefix + " >")
 
 
-def _expression(source: str):  # -> jinja2.Template
+def _environment():  # -> jinja2.Environment
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(  # templates read products, never change them
+    return ImmutableSandboxedEnvironment(  # templates read products, never change them
         undefined=StrictUndefined,
         autoescape=False,
         finalize=lambda value: "" if value is None else value,
     )
-    return env.from_string(source)
+
+
+def _expression(source: str):  # -> jinja2.Template
+    return _environment().from_string(source)
+
+
+def expression_problem(source: str) -> str | None:
+    """What is wrong with a ``content.title``/``description`` expression, found before any
+    product is rendered: a syntax error, or a name that is no product field (which would
+    leave every product out); None when it is fine."""
+    from jinja2 import TemplateSyntaxError, meta
+
+    from multichan.catalog.store import PRODUCT_FIELDS
+
+    env = _environment()
+    try:
+        names = meta.find_undeclared_variables(env.parse(source))
+    except TemplateSyntaxError as exc:
+        return f"{exc.message} (line {exc.lineno} of the expression)"
+    known = {"sku", *PRODUCT_FIELDS, "images", "stock", "created_at", "updated_at", *env.globals}
+    unknown = sorted(names - known)
+    if unknown:
+        from multichan.errors import did_you_mean
+
+        return (f"{unknown[0]!r} is not a product field"
+                + did_you_mean(unknown[0], sorted(known - set(env.globals))))  # fmt: skip
+    return None
 
 
 @dataclass

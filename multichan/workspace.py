@@ -92,7 +92,14 @@ class Workspace:
         if timeout is None:
             timeout = float(os.environ.get("MULTICHAN_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
         path = self.root / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only workspace, a full disk, no permission
+            raise WorkspaceError(
+                f"cannot take the workspace lock {path}: {exc.strerror}",
+                hint="multichan writes its lock, catalog and feeds here: make the folder "
+                "writable, or run where it is",
+            ) from None
         try:
             deadline = time.monotonic() + max(timeout, 0.0)
             while True:

@@ -349,12 +349,27 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 
 def open_catalog(path: Path) -> sqlite_utils.Database:
-    """Open (or create) the catalog at ``path`` with foreign keys on and the schema current."""
+    """Open (or create) the catalog at ``path`` with foreign keys on and the schema current.
+    A file that is no SQLite database (damaged, or another file under the name), or that
+    cannot be written where it must be, is one WorkspaceError naming it (exit 3)."""
+    import sqlite3
+
     db = sqlite_utils.Database(path)
-    db.conn.execute("PRAGMA foreign_keys = ON")
-    db.conn.execute("PRAGMA journal_mode = WAL")
-    db.conn.execute("PRAGMA busy_timeout = 5000")
-    migrate(db)
+    try:
+        db.conn.execute("PRAGMA foreign_keys = ON")
+        db.conn.execute("PRAGMA busy_timeout = 5000")
+        db.conn.execute("PRAGMA journal_mode = WAL")
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        if isinstance(exc, sqlite3.OperationalError):  # read-only, no space, no access
+            raise WorkspaceError(f"cannot open the catalog {path}: {exc}") from None
+        raise WorkspaceError(
+            f"{path} is not a usable catalog ({exc})",
+            hint=f"restore it from a backup (multichan init keeps {path.name}.bak-* copies)",
+        ) from None
     return db
 
 
