@@ -1,6 +1,8 @@
 """Square, the physical store's POS: items and prices through the Catalog API, on-hand stock at
-one location through the Inventory API. Owns the mapping of offers to Square's objects and of
-Square's answers (ids, ``errors[]``, HTTP statuses) back to one ItemResult per SKU.
+one location through the Inventory API, orders through SearchOrders and shipments as the
+order's SHIPMENT fulfillment (RetrieveOrder, UpdateOrder). Owns the mapping of offers to
+Square's objects and of Square's answers (ids, ``errors[]``, HTTP statuses) back to one
+ItemResult per SKU or per parcel.
 
 Square's rules this module follows (api.json 2025-08-20 unless noted):
 - ``POST /v2/catalog/batch-upsert`` takes up to 1,000 objects per batch and 10,000 per request;
@@ -13,6 +15,16 @@ Square's rules this module follows (api.json 2025-08-20 unless noted):
   BatchChangeInventoryRequest "Max size is 100 changes"); counts are absolute PHYSICAL_COUNTs.
 - Square publishes no rate numbers ("we don't document the limits", Square's developer forum)
   and answers 429 to a second concurrent catalog write; one send makes at most two requests.
+- Shipments (``ship``): the order is read first (``GET /v2/orders/{id}``: its fulfillments and
+  ``version``), so a parcel already there (its fulfillment uid or tracking number, from a send
+  whose answer was lost) is answered, not sent again; what to write is
+  ``square_orders.plan_shipment`` (one fulfillment per order: a parcel of some lines only is
+  refused, a till sale has nothing to ship). The write is ``PUT /v2/orders/{id}`` with the
+  version read and an idempotency key from the parcel's key, the fulfillment written and that
+  version, so a resend after a lost answer is one update at Square too. An update that meets
+  another change (400 VERSION_MISMATCH on ``order.version``: the order changed since it was
+  read) is read and planned again, and sent once more. The fulfillment's uid is the parcel's
+  ``fulfillment_id``; tracking given later updates that fulfillment's ``shipment_details``.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import html
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +44,14 @@ from typing import Any, ClassVar
 
 from multichan.channels import square_orders as sq_orders
 from multichan.channels.api import Answer, ApiClient, Token
-from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, SettingSpec
+from multichan.channels.base import (
+    Channel,
+    Fatal,
+    ItemResult,
+    RateLimit,
+    Retriable,
+    SettingSpec,
+)
 from multichan.offers import Offer
 from multichan.orders.model import Order
 
@@ -130,7 +150,7 @@ class Square(Channel):
 
     type = "square"
     description = "Square POS: catalog items, prices and on-hand stock at one store location"
-    supports = frozenset({"listings", "prices", "quantities", "orders"})
+    supports = frozenset({"listings", "prices", "quantities", "orders", "shipments"})
     late_orders = timedelta(hours=72)  # offline POS orders reach Square up to 72 h late
     max_batch: ClassVar[dict[str, int]] = {"listings": 100, "prices": 100, "quantities": 100}
     grouped = frozenset({"listings"})  # a price or a count is written per variation
@@ -141,7 +161,8 @@ class Square(Channel):
         "base_url": SettingSpec("url", default="https://connect.squareup.com",
                                 help="https://connect.squareupsandbox.com for the sandbox"),
         "token": SettingSpec("secret", required=True,
-                             help="${SQUARE_TOKEN}; ITEMS_*, INVENTORY_WRITE, ORDERS_READ"),
+                             help="${SQUARE_TOKEN}; ITEMS_*, INVENTORY_WRITE, ORDERS_READ, "
+                             "ORDERS_WRITE"),
         "location_id": SettingSpec("str", required=True, help="the store's Square location id"),
         "square_version": SettingSpec("str", default=API_VERSION, help="Square-Version header"),
         "timeout": SettingSpec("int", default=30, help="seconds per request"),
@@ -369,6 +390,67 @@ class Square(Channel):
             said = "; ".join(f"{e.get('code')}: {e.get('detail')}" for e in exc.errors)
             raise Fatal(f"Square refused the order search ({said})") from None
 
+    # --- shipments ---------------------------------------------------------------------------
+    def ship(self, shipment: Any) -> ItemResult:
+        """The parcel as the order's SHIPMENT fulfillment (see the module docstring); the
+        result's ``fulfillment_id`` is the fulfillment's uid."""
+        details = sq_orders.shipment_details(shipment.carrier, shipment.tracking_number,
+                                             shipment.tracking_url)  # fmt: skip
+        for name, limit in (("tracking_number", sq_orders.MAX_TRACKING),
+                            ("tracking_url", sq_orders.MAX_URL)):  # fmt: skip
+            if len(details.get(name, "")) > limit:
+                why = f"Square takes a {name.replace('_', ' ')} of at most {limit} characters"
+                return ItemResult.rejected(shipment.key, why)
+        wanted: dict[str, int] = {}
+        for line in shipment.lines:
+            wanted[line.line_id] = wanted.get(line.line_id, 0) + line.quantity
+        for _ in range(2):  # a version conflict: read again and send once more
+            try:
+                order = self._order(shipment.order_id)
+            except _Refused as exc:
+                return ItemResult.rejected(shipment.key, "Square: " + _said(exc.errors))
+            plan = sq_orders.plan_shipment(order, shipment.number, shipment.key, wanted,
+                                           details, shipment.remote_id)  # fmt: skip
+            if plan.done:
+                return ItemResult.accepted(shipment.key, fulfillment_id=plan.done)
+            if plan.refused or plan.fulfillment is None:
+                return ItemResult.rejected(shipment.key, f"Square: {plan.refused}")
+            if not isinstance(order.get("version"), int):  # Square: "cannot be updated"
+                return ItemResult.rejected(
+                    shipment.key,
+                    f"Square: order {shipment.number} has no version (it was not created "
+                    "through the API), so Square lets no app change it: mark it shipped there",
+                )
+            sparse = {
+                "location_id": order.get("location_id") or self.settings["location_id"],
+                "version": order.get("version"),
+                "fulfillments": [plan.fulfillment],
+            }
+            key = self._key(["ship", shipment.order_id, shipment.key, sparse])
+            body = {"idempotency_key": key, "order": sparse}
+            try:
+                self.api.request("PUT", self._order_path(shipment.order_id), json=body,
+                                 idempotent=True)  # fmt: skip
+            except _Refused as exc:
+                if any(e.get("code") == "VERSION_MISMATCH" for e in exc.errors):
+                    continue  # changed since it was read: read again, once
+                return ItemResult.rejected(shipment.key, "Square: " + _said(exc.errors))
+            return ItemResult.accepted(shipment.key, fulfillment_id=str(plan.fulfillment["uid"]))
+        raise Retriable(f"Square: order {shipment.number} changed while it was being shipped, "
+                        "twice; it is sent again on the next run")  # fmt: skip
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        """RetrieveOrder: the order as Square holds it now."""
+        answer = self.api.request("GET", self._order_path(order_id))
+        order = answer.body.get("order") if isinstance(answer.body, dict) else None
+        if not isinstance(order, dict):
+            raise Fatal("Square answered RetrieveOrder without an order; check base_url")
+        return order
+
+    @staticmethod
+    def _order_path(order_id: str) -> str:
+        return "/v2/orders/" + urllib.parse.quote(order_id, safe="")
+
     @functools.cached_property
     def api(self) -> ApiClient:
         return ApiClient(
@@ -376,7 +458,8 @@ class Square(Channel):
             auth=Token(self.settings["token"]), timeout=self.settings.get("timeout") or 30,
             headers={"Square-Version": self.settings.get("square_version") or API_VERSION},
             refine=self._refine, describe=_errors_said,
-            auth_hint="The token needs ITEMS_READ, ITEMS_WRITE, INVENTORY_WRITE and ORDERS_READ",
+            auth_hint="The token needs ITEMS_READ, ITEMS_WRITE, INVENTORY_WRITE, ORDERS_READ "
+            "and ORDERS_WRITE",
         )  # fmt: skip
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -388,7 +471,10 @@ class Square(Channel):
         return data
 
     def _refine(self, answer: Answer) -> Exception | None:
-        if answer.status == 404:
+        gone = answer.path.startswith("/v2/orders/") and any(
+            e.get("code") == "NOT_FOUND" for e in _errors(answer)
+        )
+        if answer.status == 404 and not gone:
             return Fatal(f"Square has no {answer.path} at {self.api.base_url} (HTTP 404); "
                          "check base_url")  # fmt: skip
         if 400 <= answer.status < 500 and answer.status not in (401, 403, 408, 429):
@@ -401,6 +487,15 @@ class Square(Channel):
 def _errors(answer: Answer) -> list[dict[str, Any]]:
     errors = answer.body.get("errors") if isinstance(answer.body, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _said(errors: list[dict[str, Any]]) -> str:
+    """Square's ``errors[]`` as one line: "CODE: detail (field f)"."""
+    parts = []
+    for e in errors:
+        text = f"{e.get('code') or 'ERROR'}: {e.get('detail') or 'refused'}"
+        parts.append(text + (f" (field {e['field']})" if e.get("field") else ""))
+    return "; ".join(parts) or "refused"
 
 
 def _errors_said(answer: Answer) -> str:

@@ -7,8 +7,10 @@ The double implements the four endpoints the channel uses the way Square documen
 update, an upsert replacing the whole object (variations left out of an item are deleted),
 each batch all-or-nothing while other batches succeed, at most 1,000 objects per batch and
 10,000 per request, at most 100 inventory changes, idempotency keys replaying the first answer;
-``POST /v2/orders/search`` answers from ``orders`` (tests/servers/square_orders.py: the POS's
-orders, which a test rings up with ``double.orders.add(...)``).
+``POST /v2/orders/search``, ``GET /v2/orders/{order_id}`` (RetrieveOrder) and
+``PUT /v2/orders/{order_id}`` (UpdateOrder: fulfillments, versions) answer from ``orders``
+(tests/servers/square_orders.py: the POS's orders, which a test rings up with
+``double.orders.add(...)``); ``requests`` records each call's method, path, headers and body.
 With ``validate`` set to a Prism URL it first forwards every request to Prism and answers with
 Prism's error, recording it in ``violations``, when the request breaks the contract.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from tests.servers.square_orders import SquareOrders
 
 TOKEN = "sq0atp-TEST-5bL7Qx2Vk9Rm"  # the value of ${SQUARE_TOKEN}; must never show up anywhere
 SPEC = "square/api.offline.json"
+ORDER_PATH = re.compile(r"/v2/orders/(?!search$|batch-retrieve$)[^/?]+")  # Retrieve/UpdateOrder
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -72,6 +76,10 @@ class SquareDouble:
 
     def posts(self, path: str) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["path"] == path]
+
+    def calls(self, method: str, path: str) -> list[dict[str, Any]]:
+        """The bodies (None for a GET) of the ``method`` requests to ``path``."""
+        return [r["body"] for r in self.requests if (r["method"], r["path"]) == (method, path)]
 
     def variation(self, var_id: str) -> dict[str, Any] | None:
         for item in self.items.values():
@@ -173,12 +181,16 @@ class SquareDouble:
                   for (v, loc), q in self.counts.items()]  # fmt: skip
         return 200, {"counts": counts}
 
-    def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict]:
+    def answer(
+        self, path: str, headers: dict[str, str], body: Any, method: str = "POST"
+    ) -> tuple[int, Any, dict]:
         if self.validate:
             keep = {k: v for k, v in headers.items() if k in ("Authorization", "Square-Version")}
-            check = requests.post(self.validate + path, json=body, headers=keep, timeout=30)
+            check = requests.request(method, self.validate + path, headers=keep, timeout=30,
+                                     json=body if method != "GET" else None)  # fmt: skip
             if check.status_code >= 400:
-                self.violations.append(f"{path}: {check.status_code} {check.text[:500]}")
+                self.violations.append(f"{method} {path}: {check.status_code} "
+                                       f"{check.text[:500]}")  # fmt: skip
                 return check.status_code, check.json(), {}
         if self.fail_next:
             status, extra, payload = self.fail_next.pop(0)
@@ -193,22 +205,28 @@ class SquareDouble:
                 category="AUTHENTICATION_ERROR",
             )
             return 401, {"errors": [e]}, {}
+        order_id = path.rsplit("/", 1)[1] if ORDER_PATH.fullmatch(path) else None
+        if method == "GET" and order_id:  # RetrieveOrder
+            return *self.orders.retrieve(order_id), {}
         routes = {
-            "/v2/catalog/batch-retrieve": self.retrieve,
-            "/v2/catalog/batch-upsert": self.upsert,
-            "/v2/inventory/changes/batch-create": self.inventory,
-            "/v2/orders/search": self.orders.search,
+            ("POST", "/v2/catalog/batch-retrieve"): self.retrieve,
+            ("POST", "/v2/catalog/batch-upsert"): self.upsert,
+            ("POST", "/v2/inventory/changes/batch-create"): self.inventory,
+            ("POST", "/v2/orders/search"): self.orders.search,
         }
-        if path not in routes:
-            return 404, {"errors": [error("NOT_FOUND", f"no route {path}")]}, {}
-        key = body.get("idempotency_key")
+        if order_id:  # UpdateOrder
+            routes[("PUT", path)] = lambda b: self.orders.update(str(order_id), b)
+        route = routes.get((method, path))
+        if route is None:
+            return 404, {"errors": [error("NOT_FOUND", f"no route {method} {path}")]}, {}
+        key = body.get("idempotency_key") if isinstance(body, dict) else None
         digest = json.dumps(body, sort_keys=True)
         if key in self.seen_keys:
             first, cached = self.seen_keys[key]
             if first != digest:
                 return 400, {"errors": [error("IDEMPOTENCY_KEY_REUSED", key)]}, {}
             return cached[0], copy.deepcopy(cached[1]), {}
-        status, payload = routes[path](body)
+        status, payload = route(body)
         if key:
             self.seen_keys[key] = (digest, (status, copy.deepcopy(payload)))
         return status, payload, {}
@@ -223,9 +241,11 @@ def _handler(double: SquareDouble) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.loads(raw) if raw else None
             headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
-            double.requests.append({"path": self.path, "headers": headers, "body": body})
+            method = self.command
+            double.requests.append({"method": method, "path": self.path, "headers": headers,
+                                    "body": body})  # fmt: skip
             with double.lock:
-                status, payload, extra = double.answer(self.path, headers, body)
+                status, payload, extra = double.answer(self.path, headers, body, method)
             data = json.dumps(payload).encode()
             self.send_response(status)
             for key, value in {"Content-Type": "application/json", **extra}.items():
@@ -233,6 +253,8 @@ def _handler(double: SquareDouble) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST  # RetrieveOrder, UpdateOrder
 
     return Handler
 
