@@ -35,11 +35,12 @@ def parts(template: Any, context: dict[str, Any]) -> Parts | None:
     from jinja2.runtime import Macro
 
     env = template.environment
-    try:
-        tree = env.parse(env.loader.get_source(env, template.name)[0])
-        module = template.make_module(dict(context, offers=()))
-    except Exception:
-        return None  # rendering it the classic way reports the problem with file:line
+    with render.located(template):  # the time budget of an item: top-level code runs here
+        try:
+            tree = env.parse(env.loader.get_source(env, template.name)[0])
+            module = template.make_module(dict(context, offers=()))
+        except Exception:
+            return None  # rendering it the classic way reports the problem with file:line
     item = getattr(module, "item", None)
     names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
     if not isinstance(item, Macro) or "offers" in names or str(module).strip():

@@ -131,9 +131,16 @@ def offers_in(job: Job, batches: Iterable[Batch], chunk: Chunk) -> list[Offer]:
 
 
 def render_items(job: Job, offers: list[Offer], first: int, chunk: Chunk) -> Chunk:
-    item = job.parts.item
+    """Render ``offers`` with the item macro, each under the time budget of an item
+    (``render.Watch``: the offer being rendered is the watch's item)."""
+    item, watch = job.parts.item, render.WATCH
+    texts: list[str] = []
+    append = texts.append
     with render.located(job.template):
-        text = "".join([item(o, index) for index, o in enumerate(offers, first)])
+        for index, o in enumerate(offers, first):
+            watch.item = o
+            append(item(o, index))
+        text = "".join(texts)
     chunk.data, chunk.items = text.encode(), len(offers)
     return chunk
 
