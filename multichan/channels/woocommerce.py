@@ -1,8 +1,10 @@
-"""WooCommerce: listings, prices and stock through the REST API v3 batch endpoints.
+"""WooCommerce: listings, prices and stock through the REST API v3 batch endpoints; orders
+and shipments through the order routes.
 
-Owns how offers become WooCommerce products, and the HTTP around it (the request bodies and the
-reading of answers are in ``woocommerce_bodies``). Each batch request takes at most 100 objects
-(HTTP 413 beyond); a batch of n offers puts at most n in any request:
+Owns how offers become WooCommerce products, how a shipment reaches an order, and the HTTP
+around it (the request bodies and the reading of answers are in ``woocommerce_bodies``; the
+order mapping and the shipment bodies in ``woocommerce_orders``). Each batch request takes at
+most 100 objects (HTTP 413 beyond); a batch of n offers puts at most n in any request:
 - an offer without ``item_group_id`` is a ``simple`` product, one object in products/batch;
 - offers sharing an ``item_group_id`` are variations of a ``variable`` product whose SKU is the
   group id: the parent is one object in products/batch (its attributes get the variants'
@@ -22,6 +24,25 @@ absolute, and a repeated create comes back as ``invalid_sku`` and is taken over.
 gives up, the whole batch is Retriable for the engine, which sends it again the same way.
 Auth: HTTP Basic over https, a one-legged OAuth 1.0a signature over plain http, as WooCommerce
 requires. WooCommerce has no rate limit of its own (hosts do): 4 requests/s is a cautious default.
+Shipments (``ship``): core has no tracking field and ships a whole order at once. With
+``shipment_tracking: true`` the tracking goes to the Shipment Tracking extension (``POST
+/wp-json/wc-shipment-tracking/v3/orders/<id>/shipment-trackings``: a provider of its list,
+``woocommerce_orders.CARRIERS``, or a custom provider with the tracking URL); otherwise, and for
+a parcel the extension cannot take (no tracking number, or an unknown carrier without a URL),
+a customer note (``POST orders/<id>/notes``, ``customer_note: true``: WooCommerce mails it to
+the buyer) says what left, with carrier and tracking and the marker ``[multichan: <key>]``
+(a tracking item for an order completed before it, as tracking given later, gets that note
+too: the completed email that lists tracking items has gone).
+Then one ``PUT orders/<id>`` records the units of each parcel in the order meta
+``multichan_shipped`` ({shipment key: {line item id: units}}) and sets status ``completed`` only
+once those parcels hold every unit not refunded: a partial parcel leaves the order processing
+(completed means every unit sent, for WooCommerce and for the pull, which then moves only what
+multichan did not ship itself). Idempotent: the order, then its trackings (by tracking number)
+or customer notes (by marker, and tracking number) are read before anything is made, so a send
+whose answer was lost is found, not made again; the creates are not resent by the client, the
+PUT is absolute. Tracking given later is one more tracking item or note for the same parcel.
+An order gone from the shop (HTTP 404) or no longer shippable there (cancelled, refunded,
+failed, trash) rejects the parcel with what WooCommerce says.
 Not pushed: images after creation (each update would download them again), categories and tags
 (they need term ids), weight (the store's unit is unknown).
 """
@@ -29,6 +50,7 @@ Not pushed: images after creation (each update would download them again), categ
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,13 +65,15 @@ from multichan.offers import Offer
 from multichan.orders.model import Order
 
 API = "/wp-json/wc/v3/"
+TRACKING_API = "/wp-json/wc-shipment-tracking/v3/"  # the Shipment Tracking extension's routes
 LIMIT = 100  # objects per batch request: WooCommerce's default woocommerce_rest_batch_items_limit
 NOT_LISTED = "not listed on woocommerce yet; push listings first"
 Item = tuple[int | None, Json]  # (id to update, or None to create; the object's fields)
 
 
 class _Refused(Fatal):
-    """A whole request refused (HTTP 400, 404...): fatal, unless it concerns one parent."""
+    """A whole request refused (HTTP 400, 404...): fatal, unless it concerns one parent (or
+    one shipment)."""
 
 
 @dataclass
@@ -67,7 +91,7 @@ class WooCommerce(Channel):
 
     type = "woocommerce"
     description = "WooCommerce shop (REST API v3 batch endpoints)"
-    supports = frozenset({"listings", "prices", "quantities", JOINT, "orders"})
+    supports = frozenset({"listings", "prices", "quantities", JOINT, "orders", "shipments"})
     orders_sorted = False  # pages come in creation order (the API cannot sort by change)
     max_batch: ClassVar[dict[str, int]] = {
         "listings": 20, "prices": LIMIT, "quantities": LIMIT, JOINT: LIMIT,
@@ -82,6 +106,9 @@ class WooCommerce(Channel):
         "consumer_key": SettingSpec("secret", required=True, help="${WOOCOMMERCE_CONSUMER_KEY}"),
         "consumer_secret": SettingSpec("secret", True, help="${WOOCOMMERCE_CONSUMER_SECRET}"),
         "timeout": SettingSpec("int", default=60, help="seconds per request"),
+        "shipment_tracking": SettingSpec(
+            "bool", False, False, "true: tracking goes to the shop's Shipment Tracking extension"
+        ),
     }
     credential_env = ("WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET")
 
@@ -264,6 +291,74 @@ class WooCommerce(Channel):
                 page.append(wo.to_order(order, refunds))
             yield page
 
+    # --- shipments ----------------------------------------------------------------------------
+    def ship(self, shipment: Any) -> ItemResult:
+        """Tell WooCommerce a parcel left: its tracking (a Shipment Tracking item, or a customer
+        note), then, in one ``PUT orders/<id>``, the units it took (order meta
+        ``multichan_shipped``) and status ``completed`` once every unit not refunded has left.
+        Each step reads first (the order, its trackings or notes) so a send whose answer was
+        lost is not made again; a tracking given later is one more item or note."""
+        key, where = shipment.key, f"orders/{shipment.order_id}"
+        try:
+            order = self._request("GET", where)
+            status = str(order.get("status") or "")
+            if status not in wo.SHIPPABLE:
+                said = f"is {status} on the shop" if status else "has no status on the shop"
+                return ItemResult.rejected(
+                    key, f"WooCommerce: order {shipment.number} {said}: not marked shipped"
+                )
+            fulfillment = self._parcel(shipment, order)
+            before = wo.shipped_record(order)
+            record = wo.with_shipment(before, shipment)
+            changes: Json = {}
+            if record != before:
+                value = json.dumps(record, sort_keys=True, separators=(",", ":"))
+                changes["meta_data"] = [{"key": wo.SHIPPED_META, "value": value}]
+            if status != "completed" and self._all_sent(order, record):
+                changes["status"] = "completed"
+            if changes:
+                self._request("PUT", where, json=changes)
+        except _Refused as exc:
+            return ItemResult.rejected(key, f"order {shipment.number}: {exc.message}")
+        return ItemResult.accepted(key, fulfillment_id=fulfillment)
+
+    def _parcel(self, shipment: Any, order: Json) -> str:
+        """The parcel's tracking item (extension) or customer note, found or made; its id. A
+        tracking item on an order completed already gets the note too: the completed email,
+        which lists the tracking items, has gone out without it."""
+        body = wo.tracking_body(shipment) if self.settings.get("shipment_tracking") else None
+        if body is None:
+            return self._note(shipment, order)
+        route = f"orders/{order['id']}/shipment-trackings"
+        url = f"{self.settings['base_url']}{TRACKING_API}{route}"
+        found = wo.find_tracking(wb.rows(self._request("GET", url)), shipment.tracking_number)
+        if found is None:
+            found = self._request("POST", url, json=body, idempotent=False)
+        if order.get("status") == "completed":
+            self._note(shipment, order)
+        return str(found.get("tracking_id") or shipment.tracking_number)
+
+    def _note(self, shipment: Any, order: Json) -> str:
+        """multichan's customer note of the parcel, found (marker and tracking) or made."""
+        notes = f"orders/{order['id']}/notes"
+        note = wo.find_note(wb.rows(self._request("GET", notes, {"type": "customer"})), shipment)
+        if note is None:
+            text = wo.note_text(shipment, order)
+            note = self._request(
+                "POST", notes, json={"note": text, "customer_note": True}, idempotent=False
+            )
+        return f"note-{note.get('id')}"
+
+    def _all_sent(self, order: Json, record: dict[str, dict[str, int]]) -> bool:
+        """Whether ``record`` took every unit not refunded (the refunds read only when that
+        could matter)."""
+        if wo.all_sent(order, record, {}):
+            return True
+        if not order.get("refunds"):
+            return False
+        found = self._request("GET", f"orders/{order['id']}/refunds", {"per_page": wo.PER_PAGE})
+        return wo.all_sent(order, record, wo.refunded_units(wb.rows(found)))
+
     # --- HTTP -------------------------------------------------------------------------------
     @functools.cached_property
     def api(self) -> ApiClient:
@@ -281,10 +376,19 @@ class WooCommerce(Channel):
             ),
         )  # fmt: skip
 
-    def _request(self, method: str, path: str, params: Json | None = None, json: Any = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Json | None = None,
+        json: Any = None,
+        idempotent: bool = True,
+    ) -> Any:
         """One call; batches are sent again after a failure that may pass (updates are absolute
-        and a create WooCommerce already made comes back as ``invalid_sku``, taken over)."""
-        body = self.api.request(method, path, params=params, json=json, idempotent=True).body
+        and a create WooCommerce already made comes back as ``invalid_sku``, taken over); a
+        note or tracking item is not (``idempotent=False``: the next run looks for it first)."""
+        answer = self.api.request(method, path, params=params, json=json, idempotent=idempotent)
+        body = answer.body
         if body is None:
             raise Fatal(f"WooCommerce at {self.settings['base_url']} answered {method} {path} "
                         "with something not JSON")  # fmt: skip
@@ -299,7 +403,15 @@ class WooCommerce(Channel):
                 f"unless the shop lowered woocommerce_rest_batch_items_limit below {LIMIT}"
             )
         body = answer.body
-        if answer.status == 404 and isinstance(body, dict) and body.get("code") == "rest_no_route":
+        no_route = isinstance(body, dict) and body.get("code") == "rest_no_route"
+        if answer.status == 404 and no_route and TRACKING_API in answer.path:
+            return Fatal(
+                f"WooCommerce at {base} has no Shipment Tracking REST API ({TRACKING_API}; HTTP "
+                f"404{said}): install and activate the Shipment Tracking extension, or set "
+                f"shipment_tracking: false for channel {self.name} (tracking then goes as a "
+                "customer note)"
+            )
+        if answer.status == 404 and no_route:
             return Fatal(
                 f"no WooCommerce REST API at {base}{API} (HTTP 404{said}); base_url must be the "
                 "shop's root, with WooCommerce 3.5+ and pretty permalinks"

@@ -5,8 +5,10 @@ Routes under ``/wp-json/wc/v3``: ``GET products``, ``POST products/batch``, ``GE
 products/<id>/variations``, ``POST products/<id>/variations/batch`` (lists: ``sku``, ``include``,
 ``per_page`` <= 100, ``page``; ``X-WP-Total``); ``GET orders``, ``orders/<id>``,
 ``orders/<id>/refunds``, ``orders/<id>/refunds/<refund_id>`` (lists: ``X-WP-Total``,
-``X-WP-TotalPages``, ``Link``; array parameters as ``a,b`` or ``name[]=a&name[]=b``); else 404
-``rest_no_route``.
+``X-WP-TotalPages``, ``Link``; array parameters as ``a,b`` or ``name[]=a&name[]=b``); ``PUT
+orders/<id>`` (status and meta_data), ``GET``/``POST orders/<id>/notes``; the Shipment Tracking
+extension's ``/wp-json/wc-shipment-tracking/v3`` routes while ``tracking.installed`` (see
+:mod:`tests.servers.woocommerce_tracking`); else 404 ``rest_no_route``. Creates answer 201.
 The shop behind the routes, with WooCommerce's documented batch limit, property types, SKU
 rules and variations, is :class:`~tests.servers.woocommerce_shop.WooShop`; its orders and
 refunds, which tests place and change directly (``shop.orders.add(...)``), are
@@ -44,7 +46,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import requests
 
 from tests.servers import JsonHandler, drop, running
-from tests.servers.woocommerce_orders import Page, WooOrders
+from tests.servers import woocommerce_tracking as tracking
+from tests.servers.woocommerce_orders import Created, Page, WooOrders
 from tests.servers.woocommerce_shop import Json, WooError, WooShop
 
 KEY = "ck_4f1c2a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e"  # what ${WOOCOMMERCE_CONSUMER_KEY} holds
@@ -76,9 +79,11 @@ class WooServer(WooShop):
     nonces: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
     orders: WooOrders = field(init=False, repr=False)
+    tracking: tracking.ShipmentTracking = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.orders = WooOrders(self, lock=self.lock)
+        self.tracking = tracking.ShipmentTracking(self.orders)
 
     def reset(self) -> None:
         """Empty the shop (its orders too, with the real clock again) and put every switch
@@ -86,9 +91,10 @@ class WooServer(WooShop):
         fresh = WooServer()
         with self.lock:
             for f in dataclasses.fields(self):
-                if f.name not in ("url", "lock", "nonces", "orders"):
+                if f.name not in ("url", "lock", "nonces", "orders", "tracking"):
                     setattr(self, f.name, getattr(fresh, f.name))
             self.orders = WooOrders(self, lock=self.lock)
+            self.tracking = tracking.ShipmentTracking(self.orders)
 
     def fail_next(
         self, fault: int | str | None, *, times: int = 1, retry_after: str | None = None,
@@ -172,6 +178,16 @@ class WooServer(WooShop):
                 return self.batch(body, parent)
         if parts == ["orders"] and method == "GET":
             return self.orders.list_orders(query, base)
+        if parts[:1] == ["orders"] and len(parts) > 1 and parts[1].isdigit():
+            order_id, rest = int(parts[1]), (*parts[2:], method)
+            if rest == ("PUT",):
+                return self.orders.update_order(order_id, body, base)
+            if rest == ("notes", "GET"):
+                return self.orders.list_notes(order_id, query, base)
+            if rest == ("notes", "POST"):
+                return self.orders.add_note(order_id, body, base)
+        if path.startswith(tracking.PREFIX):
+            return self.tracking.route(method, path, body, base)
         if parts[:1] == ["orders"] and len(parts) > 1 and parts[1].isdigit() and method == "GET":
             order_id = int(parts[1])
             if parts[2:] == []:
@@ -242,6 +258,8 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
                     status, answer = 200, server.route(method, split.path, params, body, base)
             except WooError as exc:
                 status, answer = exc.data["status"], exc.as_json()
+            if isinstance(answer, Created):
+                status, answer = 201, answer.body
             if isinstance(answer, Page):
                 headers = {"X-WP-Total": str(answer.total), "X-WP-TotalPages": str(answer.pages)}
                 links = _links(base + split.path, pairs, answer)
@@ -260,6 +278,9 @@ def _handler(server: WooServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._handle("POST")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
 
     return Handler
 

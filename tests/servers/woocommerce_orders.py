@@ -1,9 +1,11 @@
 """The shop's orders and their refunds, behind the WooCommerce test server
 (tests/servers/woocommerce.py): their state, the calls a test makes to place and change them
-(``shop.orders.add``, ``.set_status``, ``.edit``, ``.refund``) and the answers of ``GET
-orders``, ``orders/<id>``, ``orders/<id>/refunds`` and ``orders/<id>/refunds/<refund_id>``,
-written from ``../shared/specs/woocommerce/rest-api-docs/_orders.md`` and
-``_order-refunds.md``. Where the docs are silent, WooCommerce core's behaviour is modelled and
+(``shop.orders.add``, ``.set_status``, ``.edit``, ``.refund``, ``.delete``) and the answers of
+``GET orders``, ``orders/<id>``, ``orders/<id>/refunds`` and ``orders/<id>/refunds/<refund_id>``,
+``PUT orders/<id>`` (``status`` and ``meta_data``: what a shipment writes; other writable
+fields are refused as unsupported) and ``GET``/``POST orders/<id>/notes``, written from
+``../shared/specs/woocommerce/rest-api-docs/_orders.md``, ``_order-refunds.md`` and
+``_order-notes.md``. Where the docs are silent, WooCommerce core's behaviour is modelled and
 marked "core:" (CPT order storage, WP_Query/WP_Date_Query underneath).
 
 Objects are the docs' (all documented order fields; money as strings with ``dp`` decimals, 2 by
@@ -29,7 +31,11 @@ underscored ones too) and the products' ``stock_quantity``: the docs themselves 
 trace of it. A refund that leaves nothing to refund makes the order ``refunded``; setting
 ``refunded`` refunds what is left in one refund without lines, "Order fully refunded." (core).
 
-Every change (add, status change, edit, refund) stamps the order's ``date_modified`` from
+Notes: a status change adds core's internal note ("Order status changed from Processing to
+Completed."); ``GET notes`` lists every note, newest first, without paging (core), ``type``
+any/customer/internal; ``customer_notes(order)`` is what the buyer was mailed.
+
+Every change (add, status change, edit, refund, PUT) stamps the order's ``date_modified`` from
 ``now`` (injectable: aware datetimes; whole seconds): stamps strictly increase across the shop,
 a second after the last one when the clock has not moved, because clients poll with
 ``modified_after``. ``add`` may override ``date_created_gmt``/``date_modified_gmt`` (a late
@@ -80,6 +86,19 @@ DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?"
     r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d{2})(?::(?P<mm>\d{2}))?)?"
 )
+
+
+# the order properties of the docs' table that a request may write (the rest are read-only)
+ORDER_FIELDS = (
+    "parent_id", "status", "currency", "customer_id", "customer_note", "billing", "shipping",
+    "payment_method", "payment_method_title", "transaction_id", "meta_data", "line_items",
+    "shipping_lines", "fee_lines", "coupon_lines", "set_paid",
+)  # fmt: skip
+
+
+def _label(status: str) -> str:
+    """core: wc_get_order_status_name ("on-hold" -> "On hold")."""
+    return {"pending": "Pending payment", "on-hold": "On hold"}.get(status, status.capitalize())
 
 
 def utc_now() -> datetime:
@@ -153,6 +172,18 @@ class Refund:
 
 
 @dataclass
+class Note:
+    """An order note (core: a comment on the order). ``customer_note``: shown and mailed to
+    the buyer; ``author`` "system" unless added by the API user."""
+
+    id: int
+    created: datetime
+    note: str
+    customer_note: bool
+    author: str = "system"
+
+
+@dataclass
 class Order:
     id: int
     order_key: str
@@ -167,6 +198,8 @@ class Order:
     stock_reduced: bool = False  # core: _order_stock_reduced, internal (not in the answers)
     lines: list[Line] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)  # oldest first
+    meta: list[Json] = field(default_factory=list)  # the order's meta_data ({id, key, value})
+    notes: list[Note] = field(default_factory=list)  # oldest first
 
     @property
     def total(self) -> Decimal:
@@ -192,6 +225,13 @@ class Page:
     total: int
     pages: int
     page: int
+
+
+@dataclass
+class Created:
+    """The answer of a create: HTTP 201 with ``body`` (core: ``$response->set_status(201)``)."""
+
+    body: Json
 
 
 class _Params:
@@ -309,6 +349,7 @@ class WooOrders:
         self.lock = lock or threading.RLock()
         self.by_id: dict[int, Order] = {}
         self._items = itertools.count(300)  # order item ids: their own table
+        self._notes = itertools.count(280)  # note ids (core: comment ids)
         self._metas = itertools.count(2000)  # meta ids
         self._last = EPOCH  # the latest stamp handed out: the next one is later
 
@@ -378,6 +419,19 @@ class WooOrders:
             order = self.order(order_id)
             if status != order.status:
                 self._enter(order, status, self._stamp(order))
+
+    def delete(self, order_id: int) -> None:
+        """The order is deleted for good (``DELETE orders/<id>?force=true``): every route then
+        answers 404 for it."""
+        with self.lock:
+            self.order(order_id)
+            del self.by_id[order_id]
+
+    def customer_notes(self, order_id: int) -> list[str]:
+        """The texts of the order's customer notes (each one mailed to the buyer), oldest
+        first."""
+        with self.lock:
+            return [n.note for n in self.order(order_id).notes if n.customer_note]
 
     def edit(self, order_id: int, sku: str, quantity: int) -> None:
         """The line with ``sku`` gets ``quantity`` units (0 removes it; a SKU the order does
@@ -475,8 +529,12 @@ class WooOrders:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
 
     def _enter(self, order: Order, status: str, at: datetime) -> None:
-        """Core's status transition: date_paid, date_completed, stock, a full refund."""
-        order.status = status
+        """Core's status transition: date_paid, date_completed, stock, a full refund, and the
+        internal note saying so."""
+        before, order.status = order.status, status
+        if before != status:  # core: "Order status changed from Processing to Completed."
+            text = f"Order status changed from {_label(before)} to {_label(status)}."
+            order.notes.append(Note(next(self._notes), at, text, False))
         if status in PAID and order.paid is None:
             order.paid = at
         if status == "completed":
@@ -603,6 +661,137 @@ class WooOrders:
             if order is None:
                 raise WooError("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
             return self._order_json(order, dp, base)
+
+    def update_order(self, order_id: int, body: Any, base: str) -> Json:
+        """PUT /orders/<id>: the fields a shipment changes, ``status`` (entered as core does)
+        and ``meta_data`` (core: update_meta_data, by ``id`` or else by ``key``). Any other
+        documented field is refused as unsupported here; an undocumented one is not writable."""
+        if not isinstance(body, dict):
+            raise WooError("rest_invalid_json", "Invalid JSON body passed.")
+        bad = {k: f"{k} is not a writable property." for k in body if k not in ORDER_FIELDS}
+        if bad:
+            raise WooError(
+                "rest_invalid_param", f"Invalid parameter(s): {', '.join(bad)}", params=bad
+            )
+        unsupported = sorted(set(body) - {"status", "meta_data"})
+        if unsupported:
+            raise WooError(
+                "woo_test_server_unsupported",
+                f"{unsupported[0]} is documented but this test shop does not apply it",
+                400,
+            )
+        status, meta = body.get("status"), body.get("meta_data", [])
+        if "status" in body and status not in STATUSES:
+            message = f"status is not one of {', '.join(STATUSES)}."
+            raise WooError(
+                "rest_invalid_param", "Invalid parameter(s): status", params={"status": message}
+            )
+        if not isinstance(meta, list) or not all(
+            isinstance(m, dict)
+            and set(m) <= {"id", "key", "value"}
+            and isinstance(m.get("key"), str)
+            and isinstance(m.get("value"), str)
+            for m in meta
+        ):
+            message = "meta_data items are {id, key, value}, key and value strings"
+            raise WooError(
+                "rest_invalid_param",
+                "Invalid parameter(s): meta_data",
+                params={"meta_data": message},
+            )
+        with self.lock:
+            order = self.by_id.get(order_id)
+            if order is None:  # core: WC_REST_CRUD_Controller::update_item says 400
+                raise WooError("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 400)
+            for m in meta:
+                found = next(
+                    (
+                        x
+                        for x in order.meta
+                        if ("id" in m and x["id"] == m["id"])
+                        or ("id" not in m and x["key"] == m["key"])
+                    ),
+                    None,
+                )
+                if found is None:
+                    order.meta.append(
+                        {"id": next(self._metas), "key": m["key"], "value": m["value"]}
+                    )
+                else:
+                    found.update(key=m["key"], value=m["value"])
+            at = self._stamp(order)
+            if status is not None and status != order.status:
+                self._enter(order, status, at)
+            return self._order_json(order, 2, base)
+
+    def list_notes(self, order_id: int, query: Mapping[str, str], base: str) -> list[Json]:
+        """GET /orders/<id>/notes (core: every note, newest first, no paging)."""
+        p = _Params(query)
+        p.enum("context", ("view", "edit"), "view")
+        kind = p.enum("type", ("any", "customer", "internal"), "any")
+        p.check()
+        with self.lock:
+            order = self._noted(order_id)
+            notes = [
+                n
+                for n in reversed(order.notes)
+                if kind == "any" or n.customer_note == (kind == "customer")
+            ]
+            return [self._note_json(order, n, base) for n in notes]
+
+    def add_note(self, order_id: int, body: Any, base: str) -> Created:
+        """POST /orders/<id>/notes: ``note`` (mandatory), ``customer_note``, ``added_by_user``."""
+        if not isinstance(body, dict):
+            raise WooError("rest_invalid_json", "Invalid JSON body passed.")
+        writable = {"note": str, "customer_note": bool, "added_by_user": bool}
+        bad = {k: f"{k} is not a writable property." for k in body if k not in writable}
+        bad |= {
+            k: f"{k} is not of type {'string' if t is str else 'boolean'}."
+            for k, t in writable.items()
+            if k in body and not isinstance(body[k], t)
+        }
+        if bad:
+            raise WooError(
+                "rest_invalid_param", f"Invalid parameter(s): {', '.join(bad)}", params=bad
+            )
+        if not body.get("note"):
+            raise WooError(
+                "rest_missing_callback_param", "Missing parameter(s): note", params=["note"]
+            )
+        with self.lock:
+            order = self._noted(order_id)
+            author = "admin" if body.get("added_by_user") else "system"
+            note = Note(
+                next(self._notes),
+                self._stamp(None),
+                body["note"],
+                bool(body.get("customer_note")),
+                author,
+            )
+            order.notes.append(note)
+            return Created(self._note_json(order, note, base))
+
+    def _noted(self, order_id: int) -> Order:
+        order = self.by_id.get(order_id)
+        if order is None:  # core: WC_REST_Order_Notes_Controller
+            raise WooError("woocommerce_rest_shop_order_invalid_id", "Invalid order ID.", 404)
+        return order
+
+    def _note_json(self, order: Order, n: Note, base: str) -> Json:
+        up = f"{base}/wp-json/wc/v3/orders/{order.id}"
+        return {
+            "id": n.id,
+            "author": n.author,
+            "date_created": self._local(n.created),
+            "date_created_gmt": self._gmt(n.created),
+            "note": n.note,
+            "customer_note": n.customer_note,
+            "_links": {
+                "self": [{"href": f"{up}/notes/{n.id}"}],
+                "collection": [{"href": f"{up}/notes"}],
+                "up": [{"href": up}],
+            },
+        }
 
     def list_refunds(self, order_id: int, query: Mapping[str, str], base: str) -> Page:
         """GET /orders/<id>/refunds (core: an unknown order has no refunds: [])."""
@@ -742,7 +931,8 @@ class WooOrders:
             "date_paid": self._local(o.paid), "date_paid_gmt": self._gmt(o.paid),
             "date_completed": self._local(o.completed),
             "date_completed_gmt": self._gmt(o.completed),
-            "cart_hash": "", "meta_data": [], "line_items": lines, "tax_lines": [],
+            "cart_hash": "", "meta_data": [dict(m) for m in o.meta], "line_items": lines,
+            "tax_lines": [],
             "shipping_lines": [], "fee_lines": [], "coupon_lines": [],
             "refunds": [
                 {"id": r.id, "reason": r.reason, "total": "-" + _money(r.amount, dp)}
