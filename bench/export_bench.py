@@ -84,7 +84,9 @@ def main(sizes: list[int]) -> None:
             root = Path(tmp) / f"ws{size}"
             csv_path = Path(tmp) / f"{size}.csv"
             write(csv_path, size)
-            subprocess.run([*multichan, "init", root], check=True, stdout=subprocess.DEVNULL)
+            identity = ["--name", "Bench Shop", "--url", "https://bench.example.com"]
+            subprocess.run([*multichan, "init", root, *identity], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
             import_s, _, _ = timed([*multichan, "-w", str(root), "import", "csv", str(csv_path)])
             export = [sys.executable, "-c", EXPORT, "-w", str(root), "export", "google", "--force"]
             baseline = [sqlite_utils, "query", str(root / "catalog.db"), "select * from products"]

@@ -64,7 +64,9 @@ def main(sizes: list[int]) -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty"
-        subprocess.run([*multichan, "init", empty], check=True, stdout=subprocess.DEVNULL)
+        identity = ["--name", "Bench Shop", "--url", "https://bench.example.com"]
+        subprocess.run([*multichan, "init", empty, *identity], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
         for size in sizes:
             csv_path = Path(tmp) / f"{size}.csv"
             write(csv_path, size)

@@ -24,7 +24,9 @@ def build(tmp: Path, skus: int) -> Path:
     csv_path, root = tmp / "catalog.csv", tmp / "ws"
     write(csv_path, skus)
     multichan = [sys.executable, "-m", "multichan"]
-    subprocess.run([*multichan, "init", str(root)], check=True, stdout=subprocess.DEVNULL)
+    identity = ["--name", "Bench Shop", "--url", "https://bench.example.com"]
+    subprocess.run([*multichan, "init", str(root), *identity], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
     subprocess.run([*multichan, "-w", str(root), "import", "csv", str(csv_path)], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     return root

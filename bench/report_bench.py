@@ -42,7 +42,7 @@ CANDIDATE_INDEX = (
 def build(ws: Path, lines_wanted: int) -> int:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            main(["init", str(ws)])
+            main(["init", str(ws), "--name", "Bench Shop", "--url", "https://bench.example.com"])
     except SystemExit as exc:
         assert not exc.code, exc.code
     db = open_catalog(ws / "catalog.db")

@@ -53,6 +53,7 @@ class Secret:
 
 
 # --- the schema: key -> (kind, default). kinds: str, int, bool, decimal, percent, list, map,
+# node (left to the caller: ``channels``),
 # secret, or a nested dict for a section. Channel ``settings`` are free-form for channel modules.
 FILTERS: dict[str, Any] = {
     "status": ("list", ["active"]), "in_stock_only": ("bool", False),
@@ -129,7 +130,7 @@ TOP: dict[str, Any] = {
     "version": ("int", 1),
     "shop": SHOP,
     "defaults": RULES,
-    "channels": ("any", {}),
+    "channels": ("node", None),  # read channel by channel from the node (Loader.load)
     "alerts": ALERTS,
 }
 SMTP_PORTS = {"smtp": 25, "smtps": 465}
@@ -244,14 +245,26 @@ class _Loader:
                     if isinstance(default, dict)
                     else (list(default) if isinstance(default, list) else default)
                 )
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+        if node is None:
+            return out
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+            if where:
+                self.problem(node, f"{where} is empty: give it keys, or leave it out")
             return out
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, f"{where or 'top level'} must be a mapping of keys")
             return out
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, f"{where or 'top level'} has a key that is not plain text")
+                continue
             key = key_node.value
             path = f"{where}.{key}" if where else key
+            if key in seen:  # YAML would keep the last one without a word
+                self.problem(key_node, f"{path} is given twice (first at line {seen[key]})")
+                continue
+            seen[key] = key_node.start_mark.line + 1
             if key not in schema:
                 tail = did_you_mean(key, schema)
                 self.problem(key_node, f"unknown key {path!r}{tail}")
@@ -272,11 +285,19 @@ class _Loader:
         }
 
     def value(self, node: yaml.Node, kind: str, path: str, current: Any) -> Any:
-        data = yaml.safe_load(yaml.serialize(node))
+        if kind == "node":
+            return None
+        try:
+            data = plain(node)
+        except Refused as exc:
+            self.problem(exc.node, f"{path} {exc.text}")
+            return current
         if kind == "any":
             return data
-        if data is None:
-            return None
+        if data is None:  # `key:` with nothing, or null: a slip, never a silent default
+            self.problem(node, f"{path} is empty: give it a value, or leave the key out "
+                         "for the default")  # fmt: skip
+            return current
         if kind == "secret":
             match = ENV_RE.match(str(data))
             if not match:
@@ -310,7 +331,10 @@ class _Loader:
             try:
                 if isinstance(data, bool):
                     raise InvalidOperation
-                return Decimal(str(data))
+                number = Decimal(str(data))
+                if not number.is_finite():
+                    raise InvalidOperation
+                return number
             except InvalidOperation:
                 self.problem(node, f"{path} must be a number, not {shown or repr(data)}")
                 return current
@@ -392,6 +416,8 @@ class _Loader:
     def load(self, text: str) -> Config:
         try:
             root = yaml.compose(text)
+        except RecursionError:
+            raise ConfigError(f"{self.path.name}: nested too deeply to read") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
@@ -405,19 +431,30 @@ class _Loader:
         if channels_node is not None and not isinstance(channels_node, yaml.MappingNode):
             self.problem(channels_node, "channels must be a mapping of channel names")
         elif channels_node is not None:
+            lines: dict[str, int] = {}
             for key_node, node in channels_node.value:
                 name = str(key_node.value)
+                if name in lines:
+                    self.problem(key_node, f"channel {name!r} is given twice (first at line "
+                                 f"{lines[name]}); YAML would keep only the last")  # fmt: skip
+                    continue
+                lines[name] = key_node.start_mark.line + 1
                 if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                     self.problem(key_node, f"channel name {name!r}: use letters, digits, - and _")
                 data = self.section(node, CHANNEL, f"channels.{name}", defaults)
                 if not data["type"]:
                     self.problem(key_node, f"channels.{name}.type is required")
                 elif data["type"] not in self.known_types:
-                    tail = did_you_mean(data["type"], self.known_types)
+                    type_node = _child(node, "type")
+                    written = type_node.value if isinstance(type_node, yaml.ScalarNode) else ""
+                    from_env = ENV_RE.match(str(written))
+                    shown = (f"the value of {written}" if from_env
+                             else repr(data["type"]))  # fmt: skip
+                    tail = "" if from_env else did_you_mean(data["type"], self.known_types)
                     known = ", ".join(sorted(self.known_types))
                     self.problem(
-                        _child(node, "type") or key_node,
-                        f"channels.{name}.type {data['type']!r} is unknown (known: {known}){tail}",
+                        type_node or key_node,
+                        f"channels.{name}.type {shown} is unknown (known: {known}){tail}",
                     )
                 self.rule_values(key_node, node, f"channels.{name}", data)
                 config.channels[name] = Channel(
@@ -440,6 +477,20 @@ class _Loader:
                     line=key_node.start_mark.line + 1,
                 )
         config.alerts = self.alerts(root, top["alerts"])
+        if top["version"] != 1:
+            self.problem(_child(root, "version") or root,
+                         f"version {top['version']!r}: this multichan reads version 1 of "
+                         "channels.yaml")  # fmt: skip
+        writers: dict[str, str] = {}
+        for channel in config.channels.values():  # two feeds in one file: each overwrites
+            if channel.output:
+                other = writers.setdefault(str(Path(channel.output)), channel.name)
+                if other != channel.name:
+                    self.problem(
+                        _child(_child(channels_node, channel.name), "output") or root,
+                        f"channels.{channel.name}.output is also "
+                        f"channels.{other}.output: each feed needs a file of its own",
+                    )
         if self.problems:
             raise ConfigError(f"{self.path} has {len(self.problems)} problem(s):", self.problems)
         return config
@@ -547,6 +598,60 @@ class _Loader:
             )
             return None
         return AlertWebhook(url, data["secret"], float(data["timeout"]))
+
+
+# what a value in channels.yaml may be: YAML's plain types; the others (!!binary, !!omap,
+# !!set, !!python/...) are refused, timestamps read as the text written
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq",
+                                                 "map", "timestamp")}  # fmt: skip
+MAX_VALUES = 10_000  # nodes one value may expand to (an alias bomb stops here, at once)
+MAX_DEPTH = 50
+
+
+class Refused(Exception):
+    """A value channels.yaml cannot hold; ``text`` follows the key's path in the message."""
+
+    def __init__(self, node: yaml.Node, text: str) -> None:
+        super().__init__(text)
+        self.node, self.text = node, text
+
+
+def plain(node: yaml.Node) -> Any:
+    """The Python value of a composed YAML node, built without PyYAML's constructor of
+    arbitrary tags and with bounds: at most MAX_VALUES nodes (aliases counted each time they
+    are used) and MAX_DEPTH levels; a tag other than PLAIN_TAGS, a scalar its tag cannot read
+    (``!!int abc``) or a key that is not a scalar raises Refused."""
+    constructor = yaml.constructor.SafeConstructor()
+    budget = [MAX_VALUES]
+
+    def short(tag: str) -> str:
+        return tag.replace("tag:yaml.org,2002:", "!!")
+
+    def walk(n: yaml.Node, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise Refused(n, f"expands to more than {MAX_VALUES:,} values (YAML aliases?)")
+        if depth > MAX_DEPTH:
+            raise Refused(n, f"is nested more than {MAX_DEPTH} levels deep")
+        if n.tag not in PLAIN_TAGS:
+            raise Refused(n, f"uses the YAML tag {short(n.tag)}, which channels.yaml does not take")
+        if isinstance(n, yaml.ScalarNode):
+            if n.tag.endswith(":timestamp"):
+                return n.value
+            try:
+                return constructor.construct_object(n)
+            except (ValueError, KeyError, TypeError, yaml.YAMLError):
+                raise Refused(n, f"{n.value!r} is not a valid {short(n.tag)}") from None
+        if isinstance(n, yaml.SequenceNode):
+            return [walk(item, depth + 1) for item in n.value]
+        out: dict[Any, Any] = {}
+        for key, value in n.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise Refused(key, "has a key that is not plain text")
+            out[walk(key, depth + 1)] = walk(value, depth + 1)
+        return out
+
+    return walk(node, 0)
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
