@@ -20,6 +20,10 @@ tracking, whether multichan recorded it or the channel did, and whether it was s
 channel) and ``shipment_lines`` (which order lines, how many units). A line's units shipped
 by multichan leave stock when recorded, before the channel says so.
 
+Money (V8): ``orders.currency`` and, per line, ``unit_price`` and ``line_total`` (what the
+buyer pays for the line's ordered units after discounts, tax aside), as the channel reported
+them, in two-decimal text, for revenue in reports.
+
 Low-stock alerts (V7): ``products.low_stock_below`` overrides the configured threshold for one
 SKU (over all its locations), ``alert_thresholds`` adds a threshold for one SKU at one
 location. ``alert_state`` is what each route (``email``, ``webhook``) was last told about a SKU
@@ -316,7 +320,13 @@ CREATE TABLE alert_state (
 );
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7]
+V8 = """
+ALTER TABLE orders ADD COLUMN currency TEXT;
+ALTER TABLE order_lines ADD COLUMN unit_price TEXT;
+ALTER TABLE order_lines ADD COLUMN line_total TEXT;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
