@@ -9,8 +9,9 @@ the lines' ``ordered``; ``returned`` (back in stock) and ``refunded`` (refunded,
 are the refunds, and ``net`` what is left. Times are the orders' ``created_at``, in UTC; a day
 is a UTC day and a week starts on Monday.
 
-There is no revenue: order lines record no price or currency yet, so no amount is reported
-(``revenue`` is null, with the reason), never estimated from catalog prices.
+There is no revenue yet: order lines record amounts only from schema version 8 on, and the
+report does not sum them yet, so no amount is reported (``revenue`` is null, with the reason),
+never estimated from catalog prices.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ GROUPS = ("channel", "sku", "product", "day", "week", "location")
 ORDER_LEVEL = ("channel", "day", "week")  # a key each order has one of
 CHART_FORMATS = ("png", "svg")
 REVENUE_NOTE = (
-    "not reported: order lines record no unit price or currency yet (the pull would need to "
-    "keep each line's price and the order's currency)"
+    "not reported yet: pulls record each line's amount and the order's currency (Shopify and "
+    "WooCommerce) from schema version 8 on; revenue per group in the shop currency comes next"
 )
 NO_LINES, NOT_IN_CATALOG, NO_LOCATION = "(no lines)", "(SKU not in the catalog)", "(no location)"
 

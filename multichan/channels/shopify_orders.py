@@ -22,6 +22,7 @@ NO_RESTOCK.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from multichan.channels.shopify_queries import Doc
@@ -29,18 +30,24 @@ from multichan.orders.model import Order, OrderLine, iso, parse_time
 
 ORDERS_PER_PAGE = 10
 LINES = 10  # line items read with each order on a page
-REFUNDS = 3  # refunds read with each order, each with up to LINES refund lines
+REFUNDS = 2  # refunds read with each order, each with up to LINES refund lines
 DETAIL_LINES = 50  # line items per request when an order is read alone
 DETAIL_REFUNDS = 10
 
-_LINE = "id sku name quantity currentQuantity unfulfilledQuantity variant { id }"
+_LINE = (
+    "id sku name quantity currentQuantity unfulfilledQuantity variant { id }"
+    " discountedTotalSet { shopMoney { amount } }"  # the line after discounts, tax aside
+)
 _REFUND = "refundLineItems(first: {n}) {{ nodes {{ lineItem {{ id }} quantity restockType }} }}"
-_ORDER = "id name createdAt updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus"
+_ORDER = (
+    "id name createdAt updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus"
+    " currencyCode"  # the shop's currency, which shopMoney amounts are in
+)
 
 
 def _cost(orders: int, lines: int, refunds: int, refund_lines: int) -> float:
     """Shopify's requested cost: object 1, connection 2 + first x its node's cost."""
-    per_order = 1 + (2 + lines * 2) + refunds * (1 + 2 + refund_lines * 2)
+    per_order = 1 + (2 + lines * 4) + refunds * (1 + 2 + refund_lines * 2)  # a line: 2 + money
     return 2 + orders * per_order
 
 
@@ -70,7 +77,7 @@ ORDER = Doc(
     refunds(first: {DETAIL_REFUNDS}) {{ {_REFUND.format(n=25)} }}
   }}
 }}""",
-    1 + 1 + (2 + DETAIL_LINES * 2) + DETAIL_REFUNDS * (1 + 2 + 25 * 2),
+    1 + 1 + (2 + DETAIL_LINES * 4) + DETAIL_REFUNDS * (1 + 2 + 25 * 2),
 )
 
 
@@ -124,6 +131,8 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
                 shipped=max(current - open_units, 0) + back + kept, returned=back, refunded=kept,
                 title=str(item.get("name") or ""),
                 remote_ids={"variant_id": variant} if variant else {},
+                line_total=_money(item.get("discountedTotalSet")),
+                unit_price=_unit(_money(item.get("discountedTotalSet")), item.get("quantity")),
             )
         )  # fmt: skip
     financial = node.get("displayFinancialStatus") or "-"
@@ -133,8 +142,23 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
         channel_status=f"{financial}/{node.get('displayFulfillmentStatus') or '-'}"
         + (" cancelled" if node.get("cancelledAt") else ""),
         created_at=parse_time(node["createdAt"]), updated_at=parse_time(node["updatedAt"]),
-        lines=out,
+        lines=out, currency=node.get("currencyCode") or None,
     )  # fmt: skip
+
+
+def _money(bag: dict[str, Any] | None) -> Decimal | None:
+    """The shop-currency amount of a MoneyBag (``{shopMoney: {amount}}``)."""
+    try:
+        return Decimal(str(((bag or {}).get("shopMoney") or {})["amount"]))
+    except (KeyError, InvalidOperation, TypeError):
+        return None
+
+
+def _unit(total: Decimal | None, quantity: Any) -> Decimal | None:
+    """A unit's price: the line's total over its units, to the cent."""
+    if total is None or not quantity:
+        return None
+    return (total / int(quantity)).quantize(Decimal("0.01"))
 
 
 # --- shipments: fulfillments with tracking ------------------------------------------------------

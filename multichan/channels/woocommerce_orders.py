@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from multichan.orders.model import Order, OrderLine, parse_time, units
@@ -91,7 +92,8 @@ def to_order(order: dict[str, Any], refunds: dict[str, int]) -> Order:
                 line_id=str(item.get("id")), sku=str(item.get("sku") or "") or None,
                 ordered=quantity, unshipped=unshipped, shipped=shipped, returned=restocked,
                 refunded=kept, title=str(item.get("name") or ""), remote_ids=ids,
-                problem=problem,
+                problem=problem, unit_price=_decimal(item.get("price")),
+                line_total=_decimal(item.get("total")),
             )
         )  # fmt: skip
     created = order.get("date_created_gmt") or order.get("date_created")
@@ -100,7 +102,18 @@ def to_order(order: dict[str, Any], refunds: dict[str, int]) -> Order:
         order_id=str(order["id"]), number=f"#{order.get('number') or order['id']}",
         status=status, channel_status=raw, created_at=parse_time(created),
         updated_at=parse_time(modified), lines=lines,
+        currency=str(order.get("currency") or "") or None,
     )  # fmt: skip
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A WooCommerce amount (a number, or text such as "12.50") as a Decimal; None when it
+    is missing or not a finite number."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if value not in (None, "") and number.is_finite() else None
 
 
 # --- shipments -------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ means for stock. The statuses:
 Per line: ``ordered`` (units the buyer has ordered, after edits), ``unshipped`` (units still
 to send), ``shipped`` (units that left stock: sent, or written off by a refund that did not
 restock them), ``returned`` (units the channel says came back to stock) and ``refunded``
-(units refunded without a restock; ``restock_refunds: true`` counts them as returned).
+(units refunded without a restock; ``restock_refunds: true`` counts them as returned), and
+where the channel says, what the buyer pays: ``unit_price`` and ``line_total`` in the order's
+``currency``, for revenue in reports.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class OrderLine:
     title: str = ""
     remote_ids: dict[str, str] = field(default_factory=dict)  # to match by push's ids
     problem: str | None = None  # a line the channel reported in a way stock cannot use
+    # what the buyer pays, in the order's currency (None: the channel did not say)
+    unit_price: Decimal | None = None
+    line_total: Decimal | None = None  # for the ordered units, after discounts, tax aside
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Order:
     created_at: datetime
     updated_at: datetime
     lines: list[OrderLine] = field(default_factory=list)
+    currency: str | None = None  # of the lines' amounts
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

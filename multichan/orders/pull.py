@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
@@ -45,9 +46,11 @@ LATE_SWEEP_EVERY = timedelta(hours=1)
 LINE_COLUMNS = (
     "channel", "order_id", "line_id", "channel_sku", "remote_ids", "title", "ordered",
     "unshipped", "shipped", "returned", "refunded", "problem", "sku", "location",
+    "unit_price", "line_total",
 )  # fmt: skip
 UPSERT_LINE = (
-    f"INSERT INTO order_lines ({', '.join(LINE_COLUMNS)}) VALUES ({', '.join('?' * 14)}) "
+    f"INSERT INTO order_lines ({', '.join(LINE_COLUMNS)}) VALUES "
+    f"({', '.join('?' * len(LINE_COLUMNS))}) "
     "ON CONFLICT (channel, order_id, line_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in LINE_COLUMNS[3:])
 )
@@ -127,13 +130,14 @@ class _Puller:
             self.result.new += 1
         conn.execute(
             "INSERT INTO orders (channel, order_id, number, status, channel_status, created_at,"
-            " updated_at, baseline, first_seen_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " updated_at, baseline, first_seen_at, last_seen_at, currency)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (channel, order_id) DO UPDATE SET number = excluded.number,"
             " status = excluded.status, channel_status = excluded.channel_status,"
             " created_at = excluded.created_at, updated_at = excluded.updated_at,"
-            " last_seen_at = excluded.last_seen_at",
+            " last_seen_at = excluded.last_seen_at, currency = excluded.currency",
             [self.name, order.order_id, order.number, order.status, order.channel_status,
-             created, iso(order.updated_at), int(baseline), seen_at, seen_at],
+             created, iso(order.updated_at), int(baseline), seen_at, seen_at, order.currency],
         )  # fmt: skip
         reported = {line.line_id for line in order.lines}
         for line in order.lines:
@@ -171,7 +175,8 @@ class _Puller:
             [self.name, order.order_id, line.line_id, line.sku,
              json.dumps(line.remote_ids, sort_keys=True), line.title, line.ordered,
              line.unshipped, line.shipped, line.returned, line.refunded, problem,
-             sku if not line.problem else None, location],
+             sku if not line.problem else None, location, _amount(line.unit_price),
+             _amount(line.line_total)],
         )  # fmt: skip
 
     # --- matching -----------------------------------------------------------------------------
@@ -254,6 +259,15 @@ class _Puller:
                           "committed": committed, "available": on_hand - committed,
                           "orders": orders})  # fmt: skip
         return found
+
+
+def _amount(value: Decimal | None) -> str | None:
+    """An amount as the catalog keeps money: text with at least two decimals."""
+    if value is None or not value.is_finite():
+        return None
+    exponent = value.as_tuple().exponent
+    return str(value if isinstance(exponent, int) and exponent <= -2
+               else value.quantize(Decimal("0.01")))  # fmt: skip
 
 
 def line_targets(

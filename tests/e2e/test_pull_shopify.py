@@ -4,7 +4,10 @@ exactly once however often an order is seen, and unknown SKUs that never block t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +151,16 @@ def test_orders_before_the_baseline_are_recorded_but_move_nothing(
     assert level(ws, "MUG-ENAMEL") == (40, 0, 40)
     code, rows = cli_json(ws, "orders")
     assert [(r["number"], r["baseline"]) for r in rows] == [("#1001", True)]
+
+
+def test_a_pull_records_what_the_buyer_pays_per_line_and_the_currency(
+    servers: Servers, new_demo: Any
+) -> None:
+    ws = shop_ready(servers, new_demo)
+    price = servers.shop.shop.by_sku("MUG-ENAMEL")["price"]
+    servers.shop.shop.orders.add([("MUG-ENAMEL", 3)])
+    assert pull(ws, "shop")[0] == 0
+    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
+        line = db.execute("SELECT unit_price, line_total FROM order_lines").fetchone()
+        currency = db.execute("SELECT currency FROM orders").fetchone()[0]
+    assert line == (f"{Decimal(price):.2f}", f"{Decimal(price) * 3:.2f}") and currency == "USD"

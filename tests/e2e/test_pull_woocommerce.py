@@ -5,7 +5,10 @@ nothing new costs one request."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +105,15 @@ def test_pages_of_100_and_one_request_when_nothing_is_new(servers: Servers, new_
     pull(ws, "woo")
     code, idle = pull(ws, "woo")
     assert (idle["woo"]["orders"], idle["woo"]["moves"], idle["woo"]["requests"]) == (1, 0, 1)
+
+
+def test_a_pull_records_what_the_buyer_pays_per_line_and_the_currency(
+    servers: Servers, new_demo: Any
+) -> None:
+    ws = woo_ready(servers, new_demo)
+    servers.woo.orders.add([("MAP-CASE", 2)], status="processing")
+    assert pull(ws, "woo")[0] == 0
+    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
+        unit, total = db.execute("SELECT unit_price, line_total FROM order_lines").fetchone()
+        currency = db.execute("SELECT currency FROM orders").fetchone()[0]
+    assert currency == "USD" and Decimal(total) == 2 * Decimal(unit) > 0

@@ -52,6 +52,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from graphql import GraphQLError
@@ -75,6 +76,7 @@ UNPAID = frozenset(("PENDING", "AUTHORIZED", "EXPIRED", "VOIDED"))
 RESTOCK_TYPES = frozenset(("RETURN", "CANCEL", "NO_RESTOCK"))  # LEGACY_RESTOCK: read-only
 CANCEL_REASONS = frozenset(("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"))
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CURRENCY = "USD"  # the test shop's currency
 TERM = re.compile(
     r"""\s*(?:(?P<and>AND)(?=\s|$)|(?P<field>[a-z_]+):(?P<op><=|>=|<|>)?"""
     r"""(?:'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"|(?P<bare>[^\s'"]+)))\s*"""
@@ -120,6 +122,7 @@ class Line:
     title: str
     variant_title: str | None
     quantity: int  # ordered, plus units added by order edits
+    price: str = "0.00"  # the variant's price when ordered (no discounts in the test shop)
     removed: int = 0  # by order edits down
     fulfilled: int = 0
     refunded_fulfilled: int = 0  # RETURN, NO_RESTOCK
@@ -427,6 +430,7 @@ class Orders:
             title=title,
             variant_title=variant_title,
             quantity=quantity,
+            price=str(variant.get("price") or "0.00") if variant else "0.00",
         )
 
     def _take(self, line: Line, units: int) -> None:
@@ -627,6 +631,7 @@ class Orders:
     def _view(self, o: Order) -> Row:
         return {
             "id": o.id, "legacyResourceId": str(o.legacy_id), "name": o.name,
+            "currencyCode": CURRENCY,
             "createdAt": iso(o.created_at), "processedAt": iso(o.created_at),
             "updatedAt": iso(o.updated_at), "cancelledAt": iso(o.cancelled_at),
             "cancelReason": o.cancel_reason, "closed": o.closed_at is not None,
@@ -649,6 +654,8 @@ class Orders:
             "variantTitle": line.variant_title, "quantity": line.quantity,
             "currentQuantity": line.current, "unfulfilledQuantity": line.unfulfilled,
             "refundableQuantity": line.current,
+            "discountedTotalSet": _bag(Decimal(line.price) * line.quantity),
+            "originalUnitPriceSet": _bag(Decimal(line.price)),
             "variant": self.catalog.variant_view(variant) if variant else None,
         }  # fmt: skip
 
@@ -717,6 +724,12 @@ class Orders:
             "lineItems": lambda info, **a: positional(o.lines, node, a, "fo-lines"),
         }
         return positional([view], lambda v: v, args, "fulfillment-orders")
+
+
+def _bag(amount: Decimal) -> Row:
+    """A MoneyBag in the shop's currency (presentment the same)."""
+    money = {"amount": str(amount.quantize(Decimal("0.01"))), "currencyCode": CURRENCY}
+    return {"shopMoney": money, "presentmentMoney": dict(money)}
 
 
 def positional(
