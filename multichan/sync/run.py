@@ -244,7 +244,6 @@ def pull_all(
 ) -> list[PullResult]:
     """Pull every chosen channel's orders under the workspace lock; one channel's failure
     never stops the others."""
-
     return pull_and_alert(ws, names, since=since, dry_run=dry_run, pacing=pacing,
                           session=session, alerts=False)[0]  # fmt: skip
 
