@@ -9,16 +9,21 @@ the lines' ``ordered``; ``returned`` (back in stock) and ``refunded`` (refunded,
 are the refunds, and ``net`` what is left. Times are the orders' ``created_at``, in UTC; a day
 is a UTC day and a week starts on Monday.
 
-There is no revenue yet: order lines record amounts only from schema version 8 on, and the
-report does not sum them yet, so no amount is reported (``revenue`` is null, with the reason),
-never estimated from catalog prices.
+Revenue is what the channels said the buyer pays (``order_lines.line_total``, recorded by pulls
+from schema version 8 on), never estimated from catalog prices: per line its total less the
+share of its refunded and returned units, summed exactly in thousandths of a unit. Amounts in
+the shop currency count as they are, others through the rates the channels' ``price.rates``
+give (``shop_rates``); an amount with no rate is listed apart under its own currency, and lines
+pulled before amounts were recorded are counted in the note, not guessed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,9 @@ GROUPS = ("channel", "sku", "product", "day", "week", "location")
 ORDER_LEVEL = ("channel", "day", "week")  # a key each order has one of
 CHART_FORMATS = ("png", "svg")
 REVENUE_NOTE = (
-    "not reported yet: pulls record each line's amount and the order's currency (Shopify and "
-    "WooCommerce) from schema version 8 on; revenue per group in the shop currency comes next"
+    "what the buyers pay for the units they kept (each line's total after discounts, tax "
+    "aside, less its refunded and returned units' share), in the shop currency; orders in "
+    "another currency are converted with the channels' price.rates, else listed apart"
 )
 NO_LINES, NOT_IN_CATALOG, NO_LOCATION = "(no lines)", "(SKU not in the catalog)", "(no location)"
 
@@ -99,6 +105,20 @@ FROM orders o LEFT JOIN order_lines l ON l.channel = o.channel AND l.order_id = 
 GROUP BY key, special
 """
 
+REVENUE_SQL = """
+SELECT {key} AS key, {special} AS special, o.channel AS channel,
+       COALESCE(o.currency, '') AS currency,
+       SUM(CAST(ROUND(CAST(l.line_total AS REAL) * 1000) AS INTEGER)) AS gross,
+       SUM(CAST(ROUND(CAST(l.line_total AS REAL) * 1000
+                      * (l.ordered - l.returned - l.refunded) / l.ordered) AS INTEGER)) AS net,
+       SUM(l.line_total IS NULL) AS unpriced
+FROM orders o JOIN order_lines l ON l.channel = o.channel AND l.order_id = o.order_id
+{join}
+{where}
+GROUP BY key, special, o.channel, COALESCE(o.currency, '')
+"""
+THOUSAND = Decimal(1000)
+
 SOLD_SQL = """
 SELECT l.sku, l.location, SUM(l.ordered) AS ordered, SUM(l.returned) AS returned
 FROM orders o JOIN order_lines l ON l.channel = o.channel AND l.order_id = o.order_id
@@ -130,6 +150,9 @@ class Figures:
     cancelled_units: int = 0
     unit_share: float = 0.0  # of the report's units
     order_share: float = 0.0  # of the report's sales orders
+    revenue: Decimal = Decimal(0)  # net, in the shop currency
+    gross_revenue: Decimal = Decimal(0)
+    unconverted: dict[str, Decimal] = field(default_factory=dict)  # net, per currency
 
     @property
     def net_units(self) -> int:
@@ -157,8 +180,20 @@ class Figures:
             "baseline_orders": self.baseline_orders, "pending_orders": self.pending_orders,
             "pending_units": self.pending_units, "cancelled_orders": self.cancelled_orders,
             "cancelled_units": self.cancelled_units, "unit_share": self.unit_share,
-            "order_share": self.order_share,
+            "order_share": self.order_share, "revenue": _cents(self.revenue),
+            "gross_revenue": _cents(self.gross_revenue),
+            "revenue_unconverted": {c: _cents(v) for c, v in sorted(self.unconverted.items())},
         }  # fmt: skip
+
+    def earn(self, net: Decimal, gross: Decimal, currency: str, rates: dict[str, Decimal],
+             shop: str) -> None:  # fmt: skip
+        """Add a net and gross amount in ``currency`` (converted when a rate says how)."""
+        rate = Decimal(1) if currency in (shop, "") else rates.get(currency)
+        if rate is None:
+            self.unconverted[currency] = self.unconverted.get(currency, Decimal(0)) + net
+            return
+        self.revenue += (net * rate).quantize(Decimal("0.001"))
+        self.gross_revenue += (gross * rate).quantize(Decimal("0.001"))
 
 
 @dataclass
@@ -182,6 +217,7 @@ class SalesReport:
     channels: list[SalesRow]  # each channel's share, whatever the grouping
     statuses: dict[str, int]  # orders per status in the period: everything that was read
     notes: list[str]
+    currency: str = "USD"  # of the revenue
 
     def counted(self) -> str:
         """Which orders the numbers are made of, in one sentence."""
@@ -209,7 +245,12 @@ class SalesReport:
                 "baseline_orders": self.total.baseline_orders,
                 "summary": self.counted(),
             },
-            "revenue": None,
+            "revenue": {
+                "currency": self.currency,
+                "net": _cents(self.total.revenue),
+                "gross": _cents(self.total.gross_revenue),
+                "unconverted": {c: _cents(v) for c, v in sorted(self.total.unconverted.items())},
+            },
             "revenue_note": REVENUE_NOTE,
             "total": self.total.as_dict(),
             "channels": [{"channel": c.key, **c.figures.as_dict()} for c in self.channels],
@@ -290,9 +331,12 @@ def sales_report(
     since: datetime | None = None,
     until: datetime | None = None,
     channel: str | None = None,
+    currency: str = "USD",
+    rates: Mapping[str, Decimal] | None = None,
 ) -> SalesReport:
-    """Orders, units, refunds and cancellations per ``by`` for orders created in
-    [``since``, ``until``), and each channel's share."""
+    """Orders, units, revenue, refunds and cancellations per ``by`` for orders created in
+    [``since``, ``until``), and each channel's share. ``currency`` is the shop's, ``rates``
+    what one unit of another currency is worth in it (``shop_rates``)."""
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: one of {', '.join(GROUPS)}")
     if since and until and since >= until:
@@ -335,6 +379,7 @@ def sales_report(
             last = max(last, _start_of((until - timedelta(microseconds=1)).date(), by))
         for day in _days(first, last, step):
             groups.setdefault((day, None), SalesRow(day, day))
+    unpriced = _revenue(db, by, where, params, groups, channels, total, currency, dict(rates or {}))
     ordered = list(groups.values())
     if by in ("day", "week"):
         ordered.sort(key=lambda r: (r.key is None, r.key or ""))
@@ -362,11 +407,67 @@ def sales_report(
             f"{empty} sales order(s) order no units (returns recorded as orders of their "
             "own, as Square does): their refunds count, they do not count as orders"
         )
+    if unpriced:
+        notes.append(
+            f"{unpriced} sales line(s) were pulled before multichan recorded amounts (or the "
+            "channel gave none): their units count, their revenue is unknown"
+        )
+    if total.unconverted:
+        apart = ", ".join(f"{_cents(v)} {c}" for c, v in sorted(total.unconverted.items()))
+        notes.append(f"revenue in currencies with no rate to {currency}, not in the totals: "
+                     f"{apart} (add price.rates to the channels that sell in them)")  # fmt: skip
     if since or until:
         undated = db.execute("SELECT COUNT(*) FROM orders WHERE created_at IS NULL").fetchone()[0]
         if undated:
             notes.append(f"{undated} order(s) have no creation time and are outside any period")
-    return SalesReport(by, since, until, channel, ordered, total, by_channel, statuses, notes)
+    return SalesReport(by, since, until, channel, ordered, total, by_channel, statuses, notes,
+                       currency)  # fmt: skip
+
+
+def _revenue(
+    db: sqlite_utils.Database, by: str, where: str, params: list[Any],
+    groups: dict[tuple[str | None, str | None], SalesRow], channels: dict[str, SalesRow],
+    total: Figures, currency: str, rates: dict[str, Decimal],
+) -> int:  # fmt: skip
+    """Add each sales line's revenue to its group, its channel and the total; returns the
+    number of sales lines with no amount."""
+    key, special = KEYS[by]
+    join = "LEFT JOIN products p ON p.sku = l.sku" if by == "product" else ""
+    sale = f"{SALE} AND l.ordered > 0"
+    where = f"{where} AND {sale}" if where else f"WHERE {sale}"
+    unpriced = 0
+    for row in db.query(REVENUE_SQL.format(key=key, special=special, join=join, where=where),
+                        params):  # fmt: skip
+        unpriced += row["unpriced"] or 0
+        if row["gross"] is None:
+            continue
+        net, gross = Decimal(row["net"]) / THOUSAND, Decimal(row["gross"]) / THOUSAND
+        amounts = (net, gross, row["currency"], rates, currency)
+        total.earn(*amounts)
+        if row["channel"] in channels:
+            channels[row["channel"]].figures.earn(*amounts)
+        name = (row["key"], row["special"])
+        if name in groups:
+            groups[name].figures.earn(*amounts)
+    return unpriced
+
+
+def _cents(amount: Decimal) -> str:
+    """An amount as reports show money: to the cent (sums are kept in thousandths)."""
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def shop_rates(config: Any) -> tuple[str, dict[str, Decimal]]:
+    """The shop's currency, and what one unit of each currency a channel sells in is worth in
+    it: a channel with ``price.currency: EUR`` and ``price.rates: {USD: 0.92}`` (1 USD = 0.92
+    EUR) makes 1 EUR = 1 / 0.92 USD."""
+    shop = str(config.shop.get("currency") or "USD")
+    rates: dict[str, Decimal] = {}
+    for channel in config.channels.values():
+        target, rate = channel.price.get("currency"), channel.price.get("rates", {}).get(shop)
+        if target and target != shop and rate:
+            rates.setdefault(str(target), Decimal(1) / Decimal(str(rate)))
+    return shop, rates
 
 
 def _start_of(day: date, by: str) -> date:

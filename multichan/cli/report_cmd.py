@@ -11,6 +11,7 @@ missing), 3 no workspace.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from multichan.cli import output
-from multichan.errors import UsageError
+from multichan.errors import MultichanError, UsageError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout, one row per line shown.")]
@@ -38,7 +39,7 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SALES_FIELDS = [
     "key", "label", "orders", "units", "returned", "refunded", "net_units", "baseline_orders",
     "pending_orders", "pending_units", "cancelled_orders", "cancelled_units", "unit_share",
-    "order_share",
+    "order_share", "revenue", "gross_revenue",
 ]  # fmt: skip
 STOCK_FIELDS = [
     "sku", "location", "title", "on_hand", "committed", "available", "sold", "per_day",
@@ -136,15 +137,22 @@ def sales(
 ) -> None:
     """Orders, units, refunds and cancellations per channel, SKU, product, day, week or
     location, and each one's share; says which orders were counted."""
-    from multichan.reports import GROUPS, REVENUE_NOTE, bar, sales_chart, sales_report
+    from multichan.reports import GROUPS, REVENUE_NOTE, bar, sales_chart, sales_report, shop_rates
 
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: one of {', '.join(GROUPS)}")
     _formats(json_out, csv_out, chart)
     start, end = bound(since, "--since"), bound(until, "--until", end=True)
+    ws = output.workspace()
+    currency, rates = "USD", dict[str, Any]()
+    with contextlib.suppress(MultichanError):  # a report reads what it can: no rates then
+        from multichan.feeds.run import load_config
+
+        currency, rates = shop_rates(load_config(ws))
     db = _open()
     try:
-        report = sales_report(db, by=by, since=start, until=end, channel=channel)
+        report = sales_report(db, by=by, since=start, until=end, channel=channel,
+                              currency=currency, rates=rates)  # fmt: skip
     finally:
         db.close()
     if chart is not None:
@@ -163,9 +171,11 @@ def sales(
         rows.append([
             "Total" if r is None else r.label, f.orders, f.units, f.returned + f.refunded,
             f.net_units, f.cancelled_orders, "" if r is None else _share(f.unit_share),
+            f"{f.revenue:,.2f}",
             bar(f.units / widest, BAR) if r is not None and widest else "",
         ])  # fmt: skip
-    headings = [HEADINGS[by], "Orders", "Units", "Refunded", "Net", "Cancelled", "Share", ""]
+    headings = [HEADINGS[by], "Orders", "Units", "Refunded", "Net", "Cancelled", "Share",
+                f"Revenue {currency}", ""]  # fmt: skip
     _table(f"Sales by {by}", headings, rows, total=True)
     from rich.markup import escape
 

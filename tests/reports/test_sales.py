@@ -59,11 +59,11 @@ def test_it_says_which_orders_were_counted(shop: Path) -> None:
     assert "2026-11-01 to 2026-11-30" in summary
 
 
-def test_revenue_is_left_out_and_says_why(shop: Path) -> None:
+def test_orders_without_amounts_have_no_revenue_and_the_report_says_so(shop: Path) -> None:
     report = sales(shop)
-    assert report["revenue"] is None
-    assert "not reported yet" in report["revenue_note"]
-    assert all("revenue" not in row for row in report["rows"])
+    expected = {"currency": "USD", "net": "0.00", "gross": "0.00", "unconverted": {}}
+    assert report["revenue"] == expected
+    assert any("pulled before multichan recorded amounts" in n for n in report["notes"])
 
 
 def test_period_edges_since_included_until_day_included(shop: Path) -> None:
@@ -151,7 +151,7 @@ def test_the_table_shows_totals_bars_and_what_was_counted(shop: Path) -> None:
     total = next(line for line in lines if line.strip().startswith("Total"))
     assert total.split()[1:3] == ["5", "15"]
     assert "Counted: 5 sales order(s)" in result.stdout
-    assert "Revenue: not reported" in result.stdout
+    assert "Revenue: what the buyers pay" in result.stdout
     assert "\x1b[" not in result.stdout  # no colour when stdout is not a terminal
 
 
@@ -200,3 +200,56 @@ def test_an_empty_catalog_reports_zeros(workspace: Path) -> None:
     report = sales(workspace)
     assert report["rows"] == [] and report["total"]["orders"] == 0
     assert run_cli("-w", workspace, "report", "sales").code == 0
+
+
+def test_revenue_is_what_the_buyers_paid_for_the_units_they_kept(tmp_path: Path) -> None:
+    ws = tmp_path / "demo"
+    assert run_cli("init", "--demo", ws).code == 0
+    config = ws / "channels.yaml"  # the pos channel sells in EUR: 1 USD = 0.5 EUR
+    text = config.read_text(encoding="utf-8").replace(
+        "channels:\n",
+        "channels:\n  eu:\n    type: jsonl\n    output: feeds/eu.jsonl\n"
+        "    price: {currency: EUR, rates: {USD: 0.5}}\n", 1)  # fmt: skip
+    config.write_text(text, encoding="utf-8")
+    con = sqlite3.connect(ws / "catalog.db")
+    with con:
+        for channel, order, status, currency, lines in (
+            ("shop", "1", "closed", "USD", [("a", "MUG-ENAMEL", 2, 0, 0, "30.00")]),
+            ("shop", "2", "open", "USD", [("a", "MUG-ENAMEL", 4, 1, 1, "40.00"),  # 2 kept
+                                          ("b", "LANTERN-LED", 1, 0, 0, "9.99")]),
+            ("shop", "3", "cancelled", "USD", [("a", "MUG-ENAMEL", 1, 0, 0, "15.00")]),
+            ("pos", "P1", "closed", "EUR", [("a", "LANTERN-LED", 1, 0, 0, "12.50")]),
+            ("pos", "P2", "closed", "SEK", [("a", "LANTERN-LED", 1, 0, 0, "100.00")]),
+            ("pos", "P3", "closed", None, [("a", "MUG-ENAMEL", 1, 0, 0, None)]),
+        ):  # fmt: skip
+            stamp = "2026-11-05T10:00:00.000Z"
+            con.execute(
+                "INSERT INTO orders (channel, order_id, number, status, channel_status, "
+                "created_at, updated_at, first_seen_at, last_seen_at, currency) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [channel, order, f"#{order}", status, status, stamp, stamp, stamp, stamp,
+                 currency],
+            )  # fmt: skip
+            for line, sku, ordered, returned, refunded, total in lines:
+                con.execute(
+                    "INSERT INTO order_lines (channel, order_id, line_id, channel_sku, sku, "
+                    "location, ordered, returned, refunded, line_total) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [channel, order, line, sku, sku, "warehouse", ordered, returned,
+                     refunded, total],
+                )  # fmt: skip
+    con.close()
+    report = sales(ws)
+    # shop: 30.00 + 40.00 * 2/4 + 9.99 = 59.99; pos: 12.50 EUR = 25.00 USD; SEK apart
+    assert report["revenue"] == {"currency": "USD", "net": "84.99", "gross": "104.99",
+                                 "unconverted": {"SEK": "100.00"}}  # fmt: skip
+    by_channel = rows(report)
+    assert (by_channel["shop"]["revenue"], by_channel["pos"]["revenue"]) == ("59.99", "25.00")
+    notes = " ".join(report["notes"])
+    assert "1 sales line(s) were pulled before multichan recorded amounts" in notes
+    assert "100.00 SEK" in notes
+    by_sku = rows(sales(ws, "--by", "sku"))
+    assert (by_sku["MUG-ENAMEL"]["revenue"], by_sku["LANTERN-LED"]["revenue"]) == (
+        "50.00", "34.99")  # fmt: skip
+    table = run_cli("-w", ws, "report", "sales").stdout
+    assert "Revenue USD" in table and "84.99" in table
