@@ -227,6 +227,7 @@ class _Loader:
         self.path = path
         self.known_types = known_types
         self.problems: list[str] = []
+        self.shop_currency: str | None = "USD"  # shop.currency, checked (None: it is wrong)
 
     def problem(self, node: yaml.Node, text: str) -> None:
         self.problems.append(f"{self.path.name}:{node.start_mark.line + 1}: {text}")
@@ -385,16 +386,30 @@ class _Loader:
             self.problem(
                 at("price", "round"), f"{where}.price.round must be one of {', '.join(ROUNDING)}"
             )
-        for currency, rate in list(price["rates"].items()):
+        if price["currency"] is not None:
+            price["currency"] = self.currency(
+                at("price", "currency"), f"{where}.price.currency", price["currency"]
+            )
+        rates: dict[str, Decimal] = {}
+        for currency, rate in price["rates"].items():
+            rate_at = _key(at("price", "rates"), str(currency)) or at("price", "rates")
+            code = self.currency(rate_at, f"{where}.price.rates.{currency}", currency)
             try:
-                price["rates"][currency] = Decimal(str(rate))
+                number = Decimal(str(rate))
+                if not number.is_finite() or number <= 0 or isinstance(rate, bool):
+                    raise InvalidOperation
             except InvalidOperation:
-                self.problem(
-                    at("price", "rates"), f"{where}.price.rates.{currency} must be a number"
-                )
-        if price["currency"] and price["rates"] == {}:
+                self.problem(rate_at, f"{where}.price.rates.{currency} must be a number above 0")
+                continue
+            if code:
+                rates[code] = number
+        price["rates"] = rates
+        target = price["currency"] or self.shop_currency
+        if price["currency"] and target != self.shop_currency and price["rates"] == {}:
             self.problem(
-                at("price", "currency"), f"{where}.price.currency needs price.rates to convert from"
+                at("price", "currency"),
+                f"{where}.price.currency needs price.rates to convert from "
+                f"(such as rates: {{{self.shop_currency or 'USD'}: 0.92}})",
             )
         bad = [s for s in filters["status"] if s not in STATUSES]
         if bad:
@@ -413,6 +428,17 @@ class _Loader:
                 if wrong:
                     self.problem(at("content", key), f"{where}.content.{key}: {wrong}")
 
+    def currency(self, node: yaml.Node, path: str, value: Any) -> str | None:
+        """``value`` as an ISO 4217 code (``eur`` is EUR); None, with a problem at ``node``,
+        when it is not one (``€`` and ``EURO`` get the code they likely mean)."""
+        from multichan.money import currency_problem
+
+        wrong = currency_problem(value)
+        if wrong:
+            self.problem(node, f"{path}: {wrong}")
+            return None
+        return str(value).strip().upper()
+
     def load(self, text: str) -> Config:
         try:
             root = yaml.compose(text)
@@ -425,6 +451,12 @@ class _Loader:
                 f"{self.path.name}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
             ) from None
         top = self.section(root, TOP, "")
+        shop_node = _child(root, "shop")
+        self.shop_currency = top["shop"]["currency"] = self.currency(
+            _child(shop_node, "currency") or shop_node or root,  # type: ignore[arg-type]
+            "shop.currency",
+            top["shop"]["currency"],
+        )
         defaults = top["defaults"]
         config = Config(self.path, top["shop"])
         channels_node = _child(root, "channels")

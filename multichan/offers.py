@@ -7,7 +7,10 @@ gives a channel's offers to its feed export and to its push plan alike.
 Order of the rules, documented in the README:
 - price: per-SKU override (used as given) or catalog price -> currency conversion -> markup
   percent -> fixed amount -> rounding -> minimum price; the sale price goes through the same
-  steps and is dropped when it is not below the price.
+  steps and is dropped when it is not below the price. A channel sells in one currency (its
+  ``price.currency``, else ``shop.currency``): a product priced in another is converted with
+  ``price.rates``, or left out of the channel with the rate to add. Amounts are rounded to the
+  currency's minor units (JPY 1500, USD 12.50, KWD 1.250).
 - stock: sum over the channel's locations -> buffer -> percent (rounded down) -> cap ->
   out-of-stock threshold; never below zero.
 """
@@ -24,10 +27,10 @@ import sqlite_utils
 
 from multichan.catalog.checks import gtin_valid
 from multichan.config import Channel, Config
+from multichan.money import quantize
 from multichan.text import cut, strip_html
 
 HUNDRED = Decimal(100)
-CENT = Decimal("0.01")
 # The catalog columns the rules read, in the order of the rows ``Rules.offer_row`` takes.
 COLUMNS = (
     "sku", "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn",
@@ -119,7 +122,9 @@ class Rules:
         self.in_stock_only = f["in_stock_only"]
         self.markup = Decimal(1) + p["markup_percent"] / HUNDRED
         self.add, self.rounding, self.min_price = p["add"], p["round"], p["min_price"]
-        self.target_currency, self.rates = p["currency"], p["rates"]
+        # the one currency of the channel's offers: a feed never mixes currencies
+        self.target_currency: str = (p["currency"] or shop.get("currency") or "USD").upper()
+        self.rates: dict[str, Decimal] = p["rates"]
         self.use_sale = p["use_sale_price"]
         self.locations = set(s["locations"]) if s["locations"] is not None else None
         self.buffer, self.cap, self.percent = s["buffer"], s["cap"], s["percent"]
@@ -168,18 +173,20 @@ class Rules:
 
     # --- price -------------------------------------------------------------------------
     def price(self, amount: Decimal, currency: str) -> tuple[Decimal, str]:
-        if self.target_currency and currency != self.target_currency:
+        """A catalog amount in ``currency`` as the channel shows it, in its currency."""
+        target = self.target_currency
+        if currency != target:
             rate = self.rates.get(currency)
             if rate is None:
                 raise ValueError(
-                    f"no rate from {currency} to {self.target_currency} in price.rates"
+                    f"price in {currency}, channel sells in {target}: add price.rates.{currency}"
                 )
-            amount, currency = amount * rate, self.target_currency
+            amount = amount * rate
         amount = amount * self.markup + self.add
-        amount = round_price(amount.quantize(CENT, ROUND_HALF_UP), self.rounding)
+        amount = round_price(quantize(amount, target), self.rounding)
         if self.min_price is not None and amount < self.min_price:
             amount = self.min_price
-        return amount.quantize(CENT, ROUND_HALF_UP), currency
+        return quantize(amount, target), target
 
     def category(self, product_type: str | None, fallback: str | None) -> str | None:
         if product_type and self.category_map:
@@ -294,11 +301,11 @@ class Rules:
             by_location = {loc: self.quantity(q) for loc, q in counted.items()}
         if self.in_stock_only and quantity <= 0:
             return None
-        currency = currency or "USD"
+        currency = currency.upper() if currency else self.target_currency
         sale = None
-        if override and override.get("price"):
-            amount = Decimal(override["price"]).quantize(CENT, ROUND_HALF_UP)
-            out_currency = self.target_currency or currency
+        if override and override.get("price"):  # in the channel's currency, as given
+            out_currency = self.target_currency
+            amount = quantize(Decimal(override["price"]), out_currency)
         else:
             amount, out_currency = self.catalog_price(price, currency)
             if self.use_sale and sale_price:

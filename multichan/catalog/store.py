@@ -295,19 +295,22 @@ def stock_at(db: sqlite_utils.Database, sku: str, location: str) -> int:
 def set_price(
     db: sqlite_utils.Database, sku: str, price: str, sale_price: str | None = None
 ) -> tuple[str, str]:
-    """Set the regular price (and optionally the sale price); returns (old, new)."""
+    """Set the regular price (and optionally the sale price) in the product's currency, to
+    its minor units (JPY 1500, KWD 1.250); returns (old, new)."""
     _require_sku(db, sku)
+    old, currency = db.execute(
+        "SELECT price, currency FROM products WHERE sku = ?", [sku]
+    ).fetchone()
     try:
-        new = normalize(price)
+        new = normalize(price, currency)
     except ValueError as exc:
         raise UsageError(f"price {price!r}: {exc}") from None
     if new is None:
         raise UsageError("price is required")
-    old = db.execute("SELECT price FROM products WHERE sku = ?", [sku]).fetchone()[0]
     values: dict[str, Any] = {"price": new, "updated_at": now()}
     if sale_price is not None:
         try:
-            values["sale_price"] = normalize(sale_price)
+            values["sale_price"] = normalize(sale_price, currency)
         except ValueError as exc:
             raise UsageError(f"sale price {sale_price!r}: {exc}") from None
     with db.conn:

@@ -22,10 +22,11 @@ NO_RESTOCK.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from multichan.channels.shopify_queries import Doc
+from multichan.money import api_amount, quantize
 from multichan.orders.model import Order, OrderLine, iso, parse_time
 
 ORDERS_PER_PAGE = 10
@@ -132,7 +133,8 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
                 title=str(item.get("name") or ""),
                 remote_ids={"variant_id": variant} if variant else {},
                 line_total=_money(item.get("discountedTotalSet")),
-                unit_price=_unit(_money(item.get("discountedTotalSet")), item.get("quantity")),
+                unit_price=_unit(_money(item.get("discountedTotalSet")), item.get("quantity"),
+                                 node.get("currencyCode")),
             )
         )  # fmt: skip
     financial = node.get("displayFinancialStatus") or "-"
@@ -148,17 +150,14 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
 
 def _money(bag: dict[str, Any] | None) -> Decimal | None:
     """The shop-currency amount of a MoneyBag (``{shopMoney: {amount}}``)."""
-    try:
-        return Decimal(str(((bag or {}).get("shopMoney") or {})["amount"]))
-    except (KeyError, InvalidOperation, TypeError):
-        return None
+    return api_amount(((bag or {}).get("shopMoney") or {}).get("amount"))
 
 
-def _unit(total: Decimal | None, quantity: Any) -> Decimal | None:
-    """A unit's price: the line's total over its units, to the cent."""
+def _unit(total: Decimal | None, quantity: Any, currency: str | None) -> Decimal | None:
+    """A unit's price: the line's total over its units, to the currency's minor unit."""
     if total is None or not quantity:
         return None
-    return (total / int(quantity)).quantize(Decimal("0.01"))
+    return quantize(total / int(quantity), currency)
 
 
 # --- shipments: fulfillments with tracking ------------------------------------------------------

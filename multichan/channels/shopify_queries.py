@@ -13,11 +13,11 @@ import functools
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from multichan.catalog.importers.base import slugify
 from multichan.channels.base import ItemResult
+from multichan.money import to_text
 from multichan.offers import Offer
 
 MAX_INPUT = 250  # Shopify's limit on the items of any one array argument
@@ -143,17 +143,13 @@ def price_variables(
     return variables
 
 
-def money(amount: Decimal | None) -> str | None:
-    """A Shopify ``Money`` input: a decimal string without currency."""
-    return None if amount is None else str(amount.quantize(Decimal("0.01")))
-
-
 def price_fields(offer: Offer) -> dict[str, str | None]:
     """Shopify's compare-at price is the original price: a sale shows as price < compareAtPrice.
     Without a sale, compareAtPrice is sent as null so an old sale ends."""
     if offer.sale_price is not None and offer.sale_price < offer.price:
-        return {"price": money(offer.sale_price), "compareAtPrice": money(offer.price)}
-    return {"price": money(offer.price), "compareAtPrice": None}
+        return {"price": to_text(offer.sale_price, offer.currency),
+                "compareAtPrice": to_text(offer.price, offer.currency)}  # fmt: skip
+    return {"price": to_text(offer.price, offer.currency), "compareAtPrice": None}
 
 
 def handle(group_key: str) -> str:

@@ -39,7 +39,6 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from multichan.channels import square_orders as sq_orders
@@ -52,15 +51,13 @@ from multichan.channels.base import (
     Retriable,
     SettingSpec,
 )
+from multichan.money import to_minor as minor_units  # Square's Money.amount (tests use the name)
 from multichan.offers import Offer
 from multichan.orders.model import Order
 
 API_VERSION = "2025-08-20"  # Square-Version of the contract the tests run against
 PER_BATCH, PER_REQUEST = 1000, 10_000  # batch-upsert object limits
 NOT_LISTED = "not listed on square yet; push listings first"
-ZERO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
-                           "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})  # fmt: skip
-THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
 INDEX_RE = re.compile(r"(?:batches|changes)\W{0,2}(\d+)")
 BOUND = r"(?<![\w#:-])%s(?![\w-])"  # an id, not part of a longer one
@@ -76,15 +73,6 @@ class _Refused(Exception):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("refused")
         self.errors = errors
-
-
-def minor_units(amount: Decimal, currency: str) -> int:
-    """``amount`` in the currency's smallest unit (cents for USD, yen for JPY)."""
-    exponent = 0 if currency in ZERO_DECIMALS else 3 if currency in THREE_DECIMALS else 2
-    scaled = amount.scaleb(exponent)
-    if scaled < 0 or scaled != scaled.to_integral_value():
-        raise ValueError(f"price {amount} {currency} is not a valid amount of {currency}")
-    return int(scaled)
 
 
 def price_money(offer: Offer) -> dict[str, Any]:

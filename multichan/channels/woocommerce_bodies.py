@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from multichan.channels.base import ItemResult
+from multichan.money import to_text
 from multichan.offers import Offer
 
 ATTRIBUTES = ("color", "size", "material", "pattern")
@@ -20,8 +21,9 @@ Json = dict[str, Any]
 
 
 # --- request bodies --------------------------------------------------------------------------
-def money(amount: Any) -> str:
-    return "" if amount is None else str(amount)
+def _sale(o: Offer) -> str:
+    """WooCommerce's sale_price: "" ends a sale."""
+    return to_text(o.sale_price, o.currency) or ""
 
 
 def images(o: Offer) -> list[Json]:
@@ -30,7 +32,7 @@ def images(o: Offer) -> list[Json]:
 
 def stock_and_price(o: Offer) -> Json:
     return {
-        "regular_price": str(o.price), "sale_price": money(o.sale_price),
+        "regular_price": to_text(o.price, o.currency), "sale_price": _sale(o),
         "manage_stock": True, "stock_quantity": o.quantity,
     }  # fmt: skip
 
@@ -109,7 +111,7 @@ def rows(data: Any) -> list[Json]:
 
 def price_fields(o: Offer) -> Json:
     """An update's price fields: WooCommerce takes prices as strings; no sale price clears it."""
-    return {"regular_price": str(o.price), "sale_price": money(o.sale_price)}
+    return {"regular_price": to_text(o.price, o.currency), "sale_price": _sale(o)}
 
 
 def stock_fields(o: Offer) -> Json:

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from multichan.money import api_amount
 from multichan.orders.model import Order, OrderLine, parse_time, units
 
 PER_PAGE = 100  # the documented maximum of per_page
@@ -92,8 +92,8 @@ def to_order(order: dict[str, Any], refunds: dict[str, int]) -> Order:
                 line_id=str(item.get("id")), sku=str(item.get("sku") or "") or None,
                 ordered=quantity, unshipped=unshipped, shipped=shipped, returned=restocked,
                 refunded=kept, title=str(item.get("name") or ""), remote_ids=ids,
-                problem=problem, unit_price=_decimal(item.get("price")),
-                line_total=_decimal(item.get("total")),
+                problem=problem, unit_price=api_amount(item.get("price")),
+                line_total=api_amount(item.get("total")),
             )
         )  # fmt: skip
     created = order.get("date_created_gmt") or order.get("date_created")
@@ -104,16 +104,6 @@ def to_order(order: dict[str, Any], refunds: dict[str, int]) -> Order:
         updated_at=parse_time(modified), lines=lines,
         currency=str(order.get("currency") or "") or None,
     )  # fmt: skip
-
-
-def _decimal(value: Any) -> Decimal | None:
-    """A WooCommerce amount (a number, or text such as "12.50") as a Decimal; None when it
-    is missing or not a finite number."""
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return number if value not in (None, "") and number.is_finite() else None
 
 
 # --- shipments -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from multichan.errors import TemplateError
+from multichan.money import feed_price as money  # the templates' "money" filter
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -169,16 +170,6 @@ def escape_for(template_name: str, default: str) -> str:
     """The escaping a template needs, from its name (``feed.csv.j2`` -> csv) or the default."""
     stem = template_name.removesuffix(".j2").removesuffix(".jinja")
     return EXTENSIONS.get(Path(stem).suffix.lower(), default)
-
-
-def money(amount: Decimal | None, currency: str | None = None) -> str:
-    """``19.99 USD`` (Google and Meta's price format); empty for no amount."""
-    if amount is None:
-        return ""
-    text = str(amount)  # offers hold cents already: "12.50" (formatting costs more)
-    if text[-3:-2] != ".":
-        text = f"{amount:.2f}"
-    return f"{text} {currency}" if currency else text
 
 
 def plain(text: str | None) -> str:

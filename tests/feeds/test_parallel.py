@@ -28,6 +28,8 @@ shop:
   currency: USD
   country: US
   language: en
+defaults:
+  price: {rates: {EUR: 1.08}}  # the catalog's EUR products, in the USD feeds
 channels:
   google: {type: google_merchant, output: feeds/google.xml}
   google_tsv: {type: google_merchant_tsv, output: feeds/google.tsv}

@@ -20,6 +20,8 @@ import sqlite_utils
 from multichan.catalog.importers import base
 from multichan.catalog.importers.base import ParseResult
 from multichan.catalog.store import ProductInput, UpsertResult, upsert
+from multichan.errors import ConfigError, MultichanError, UsageError
+from multichan.money import currency_code
 
 FORMATS = {
     "shopify": "multichan.catalog.importers.shopify",
@@ -71,13 +73,26 @@ def run(
     with no currency column leaves the currency of existing SKUs alone, and new SKUs get
     ``default_currency`` (the shop's); an empty currency cell means the shop's.
     """
-    given = currency.upper() if currency else None
-    fallback = given or (default_currency.upper() if default_currency else None)
+    given = _code(currency, "--currency", UsageError) if currency else None
+    shop = (
+        _code(default_currency, "channels.yaml shop.currency", ConfigError)
+        if default_currency
+        else None
+    )
+    fallback = given or shop
     parsed = stream(fmt, path, fallback)
     parsed.items = _with_currency(parsed.items, given, fallback)
     if given and "currency" in parsed.absent:
         parsed.absent.remove("currency")
     return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))
+
+
+def _code(value: str, what: str, error: type[MultichanError]) -> str:
+    """``value`` as an ISO 4217 code, or ``error`` naming ``what`` and the likely code."""
+    try:
+        return currency_code(value)
+    except ValueError as exc:
+        raise error(f"{what}: {exc}") from None
 
 
 def _with_currency(

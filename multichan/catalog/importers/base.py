@@ -35,7 +35,7 @@ from typing import IO, Any, TextIO
 
 from multichan.catalog.store import ProductInput
 from multichan.errors import InputError
-from multichan.money import normalize
+from multichan.money import currency_problem, normalize
 
 csv.field_size_limit(2**31 - 1)  # long HTML descriptions are normal
 
@@ -371,7 +371,21 @@ def check_sku(sku: str) -> None:
         )
 
 
+def currency(value: str | None) -> str | None:
+    """A currency cell as its ISO 4217 code (``eur`` is EUR); None when empty. A symbol, a
+    name or an unknown code is the row's rejection (``'€' is not a currency code: did you mean
+    EUR?``)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    wrong = currency_problem(text)
+    if wrong:
+        raise RowError(f"currency: {wrong}")
+    return text.upper()
+
+
 def money(value: str | None, what: str, currency: str | None = None) -> str | None:
+    """A price cell as the catalog stores it, in ``currency``'s minor units."""
     try:
         return normalize(value, currency)
     except ValueError as exc:

@@ -83,7 +83,8 @@ def _item(
     title = row["title"].strip()
     if not title:
         raise base.RowError("title is empty")
-    currency = (row.get("currency") or "").strip().upper() or currency
+    code = base.currency(row.get("currency"))  # checked first: it decides the decimals
+    currency = code or currency
     price = base.money(row["price"], "price", currency)
     if price is None:
         raise base.RowError("price is empty")
@@ -98,8 +99,7 @@ def _item(
     }
     for column in TEXT_COLUMNS:
         fields[column] = (row.get(column) or "").strip() or None
-    if isinstance(fields["currency"], str):
-        fields["currency"] = fields["currency"].upper()  # empty: the shop's (import --currency)
+    fields["currency"] = code  # empty: the shop's (import --currency)
     extra = [u.strip() for u in row.get("additional_image_link", "").split("|")]
     images = [u for u in [row.get("image_link", "").strip(), *extra] if u]
     stock: dict[str, int] = {}
