@@ -40,6 +40,7 @@ from multichan.catalog.schema import transaction
 from multichan.catalog.store import now as stamp_now
 from multichan.channels.base import Channel, Retriable
 from multichan.errors import ConfigError, MultichanError
+from multichan.money import quantize, to_text
 from multichan.orders.model import HOLDING, Order, OrderLine, iso, parse_time
 
 LATE_SWEEP_EVERY = timedelta(hours=1)
@@ -162,6 +163,7 @@ class _Puller:
 
     def _line(self, order: Order, line: OrderLine) -> None:
         conn = self.db.conn
+        currency = order.currency
         old = conn.execute(
             "SELECT sku, location FROM order_lines WHERE channel = ? AND order_id = ? AND "
             "line_id = ?",
@@ -175,8 +177,8 @@ class _Puller:
             [self.name, order.order_id, line.line_id, line.sku,
              json.dumps(line.remote_ids, sort_keys=True), line.title, line.ordered,
              line.unshipped, line.shipped, line.returned, line.refunded, problem,
-             sku if not line.problem else None, location, _amount(line.unit_price),
-             _amount(line.line_total)],
+             sku if not line.problem else None, location, _amount(line.unit_price, currency),
+             _amount(line.line_total, currency)],
         )  # fmt: skip
 
     # --- matching -----------------------------------------------------------------------------
@@ -261,13 +263,11 @@ class _Puller:
         return found
 
 
-def _amount(value: Decimal | None) -> str | None:
-    """An amount as the catalog keeps money: text with at least two decimals."""
+def _amount(value: Decimal | None, currency: str | None) -> str | None:
+    """An amount as the catalog keeps money: in its currency's decimals."""
     if value is None or not value.is_finite():
         return None
-    exponent = value.as_tuple().exponent
-    return str(value if isinstance(exponent, int) and exponent <= -2
-               else value.quantize(Decimal("0.01")))  # fmt: skip
+    return to_text(quantize(value, currency), currency)
 
 
 def line_targets(
