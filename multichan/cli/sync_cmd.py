@@ -7,8 +7,12 @@ also explained on stderr. The worst channel's outcome sets the exit code (ranked
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any
 
 import typer
@@ -40,16 +44,17 @@ def register(app: typer.Typer) -> None:
     app.command("sync")(sync)
 
 
-def _print_plan(p: Any) -> None:
+def _print_plan(p: Any, changes: Iterable[Any] | None = None) -> None:
+    """One line per SKU to change, as the plan is walked (``changes``: SKU by SKU, else the
+    plan's spilled ones), then what was left out (stderr) and the totals. The SKU lines are
+    plain text: a SKU or a value is printed as it is."""
     from rich.markup import escape
 
-    fields: dict[str, list[str]] = {}
-    for c in p.changes:
-        if c.action != "create":
-            fields.setdefault(c.sku, []).extend(str(f) for f in c.fields)
-    for sku, action in sorted(p.action_of().items()):
-        detail = ", ".join(fields.get(sku, []))
-        output.out(escape(f"{p.channel} {action} {sku}" + (f": {detail}" if detail else "")))
+    write = sys.stdout.write
+    for sku, action, cs in p.skus() if changes is None else changes:
+        detail = ", ".join(str(f) for c in cs if c.action != "create" for f in c.fields)
+        write(f"{p.channel} {action} {sku}" + (f": {detail}" if detail else "") + "\n")
+    sys.stdout.flush()
     for s in p.skipped:
         output.err(escape(f"left out {p.channel} {s.sku}: {s.reason}"))
     t = p.totals()
@@ -59,16 +64,110 @@ def _print_plan(p: Any) -> None:
     )
 
 
-def plan(channels: ChannelsArg = None, json_out: JsonOpt = False) -> None:
-    """Show what a push would create, update and delist, per SKU and field. Sends nothing."""
-    from multichan.sync.run import plan_all
+def plan(
+    channels: ChannelsArg = None,
+    json_out: JsonOpt = False,
+    jsonl: Annotated[
+        bool,
+        typer.Option(
+            "--jsonl",
+            help="One JSON object a line: each change ({channel, sku, kind, action, fields}), "
+            "then per channel {channel, totals, skipped}.",
+        ),
+    ] = False,
+) -> None:
+    """Show what a push would create, update and delist, per SKU and field. Sends nothing.
 
-    plans = plan_all(output.workspace(), channels or [])
-    if json_out:
-        output.print_json({"exit_code": OK, "channels": [p.as_dict() for p in plans]})
+    Written as the plan is made, a range of SKUs at a time: memory stays flat however
+    large the catalog. With --json the document's "totals" and "skipped" come after its
+    "changes"."""
+    from multichan.sync.plan import skipped_dicts
+    from multichan.sync.run import plan_each
+
+    if json_out and jsonl:
+        raise typer.BadParameter("--json and --jsonl: choose one")
+    plans = plan_each(output.workspace(), channels or [])
+    if jsonl:
+        output.STATE.json_written = True
+        for p, changes in plans:
+            for _, _, cs in changes:
+                for c in cs:
+                    sys.stdout.write(_dumps({"channel": p.channel, **c.as_dict()}) + "\n")
+            sys.stdout.write(_dumps({"channel": p.channel, "totals": p.totals(),
+                                     "skipped": skipped_dicts(p.skipped)}) + "\n")  # fmt: skip
         return
-    for p in plans:
-        _print_plan(p)
+    if json_out:
+        docs = (
+            {
+                "channel": p.channel,
+                "changes": (c.as_dict() for _, _, cs in changes for c in cs),
+                "skipped": Later(partial(skipped_dicts, p.skipped)),
+                "totals": Later(p.totals),
+            }
+            for p, changes in plans
+        )
+        write_json({"exit_code": OK, "channels": docs})
+        return
+    for p, changes in plans:
+        _print_plan(p, changes)
+
+
+class Later:
+    """A value of a JSON document computed when the writer reaches it (``write_json``)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=output_default)
+
+
+def output_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def write_json(doc: Any) -> None:
+    """``doc`` on stdout as ``print_json`` writes it (indent 2), written as it is walked:
+    an iterator is an array written item by item, a ``Later`` is computed when reached."""
+    output.STATE.json_written = True
+    write = sys.stdout.write
+    for piece in _pieces(doc, 0):
+        write(piece)
+    write("\n")
+    sys.stdout.flush()
+
+
+def _pieces(value: Any, level: int) -> Iterator[str]:
+    if isinstance(value, Later):
+        value = value.make()
+    pad = "\n" + "  " * (level + 1)
+    if isinstance(value, dict) and _lazy(value):
+        yield "{"
+        for n, (key, item) in enumerate(value.items()):
+            yield ("," if n else "") + pad + _dumps(key) + ": "
+            yield from _pieces(item, level + 1)
+        yield ("\n" + "  " * level + "}") if value else "}"
+    elif isinstance(value, Iterator) or (isinstance(value, list) and _lazy(value)):
+        empty = True
+        for item in value:
+            yield ("[" if empty else ",") + pad
+            empty = False
+            yield from _pieces(item, level + 1)
+        yield "[]" if empty else "\n" + "  " * level + "]"
+    else:
+        yield _dumps(value, 2).replace("\n", "\n" + "  " * level)
+
+
+def _lazy(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether a dict or list holds something written lazily (else one ``json.dumps``)."""
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, Later | Iterator) or (isinstance(v, dict | list) and _lazy(v))
+               for v in items)  # fmt: skip
 
 
 def push(
@@ -94,11 +193,24 @@ def push(
     )
     code = worst([r.exit_code for r in results])
     if json_out:
-        output.print_json({"exit_code": code, "channels": [r.as_dict() for r in results]})
+        write_json({"exit_code": code, "channels": [_streamed(r) for r in results]})
     else:
         print_push(results)
     if code != OK:
         sys.exit(code)
+
+
+def _streamed(result: Any) -> dict[str, Any]:
+    """A push result as ``as_dict`` has it, its plan's changes read back as they are written."""
+    doc = result.as_dict(plan=False)
+    p = result.plan
+    doc["plan"] = p and {
+        "channel": p.channel,
+        "totals": p.totals(),
+        "changes": (c.as_dict() for _, _, cs in p.skus() for c in cs),
+        "skipped": [{"sku": s.sku, "reason": s.reason} for s in p.skipped],
+    }
+    return doc
 
 
 def print_push(results: list[Any]) -> None:

@@ -3,7 +3,9 @@
 Where a channel writes per product (its ``grouped`` operations) a product's variants travel
 together, packed first-fit decreasing within ``max_batch`` and, where the channel declares one,
 ``max_groups`` products per send; elsewhere a send is any ``max_batch`` SKUs in SKU order, so
-there are exactly ceil(changed / max_batch) sends.
+there are exactly ceil(changed / max_batch) sends. Packing needs only each item's SKU and
+product (``Item``): a push packs light (sku, group) references (``Ref``) read from its
+spilled plan, then reads the changes of one batch at a time.
 """
 
 from __future__ import annotations
@@ -11,9 +13,30 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol, TypeVar
 
 from multichan.channels.base import Channel
 from multichan.sync.plan import Change
+
+
+class Item(Protocol):
+    """What packing reads of a change: its SKU and its product (item group)."""
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def group(self) -> str | None: ...
+
+
+class Ref(NamedTuple):
+    """A change packed by reference: its SKU and product, without its offer."""
+
+    sku: str
+    group: str | None
+
+
+T = TypeVar("T", bound=Item)
 
 SPREAD_TRIES = 3  # batch counts tried above the least possible when two limits apply
 
@@ -28,13 +51,11 @@ def joint_pairs(
     return {c.sku: stock[c.sku] for c in prices if c.sku in stock and not refused(c.sku)}
 
 
-def chunks(items: Sequence[Change], size: int) -> list[list[Change]]:
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(size, 1))]
 
 
-def sends(
-    channel: Channel | type[Channel], kind: str, changes: Sequence[Change]
-) -> list[list[Change]]:
+def sends(channel: Channel | type[Channel], kind: str, changes: Sequence[T]) -> list[list[T]]:
     """The batches the engine cuts ``changes`` of ``kind`` into for ``channel``: whole products
     (``group_chunks``) for the operations it writes per product (``grouped``), else any
     ``max_batch`` SKUs in SKU order."""
@@ -44,9 +65,7 @@ def sends(
     return chunks(changes, size)
 
 
-def group_chunks(
-    items: Sequence[Change], size: int, max_groups: int | None = None
-) -> list[list[Change]]:
+def group_chunks(items: Sequence[T], size: int, max_groups: int | None = None) -> list[list[T]]:
     """Batches of at most ``size`` that keep the variants of one product (item group)
     together, so a channel creates a product with all its variants in one go; with
     ``max_groups``, also at most that many groups (a part of a split group counts as one).
@@ -58,9 +77,9 @@ def group_chunks(
     the emptiest one with room, and the fewest batches win. Deterministic: ties go by SKU.
     """
     size = max(size, 1)
-    groups: dict[str, list[Change]] = {}
+    groups: dict[str, list[T]] = {}
     for change in items:
-        groups.setdefault(change.offer.item_group_id or f"\0{change.sku}", []).append(change)
+        groups.setdefault(change.group or f"\0{change.sku}", []).append(change)
     parts = [part for members in groups.values() for part in chunks(members, size)]
     parts.sort(key=lambda part: (-len(part), part[0].sku))
     cap = max(max_groups or len(parts), 1)
@@ -75,7 +94,7 @@ def group_chunks(
     return [[change for part in batch for change in part] for batch in bins]
 
 
-def _first_fit(parts: list[list[Change]], size: int, cap: int) -> list[list[list[Change]]]:
+def _first_fit(parts: list[list[T]], size: int, cap: int) -> list[list[list[T]]]:
     """Each part into the first batch with room for it (at most ``size`` changes and ``cap``
     parts), or a new batch. A tree of the batches' room finds that batch in O(log batches)
     instead of trying every batch in turn (300k changed variants of 120k products: 0.3 s,
@@ -84,7 +103,7 @@ def _first_fit(parts: list[list[Change]], size: int, cap: int) -> list[list[list
     while leaves < len(parts):  # there are never more batches than parts
         leaves *= 2
     room = [-1] * (2 * leaves)  # a node: the most room below it (-1: closed or not opened)
-    bins: list[list[list[Change]]] = []
+    bins: list[list[list[T]]] = []
     loads: list[int] = []
     for part in parts:
         need = len(part)
@@ -107,12 +126,10 @@ def _first_fit(parts: list[list[Change]], size: int, cap: int) -> list[list[list
     return bins
 
 
-def _spread(
-    parts: list[list[Change]], count: int, size: int, cap: int
-) -> list[list[list[Change]]] | None:
+def _spread(parts: list[list[T]], count: int, size: int, cap: int) -> list[list[list[T]]] | None:
     """``parts`` (largest first) over ``count`` batches, each to the one least full by both
     limits that has room; None when a part fits nowhere. A heap keeps it O(parts log count)."""
-    bins: list[list[list[Change]]] = [[] for _ in range(count)]
+    bins: list[list[list[T]]] = [[] for _ in range(count)]
     loads = [0] * count
     heap = [(0.0, i) for i in range(count)]
     for part in parts:

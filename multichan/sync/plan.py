@@ -1,15 +1,27 @@
-"""The plan: one channel's current offers diffed against what it last confirmed (push_state).
+"""The plan: one channel's current offers diffed against what it last confirmed (push_state),
+walked as a merge, a range of SKUs at a time, so memory stays flat however large the catalog.
 
 Each kind is diffed on its own fields, so a price change sends a price update only:
 listings (title, description, images, identifiers, attributes), prices (price, sale price,
 currency), quantities (absolute quantity). A SKU with no confirmed listing is a *create*; a SKU
 the channel has listed but no longer gets an offer for (archived, filtered out, excluded) is a
 *delist*, sent as quantity 0. Offers come from the rules engine, never computed here.
+
+Offers (SKU order) and the channel's push_state (read ``RANGE`` SKUs at a time, in SKU order,
+``state.ranges``) are walked together (``walk``): a SKU in both is diffed, an offer alone is a
+create, a state row alone may be a delist; nothing else of either is held. ``stream`` gives a
+plan's changes SKU by SKU for ``plan`` (printed, or written as JSON, as they come); the plan's
+counts are final once the walk is over. ``make_plan``, for ``push``, spills the changes into a
+``Spill`` (a private temporary SQLite database, deleted when closed) a range at a time, keyed
+by kind and SKU, with what the safety limits need, so the push can check them before sending
+anything and then read each kind back in SKU order, a batch at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,6 +31,9 @@ import sqlite_utils
 from multichan.config import Channel, Config
 from multichan.offers import Offer, Skipped, offers_for
 from multichan.sync import state as st
+
+RANGE = 5_000  # SKUs walked, and changes spilled, at a time
+ORDER = {"update": 0, "delist": 1, "create": 2}  # a SKU's action: the strongest of its kinds
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "listings": (
@@ -59,6 +74,11 @@ class Change:
     hash: str
     fields: list[FieldChange] = field(default_factory=list)
 
+    @property
+    def group(self) -> str | None:
+        """The product (item group) the SKU is a variant of, for batching."""
+        return self.offer.item_group_id
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "sku": self.sku,
@@ -68,39 +88,73 @@ class Change:
         }
 
 
+SkuChanges = tuple[str, str, list[Change]]  # (sku, its action, its changes in KINDS order)
+
+
 @dataclass
 class Plan:
+    """A channel's plan: its counts (final once its changes were walked) and, for a push,
+    its changes spilled to disk (``spill``), read back by kind or by SKU."""
+
     channel: str
-    changes: list[Change] = field(default_factory=list)
     offered: int = 0
     listed: int = 0  # SKUs the channel currently shows (confirmed listing, not delisted)
     skipped: list[Skipped] = field(default_factory=list)
-
-    def action_of(self) -> dict[str, str]:
-        """SKU -> create / update / delist (the strongest of its kinds)."""
-        order = {"update": 0, "delist": 1, "create": 2}
-        out: dict[str, str] = {}
-        for c in self.changes:
-            if order[c.action] >= order.get(out.get(c.sku, "update"), 0):
-                out[c.sku] = c.action
-        return out
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
+    spill: Spill | None = None
 
     def totals(self) -> dict[str, int]:
-        actions = list(self.action_of().values())
-        counts = {a: actions.count(a) for a in ("create", "update", "delist")}
+        counts = {a: self.counts[a] for a in ("create", "update", "delist")}
         counts["unchanged"] = self.offered - counts["create"] - counts["update"]
         return counts
 
+    def skus(self) -> Iterator[SkuChanges]:
+        """The spilled changes, SKU by SKU in SKU order."""
+        return _by_sku(self.spill.changes() if self.spill else iter(()))
+
+    def iter_kind(self, kind: str) -> Iterator[Change]:
+        return self.spill.kind(kind) if self.spill else iter(())
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change, in SKU order: all held at once, for small plans (tests, benches)."""
+        return list(self.spill.changes()) if self.spill else []
+
     def by_kind(self, kind: str) -> list[Change]:
-        return [c for c in self.changes if c.kind == kind]
+        return list(self.iter_kind(kind))
+
+    def action_of(self) -> dict[str, str]:
+        """SKU -> create / update / delist (the strongest of its kinds); all held at once."""
+        return {sku: action for sku, action, _ in self.skus()}
 
     def as_dict(self) -> dict[str, Any]:
+        """The whole plan as one document (held at once; ``plan --json`` streams instead)."""
         return {
             "channel": self.channel,
             "totals": self.totals(),
-            "changes": [c.as_dict() for c in self.changes],
-            "skipped": [{"sku": s.sku, "reason": s.reason} for s in self.skipped],
+            "changes": [c.as_dict() for c in self.spill.changes()] if self.spill else [],
+            "skipped": skipped_dicts(self.skipped),
         }
+
+
+def skipped_dicts(skipped: Iterable[Skipped]) -> list[dict[str, str]]:
+    return [{"sku": s.sku, "reason": s.reason} for s in skipped]
+
+
+def _by_sku(changes: Iterator[Change]) -> Iterator[SkuChanges]:
+    """Changes in SKU order, grouped by SKU, each with its strongest action."""
+    group: list[Change] = []
+    for change in changes:
+        if group and change.sku != group[0].sku:
+            yield group[0].sku, _action(group), group
+            group = []
+        group.append(change)
+    if group:
+        yield group[0].sku, _action(group), group
+
+
+def _action(changes: list[Change]) -> str:
+    return max((c.action for c in changes), key=ORDER.__getitem__)
 
 
 def _show(value: Any) -> str:
@@ -155,56 +209,247 @@ def _confirmed(rows: dict[str, dict[str, Any]], kind: str) -> bool:
     return bool(row and row["hash"])
 
 
-def diff(offers: Iterator[Offer], state: st.State, channel: str, kinds: tuple[str, ...]) -> Plan:
-    """The plan for ``channel``: every kind in ``kinds`` whose snapshot differs from state."""
-    plan = Plan(channel)
-    plan.listed = sum(
-        1
-        for rows in state.values()
-        if _confirmed(rows, "listings")
-        and (rows.get("quantities") or {}).get("status") != "delisted"
-    )
-    seen: set[str] = set()
+def walk(
+    offers: Iterable[Offer],
+    state: Iterable[tuple[str, dict[str, dict[str, Any]]]],
+    plan: Plan,
+    kinds: tuple[str, ...],
+) -> Iterator[SkuChanges]:
+    """The changes of every SKU that has any, in SKU order: ``offers`` and ``state`` (each
+    in SKU order: (sku, kind -> push_state row)) merged. ``plan``'s counts move as the walk
+    goes; they are final when it ends. A state row with no offer is a delist (where
+    quantities are planned and the channel still shows it)."""
+    rows_of = iter(state)
+    pending = next(rows_of, None)
+    last = ""
     for offer in offers:
+        if offer.sku <= last and plan.offered:
+            raise RuntimeError(f"offers out of SKU order: {offer.sku!r} after {last!r}")
+        last = offer.sku
+        rows: dict[str, dict[str, Any]] = {}
+        while pending is not None and pending[0] <= offer.sku:
+            sku, found = pending
+            _count_listed(plan, found)
+            if sku == offer.sku:
+                rows = found
+            else:
+                yield from _delist(plan, sku, found, kinds)
+            pending = next(rows_of, None)
         plan.offered += 1
-        seen.add(offer.sku)
-        rows = state.get(offer.sku, {})
-        action = "update" if _confirmed(rows, "listings") else "create"
-        for kind in kinds:
-            snap = snapshot(offer, kind)
-            digest = st.fingerprint(snap)
-            row = rows.get(kind)
-            if row and row["hash"] == digest:
-                continue
-            old = (row or {}).get("snapshot") or {}
-            fields = [
-                FieldChange(name, old.get(name), value)
-                for name, value in snap.items()
-                if not row or old.get(name) != value
-            ]
-            plan.changes.append(Change(offer.sku, kind, action, offer, snap, digest, fields))
-    if "quantities" in kinds:
-        for sku in sorted(set(state) - seen):
-            rows = state[sku]
-            qty = rows.get("quantities")
-            if not _confirmed(rows, "listings") or (qty and qty["snapshot"] == {"quantity": 0}):
-                continue
-            old = ((qty or {}).get("snapshot") or {}).get("quantity")
-            snap = {"quantity": 0}
-            plan.changes.append(
-                Change(
-                    sku, "quantities", "delist", stub_offer(sku, rows), snap,
-                    st.fingerprint(snap), [FieldChange("quantity", old, 0)],
-                )
-            )  # fmt: skip
+        changes = _diff(offer, rows, kinds)
+        if changes:
+            action = changes[0].action
+            plan.counts[action] += 1
+            yield offer.sku, action, changes
+    while pending is not None:
+        _count_listed(plan, pending[1])
+        yield from _delist(plan, pending[0], pending[1], kinds)
+        pending = next(rows_of, None)
+
+
+def _count_listed(plan: Plan, rows: dict[str, dict[str, Any]]) -> None:
+    if _confirmed(rows, "listings") and (rows.get("quantities") or {}).get("status") != "delisted":
+        plan.listed += 1
+
+
+def _diff(offer: Offer, rows: dict[str, dict[str, Any]], kinds: tuple[str, ...]) -> list[Change]:
+    """The changes of one offered SKU: every kind whose snapshot differs from its state row."""
+    action = "update" if _confirmed(rows, "listings") else "create"
+    changes = []
+    for kind in kinds:
+        snap = snapshot(offer, kind)
+        digest = st.fingerprint(snap)
+        row = rows.get(kind)
+        if row and row["hash"] == digest:
+            continue
+        old = (row or {}).get("snapshot") or {}
+        fields = [
+            FieldChange(name, old.get(name), value)
+            for name, value in snap.items()
+            if not row or old.get(name) != value
+        ]
+        changes.append(Change(offer.sku, kind, action, offer, snap, digest, fields))
+    return changes
+
+
+def _delist(
+    plan: Plan, sku: str, rows: dict[str, dict[str, Any]], kinds: tuple[str, ...]
+) -> Iterator[SkuChanges]:
+    """A SKU no longer offered: its stock set to 0, if the channel still shows any."""
+    if "quantities" not in kinds:
+        return
+    qty = rows.get("quantities")
+    if not _confirmed(rows, "listings") or (qty and qty["snapshot"] == {"quantity": 0}):
+        return
+    old = ((qty or {}).get("snapshot") or {}).get("quantity")
+    snap = {"quantity": 0}
+    plan.counts["delist"] += 1
+    yield sku, "delist", [
+        Change(sku, "quantities", "delist", stub_offer(sku, rows), snap, st.fingerprint(snap),
+               [FieldChange("quantity", old, 0)])
+    ]  # fmt: skip
+
+
+def diff(offers: Iterable[Offer], state: st.State, channel: str, kinds: tuple[str, ...]) -> Plan:
+    """The plan for ``channel`` from ``state`` held in a dict (``state.load``), spilled."""
+    plan = Plan(channel)
+    rows = ((sku, state[sku]) for sku in sorted(state))
+    plan.spill = Spill.of(walk(offers, rows, plan, kinds))
     return plan
+
+
+def stream(
+    db: sqlite_utils.Database, channel: Channel, config: Config, kinds: tuple[str, ...]
+) -> tuple[Plan, Iterator[SkuChanges]]:
+    """The plan of ``channel`` and its changes SKU by SKU, made as they are read: the plan's
+    counts and ``skipped`` are final once the changes are exhausted."""
+    plan = Plan(channel.name)
+    offers = channel_offers(db, channel, config, plan.skipped)
+    return plan, walk(offers, st.ranges(db, channel.name, RANGE), plan, kinds)
 
 
 def make_plan(
     db: sqlite_utils.Database, channel: Channel, config: Config, kinds: tuple[str, ...]
 ) -> Plan:
-    skipped: list[Skipped] = []
-    offers = channel_offers(db, channel, config, skipped)
-    plan = diff(offers, st.load(db, channel.name), channel.name, kinds)
-    plan.skipped = skipped
+    """The plan of ``channel`` with its changes spilled (``Plan.spill``), for a push."""
+    plan, changes = stream(db, channel, config, kinds)
+    plan.spill = Spill.of(changes)
     return plan
+
+
+class Spill:
+    """A plan's changes on disk: a private temporary SQLite database (deleted when closed),
+    one row per kind and SKU, each offer once. Written a range of SKUs at a time; read back
+    per kind in SKU order (``kind``, ``refs``, ``get``) or per SKU (``changes``). Besides the
+    change, each row keeps what the safety limits count (``zeroed``: a listed SKU's stock set
+    to 0; ``old_price``/``new_price``) and ``joint``: sent with its partner kind in one send."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect("", check_same_thread=False)  # one thread at a time
+        self.conn.executescript(
+            "CREATE TABLE offers (sku TEXT PRIMARY KEY, offer BLOB NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE changes (kind TEXT NOT NULL, sku TEXT NOT NULL, action TEXT NOT NULL,"
+            " grp TEXT, change BLOB NOT NULL, zeroed INTEGER NOT NULL DEFAULT 0,"
+            " old_price TEXT, new_price TEXT, joint INTEGER NOT NULL DEFAULT 0,"
+            " PRIMARY KEY (kind, sku)) WITHOUT ROWID;"
+            "CREATE INDEX changes_by_sku ON changes (sku, kind);"
+        )
+
+    @classmethod
+    def of(cls, changes: Iterable[SkuChanges]) -> Spill:
+        spill = cls()
+        buffer: list[SkuChanges] = []
+        for item in changes:
+            buffer.append(item)
+            if len(buffer) >= RANGE:
+                spill.add(buffer)
+                buffer = []
+        spill.add(buffer)
+        return spill
+
+    def add(self, items: list[SkuChanges]) -> None:
+        offers, rows = [], []
+        for sku, _, changes in items:
+            offers.append((sku, pickle.dumps(changes[0].offer, pickle.HIGHEST_PROTOCOL)))
+            for c in changes:
+                olds = {f.field: f.old for f in c.fields}
+                zeroed = (
+                    c.kind == "quantities" and c.snapshot["quantity"] == 0
+                    and c.action != "create" and any((f.old or 0) > 0 for f in c.fields)
+                )  # fmt: skip
+                data = (c.action, c.snapshot, c.hash, c.fields)
+                rows.append((
+                    c.kind, c.sku, c.action, c.offer.item_group_id,
+                    pickle.dumps(data, pickle.HIGHEST_PROTOCOL), int(zeroed),
+                    None if olds.get("price") is None else str(olds["price"]),
+                    c.snapshot.get("price") if c.kind == "prices" else None,
+                ))  # fmt: skip
+        with self.conn:
+            self.conn.executemany("INSERT INTO offers VALUES (?, ?)", offers)
+            self.conn.executemany(
+                "INSERT INTO changes (kind, sku, action, grp, change, zeroed, old_price,"
+                " new_price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def _changes(self, query: str, params: Iterable[Any]) -> Iterator[Change]:
+        """Changes from ``query`` (selecting kind, sku, change, offer), a range at a time."""
+        cursor = self.conn.execute(query, list(params))
+        while rows := cursor.fetchmany(RANGE):
+            for kind, sku, data, offer in rows:
+                action, snap, digest, fields = pickle.loads(data)
+                yield Change(sku, kind, action, pickle.loads(offer), snap, digest, fields)
+
+    def changes(self) -> Iterator[Change]:
+        """Every change, in SKU order, each SKU's kinds in KINDS order."""
+        return self._changes(
+            "SELECT c.kind, c.sku, c.change, o.offer FROM changes c JOIN offers o USING (sku)"
+            " ORDER BY c.sku, c.kind",
+            (),
+        )
+
+    def kind(self, kind: str, where: str = "", params: Iterable[Any] = ()) -> Iterator[Change]:
+        """The changes of ``kind`` in SKU order (``where``: more conditions on ``c``)."""
+        return self._changes(
+            "SELECT c.kind, c.sku, c.change, o.offer FROM changes c JOIN offers o USING (sku)"
+            f" WHERE c.kind = ? {where} ORDER BY c.sku",
+            [kind, *params],
+        )
+
+    def refs(self, kind: str, where: str = "") -> Iterator[tuple[str, str | None]]:
+        """(sku, item group) of the changes of ``kind``, in SKU order: what packing needs."""
+        cursor = self.conn.execute(
+            f"SELECT sku, grp FROM changes c WHERE kind = ? {where} ORDER BY sku", [kind]
+        )
+        while rows := cursor.fetchmany(RANGE):
+            yield from rows
+
+    def get(self, kind: str, skus: list[str]) -> dict[str, Change]:
+        """The changes of ``kind`` for ``skus`` (those that have one)."""
+        found: dict[str, Change] = {}
+        for start in range(0, len(skus), 500):
+            part = skus[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            for c in self.kind(kind, f"AND c.sku IN ({marks})", part):
+                found[c.sku] = c
+        return found
+
+    def count(self, where: str, params: Iterable[Any] = ()) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM changes c WHERE {where}",
+                                     list(params)).fetchone()[0])  # fmt: skip
+
+    def prices(self) -> Iterator[tuple[str, str, str | None, str]]:
+        """(sku, action, old price, new price) of every price change, in SKU order."""
+        cursor = self.conn.execute(
+            "SELECT sku, action, old_price, new_price FROM changes WHERE kind = 'prices'"
+            " ORDER BY sku"
+        )
+        while rows := cursor.fetchmany(RANGE):
+            yield from rows
+
+    def reset_joint(self) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE changes SET joint = 0 WHERE joint = 1")
+
+    def mark_joint(self, excluded: Iterable[str]) -> None:
+        """Mark the SKUs whose price and stock both change (a delist is no stock change
+        here) to go in one send, but those in ``excluded``."""
+        with self.conn:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS excluded (sku TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM excluded")
+            self.conn.executemany("INSERT OR IGNORE INTO excluded VALUES (?)",
+                                  [(sku,) for sku in excluded])  # fmt: skip
+            self.conn.execute(
+                "UPDATE changes SET joint = 1 WHERE kind IN ('prices', 'quantities')"
+                " AND sku IN (SELECT sku FROM changes WHERE kind = 'prices')"
+                " AND sku IN (SELECT sku FROM changes WHERE kind = 'quantities'"
+                " AND action != 'delist') AND sku NOT IN (SELECT sku FROM excluded)"
+            )
+
+    def unmark_joint(self, skus: Iterable[str]) -> None:
+        with self.conn:
+            self.conn.executemany("UPDATE changes SET joint = 0 WHERE sku = ?",
+                                  [(sku,) for sku in skus])  # fmt: skip
+
+    def close(self) -> None:
+        self.conn.close()

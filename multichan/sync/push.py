@@ -5,7 +5,8 @@ The engine owns everything around ``Channel.send``: batches (``batching.sends``)
 bucket for the channel's rate limit, retries of ``Retriable`` with exponential backoff and
 jitter (or the channel's Retry-After), the safety limits, dry-run, and writing state + journal
 in one transaction per batch, so an interrupted push repeats at most one batch and loses
-nothing.
+nothing. The plan's changes are read back from its spill (``plan.Spill``) a batch at a time,
+and each batch's push state just before it is sent, so a push holds no whole plan or state.
 Listings go first: prices and quantities of a SKU whose listing could not be created wait.
 Where the channel supports ``prices+quantities`` (JOINT), a SKU whose price and stock both
 changed is sent once with both, and its state and journal move for both kinds.
@@ -18,6 +19,7 @@ once without comparing, and the run's notes say so.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,9 +31,9 @@ from multichan import errors
 from multichan.channels.base import JOINT, Channel, RateLimit, Retriable
 from multichan.errors import MultichanError
 from multichan.sync import state as st
-from multichan.sync.batching import joint_pairs, sends
+from multichan.sync.batching import Ref, sends
 from multichan.sync.pacing import PacedSession, Pacing, TokenBucket
-from multichan.sync.plan import Change, Plan
+from multichan.sync.plan import Change, Plan, Spill
 
 
 class _BatchFailed(Exception):
@@ -65,48 +67,54 @@ class PushResult:
     plan: Plan | None = None
     exhausted: int = 0  # items a channel kept calling retriable until retries ran out
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, plan: bool = True) -> dict[str, Any]:
+        """The result as a document; ``plan=False`` leaves the plan out (the caller writes it
+        as it reads it back)."""
+        doc = {
             "channel": self.channel, "status": self.status, "counts": self.counts,
             "rejected": self.rejected, "deferred": self.deferred, "notes": self.notes,
             "shipments": self.shipments,
             "sleeps": self.sleeps, "message": self.message,
             "exit_code": self.exit_code,
-            "plan": self.plan.as_dict() if self.plan is not None else None,
         }  # fmt: skip
+        if plan:
+            doc["plan"] = self.plan.as_dict() if self.plan is not None else None
+        return doc
 
 
 def refusal(plan: Plan, max_delist: Decimal, max_price_change: Decimal) -> str | None:
-    """Why the safety limits refuse this plan, or None."""
-    zeroed = {
-        c.sku
-        for c in plan.by_kind("quantities")
-        if c.snapshot["quantity"] == 0
-        and c.action != "create"
-        and any((f.old or 0) > 0 for f in c.fields)
-    }
-    if plan.listed and Decimal(len(zeroed)) * 100 / plan.listed > max_delist:
-        share = Decimal(len(zeroed)) * 100 / plan.listed
+    """Why the safety limits refuse this plan, or None: counted over its spilled changes,
+    which keep the old and new numbers, so nothing but counts and three examples is held."""
+    spill = plan.spill
+    if spill is None:
+        return None
+    zeroed = spill.count("kind = 'quantities' AND zeroed = 1")
+    if plan.listed and Decimal(zeroed) * 100 / plan.listed > max_delist:
+        share = Decimal(zeroed) * 100 / plan.listed
         return (
-            f"{plan.channel}: the push would delist or zero {len(zeroed)} of {plan.listed} "
+            f"{plan.channel}: the push would delist or zero {zeroed} of {plan.listed} "
             f"listings ({share:.0f}%; max_delist_percent is {max_delist}); nothing was sent. "
             "Rerun with --force if this is intended"
         )
-    big = []
-    for c in plan.by_kind("prices"):
-        old = next((f.old for f in c.fields if f.field == "price"), None)
-        if c.action == "create" or not old or Decimal(old) <= 0:
+    big, examples = 0, list[str]()
+    for sku, action, old, new in spill.prices():
+        if action == "create" or not old or Decimal(old) <= 0:
             continue
-        change = abs(Decimal(c.snapshot["price"]) - Decimal(old)) * 100 / Decimal(old)
+        change = abs(Decimal(new) - Decimal(old)) * 100 / Decimal(old)
         if change > max_price_change:
-            big.append(f"{c.sku} {old} -> {c.snapshot['price']} ({change:.0f}%)")
+            big += 1
+            if len(examples) < 3:
+                examples.append(f"{sku} {old} -> {new} ({change:.0f}%)")
     if big:
         return (
-            f"{plan.channel}: {len(big)} price change(s) above max_price_change_percent "
-            f"({max_price_change}%): {', '.join(big[:3])}; nothing was sent. "
+            f"{plan.channel}: {big} price change(s) above max_price_change_percent "
+            f"({max_price_change}%): {', '.join(examples)}; nothing was sent. "
             "Rerun with --force if this is intended"
         )
     return None
+
+
+Queued = tuple[list[Change], int, float | None, frozenset[str], dict[str, Change]]
 
 
 def push_plan(
@@ -118,7 +126,12 @@ def push_plan(
     rate: RateLimit | None = None,
 ) -> PushResult:
     """Send ``plan`` through ``channel``; state and journal advance per confirmed batch.
-    ``rate`` overrides the channel type's declared limit (channels.yaml ``rate_limit``)."""
+    ``rate`` overrides the channel type's declared limit (channels.yaml ``rate_limit``).
+
+    The plan's changes are read back from its spill one kind at a time, in SKU order, a
+    batch at a time (a product-grouped kind is packed from (sku, product) references first);
+    the push state of a batch's SKUs is read just before it is sent. A (SKU, kind) row is
+    written at most once per push, so that read is what the run began with, as before."""
     pacing = pacing or Pacing()
     result = PushResult(channel.name, plan=plan)
     bucket = TokenBucket(rate or channel.rate_limit, pacing.clock, pacing.sleep)
@@ -126,35 +139,39 @@ def push_plan(
         channel.session = PacedSession(channel.session, bucket, result.counts)
     channel.sleep, channel.backoff = pacing.sleep, pacing.backoff  # the client's retries too
     scrub = channel.redact
-    previous = st.load(db, channel.name)
+    spill = plan.spill or Spill()
     pulled = st.pulled_to(db, channel.name) if channel.compare_and_set else None
+    refused = st.rejected_skus(db, channel.name)  # refused last time, of any kind
     run_id = st.start_run(db, channel.name, "push")
     blocked: set[str] = set()  # SKUs whose listing does not exist on the channel yet
-    known: dict[str, dict[str, str]] = {}  # remote ids from earlier pushes, then this one
-    for sku, rows in previous.items():
-        for row in rows.values():
-            known.setdefault(sku, {}).update(row["remote_ids"])
+    answered: dict[str, dict[str, str]] = {}  # remote ids answered, not yet in push_state
     batch_no = 0
 
-    def drain(op: str, todo: list[Change], partners: dict[str, Change]) -> set[str]:
-        """Send ``todo`` as ``op`` in batches, sending again what the channel calls retriable;
-        a JOINT send answers for each SKU's quantities change (``partners``) too. Returns the
-        SKUs a JOINT send had refused: the caller sends their price and stock apart, so one
-        kind's problem never holds the other back."""
+    def drain(op: str, fresh: Iterator[tuple[list[Change], dict[str, Change]]]) -> set[str]:
+        """Send the batches of ``fresh`` (each with its ``partners``: the quantities change of
+        each SKU a JOINT send answers for too) as ``op``, sending again what the channel calls
+        retriable, before the next fresh batch. Returns the SKUs a JOINT send had refused: the
+        caller sends their price and stock apart, so one kind's problem never holds the other
+        back."""
         nonlocal batch_no
         split: set[str] = set()
         # (changes, times sent before, seconds the channel asked to wait, SKUs whose stock is
-        # set without comparing)
-        queue: list[tuple[list[Change], int, float | None, frozenset[str]]] = [
-            (batch, 0, None, frozenset()) for batch in sends(channel, op, todo)
-        ]
-        while queue:
-            batch, tries, wait, absolute = queue.pop(0)
+        # set without comparing, partners)
+        queue: list[Queued] = []
+        while True:
+            if not queue:
+                nxt = next(fresh, None)
+                if nxt is None:
+                    return split
+                queue.append((nxt[0], 0, None, frozenset(), nxt[1]))
+            batch, tries, wait, absolute, partners = queue.pop(0)
             if tries:  # items the channel said may pass: wait as it asked (or back off)
                 delay = wait if wait is not None else pacing.backoff(tries)
                 result.sleeps.append(delay)
                 pacing.sleep(delay)
             batch_no += 1
+            previous = st.load(db, channel.name, [c.sku for c in batch])
+            known = _remote_ids(previous, answered)
             stock = [partners.get(c.sku, c) for c in batch]
             stock = [c for c in stock if c.kind == "quantities"]
             held = None  # what the channel's own orders took of each SKU, where it compares
@@ -175,7 +192,7 @@ def push_plan(
             forced: list[Change] = []  # stale again after a pull explained nothing
             for first, r in zip(batch, results, strict=True):
                 message = scrub(r.message)
-                known.setdefault(first.sku, {}).update(r.remote_ids)
+                answered.setdefault(first.sku, {}).update(r.remote_ids)
                 both = [first, partners[first.sku]] if first.sku in partners else [first]
                 if not r.ok and r.retriable and tries < pacing.max_retries:
                     again.append(first)
@@ -229,26 +246,52 @@ def push_plan(
                                      stale=stale, held=held)  # fmt: skip
                 for kind, lines in items.items():
                     st.journal_items(db, run_id, kind, batch_no, attempts, lines)
+            kept = {c.sku for c in (*again, *forced)} | split  # not in push_state yet
+            for sku in {c.sku for c in batch} - kept:  # in push_state now
+                answered.pop(sku, None)
             if again:
-                queue.insert(0, (again, tries + 1, max(waits) if waits else None, absolute))
+                queue.insert(0, (again, tries + 1, max(waits) if waits else None, absolute,
+                                 partners))  # fmt: skip
             if forced:  # at once, without comparing
-                queue.insert(0, (forced, tries, None, frozenset(c.sku for c in forced)))
-        return split
+                queue.insert(0, (forced, tries, None, frozenset(c.sku for c in forced),
+                                 partners))  # fmt: skip
 
-    def refused_before(sku: str) -> bool:
-        return any(row.get("status") == "rejected" for row in previous.get(sku, {}).values())
+    def batches(
+        op: str, kind: str, where: str, partner: str | None = None
+    ) -> Iterator[tuple[list[Change], dict[str, Change]]]:
+        """The batches of ``kind``'s changes (``where``: which of them), as ``op`` packs them,
+        read a batch at a time; with ``partner``, each SKU's change of that kind too."""
+        size = channel.max_batch.get(op, 1)
+        if op in channel.grouped:
+            refs = [Ref(sku, grp) for sku, grp in spill.refs(kind, where) if sku not in blocked]
+            for packed in sends(channel, op, refs):
+                found = spill.get(kind, [r.sku for r in packed])
+                yield [found[r.sku] for r in packed], _partners(partner, packed)
+            return
+        batch: list[Change] = []
+        for change in spill.kind(kind, where):
+            if change.sku in blocked:
+                continue
+            batch.append(change)
+            if len(batch) >= max(size, 1):
+                yield batch, _partners(partner, batch)
+                batch = []
+        if batch:
+            yield batch, _partners(partner, batch)
+
+    def _partners(partner: str | None, batch: Sequence[Ref | Change]) -> dict[str, Change]:
+        return spill.get(partner, [c.sku for c in batch]) if partner else {}
 
     try:
-        joined: set[str] = set()  # SKUs whose price and stock went in one send
+        spill.reset_joint()
         for kind in kinds:
-            skip = blocked | joined
-            todo = [c for c in plan.by_kind(kind) if c.sku not in skip]
             if kind == "prices" and "quantities" in kinds and JOINT in channel.supports:
-                pairs = joint_pairs(todo, plan.by_kind("quantities"), refused_before)
-                split = drain(JOINT, [c for c in todo if c.sku in pairs], pairs)
-                joined = set(pairs) - split
-                todo = [c for c in todo if c.sku not in joined]
-            drain(kind, todo, {})
+                # price and stock both changed (a delist stays a quantities send), and the
+                # channel refused neither kind last time
+                spill.mark_joint(blocked | refused)
+                split = drain(JOINT, batches(JOINT, "prices", "AND c.joint = 1", "quantities"))
+                spill.unmark_joint(split)
+            drain(kind, batches(kind, kind, "AND c.joint = 0"))
     except _BatchFailed as exc:
         exhausted = isinstance(exc.cause, Retriable)
         result.status = "exhausted" if exhausted else "failed"
@@ -274,6 +317,19 @@ def push_plan(
         result.message = f"{len(result.rejected)} item(s) rejected by {channel.name}"
     st.end_run(db, run_id, result.status, result.exit_code, result.counts, result.message)
     return result
+
+
+def _remote_ids(
+    previous: st.State, answered: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Each SKU's remote ids: from its push_state rows, then what this run was answered."""
+    known: dict[str, dict[str, str]] = {}
+    for sku, rows in previous.items():
+        for row in rows.values():
+            known.setdefault(sku, {}).update(row["remote_ids"])
+    for sku, ids in answered.items():
+        known.setdefault(sku, {}).update(ids)
+    return known
 
 
 def _lines(

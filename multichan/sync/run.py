@@ -7,7 +7,7 @@ explicit ranking, not the largest number."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +19,7 @@ from multichan.channels.base import Channel, RateLimit
 from multichan.errors import MultichanError, worst
 from multichan.orders.pull import PullResult
 from multichan.sync import state as st
-from multichan.sync.plan import Plan
+from multichan.sync.plan import Plan, SkuChanges
 from multichan.sync.push import Pacing, PushResult, push_plan, refusal
 
 
@@ -54,7 +54,8 @@ def kinds_for(channel: Channel | type[Channel], only: str | None) -> tuple[str, 
 
 
 def plan_all(ws: Any, names: Sequence[str], only: str | None = None) -> list[Plan]:
-    """Plans for the chosen channels; sends nothing and writes nothing."""
+    """Plans for the chosen channels, their changes spilled (``plan.make_plan``); sends
+    nothing and writes nothing to the catalog."""
     from multichan.channels import registry
     from multichan.feeds.run import load_config
     from multichan.sync.plan import make_plan
@@ -66,6 +67,26 @@ def plan_all(ws: Any, names: Sequence[str], only: str | None = None) -> list[Pla
             make_plan(db, c, config, kinds_for(registry.load(c.type), only))
             for c in select(config, names)
         ]
+    finally:
+        db.close()
+
+
+def plan_each(
+    ws: Any, names: Sequence[str], only: str | None = None
+) -> Iterator[tuple[Plan, Iterator[SkuChanges]]]:
+    """Each chosen channel's plan with its changes SKU by SKU, made as they are consumed
+    (``plan.stream``): consume one channel's changes before asking for the next channel.
+    Sends nothing and writes nothing."""
+    from multichan.channels import registry
+    from multichan.feeds.run import load_config
+    from multichan.sync.plan import stream
+
+    config = load_config(ws)
+    chosen = select(config, names)
+    db = ws.db()
+    try:
+        for c in chosen:
+            yield stream(db, c, config, kinds_for(registry.load(c.type), only))
     finally:
         db.close()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,15 +65,68 @@ def fingerprint(snapshot: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load(db: sqlite_utils.Database, channel: str) -> State:
-    """Every push_state row of ``channel``, by SKU and kind."""
+def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["snapshot"] = json.loads(row["snapshot"]) if row["snapshot"] else None
+    row["remote_ids"] = json.loads(row["remote_ids"] or "{}")
+    return row
+
+
+def load(db: sqlite_utils.Database, channel: str, skus: Sequence[str] | None = None) -> State:
+    """The push_state rows of ``channel`` (of ``skus`` only, when given), by SKU and kind."""
     state: State = {}
-    for row in db.query("SELECT * FROM push_state WHERE channel = ?", [channel]):
-        row = dict(row)
-        row["snapshot"] = json.loads(row["snapshot"]) if row["snapshot"] else None
-        row["remote_ids"] = json.loads(row["remote_ids"] or "{}")
-        state.setdefault(row["sku"], {})[row["kind"]] = row
+    if skus is None:
+        rows: Iterable[Mapping[str, Any]] = db.query(
+            "SELECT * FROM push_state WHERE channel = ?", [channel]
+        )
+    else:
+        rows = []
+        for start in range(0, len(skus), 500):
+            part = list(skus[start : start + 500])
+            marks = ", ".join("?" * len(part))
+            rows.extend(db.query(
+                f"SELECT * FROM push_state WHERE channel = ? AND sku IN ({marks})",
+                [channel, *part],
+            ))  # fmt: skip
+    for row in rows:
+        state.setdefault(row["sku"], {})[row["kind"]] = _decoded(row)
     return state
+
+
+def ranges(
+    db: sqlite_utils.Database, channel: str, size: int = 5_000
+) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """Every push_state row of ``channel`` as (sku, kind -> row), in SKU order, read ``size``
+    SKUs at a time (two index range scans each), so only one range is held."""
+    after: str | None = None
+    while True:
+        beyond = "" if after is None else "AND sku > ?"
+        bounds = db.conn.execute(
+            "SELECT min(sku), max(sku) FROM (SELECT DISTINCT sku FROM push_state"
+            f" WHERE channel = ? {beyond} ORDER BY sku LIMIT ?)",
+            [channel, *([] if after is None else [after]), size],
+        ).fetchone()
+        if bounds[0] is None:
+            return
+        state: State = {}
+        for row in db.query(
+            "SELECT * FROM push_state WHERE channel = ? AND sku BETWEEN ? AND ? ORDER BY sku",
+            [channel, *bounds],
+        ):
+            state.setdefault(row["sku"], {})[row["kind"]] = _decoded(row)
+        yield from state.items()
+        after = bounds[1]
+
+
+def rejected_skus(db: sqlite_utils.Database, channel: str) -> set[str]:
+    """The SKUs of ``channel`` whose latest attempt of some kind was rejected."""
+    return {
+        r[0]
+        for r in db.conn.execute(
+            "SELECT DISTINCT sku FROM push_state WHERE channel = ? AND status = 'rejected'",
+            [channel],
+        )
+    }
 
 
 def save_outcomes(
