@@ -1,5 +1,15 @@
 """Shared fixtures: fresh workspaces in tmp dirs and a CLI runner that goes through main(),
-so exit codes and stderr are exactly what a seller or a cron job sees."""
+so exit codes and stderr are exactly what a seller or a cron job sees; the session-scoped test
+servers, each defined here once so each starts once per session; and the suite's two health
+rules (see tests/test_suite_health.py):
+
+- ``require(condition, reason)``: a contract test whose spec, Prism or sshd is missing skips on
+  a developer's machine but fails in CI (``CI=true``), and in CI any other skip fails too;
+- a session-scoped server (a value of one of ``SERVER_TYPES``) started more than once in a
+  session fails the run. A fixture bound by assignment in several modules (``x = fx.x``) is a
+  separate fixture in each, so a server fixture must be defined once, here, and a per-directory
+  name for it may only pass it through.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +18,10 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,12 +110,158 @@ def write_config(ws: Path, text: str) -> None:
     (ws / "channels.yaml").write_text(text, encoding="utf-8")
 
 
+# --- contract tests skip locally, fail in CI ---------------------------------------------------
+def in_ci() -> bool:
+    """True where the suite runs as CI (``CI`` set, as CI services and .ci/run do)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(condition: object, reason: str) -> None:
+    """Go on when ``condition`` holds; otherwise skip the calling test (or fixture) with
+    ``reason``, or, in CI, where ../shared, Prism and sshd are all present, fail it."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a contract test may not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """In CI, a skip raised anywhere else (``pytest.skip``, ``skipif``) fails, with its reason."""
+    report = yield
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where no test may skip: {reason}"
+    return report
+
+
+# --- session-scoped servers, started once --------------------------------------------------------
+# the classes whose values are test servers; Prism counts once per spec
+SERVER_TYPES = {"AcmeServer", "Prism", "ShopifyServer", "SquareDouble", "SshServer", "WooServer"}
+# servers that may start more than once, with why (remove the entry when the reason goes)
+EXTRA_STARTS: dict[str, str] = {}
+STARTED: dict[str, list[tuple[str, object]]] = {}  # server -> (fixture, value) per start
+
+
+def server_key(value: object) -> str | None:
+    """The name a session server is counted under, or None when ``value`` is not a server."""
+    name = type(value).__name__
+    if name not in SERVER_TYPES:
+        return None
+    spec = getattr(value, "spec", None)
+    return f"{name}({Path(spec).name})" if spec is not None else name
+
+
+def extra_starts(started: dict[str, list[tuple[str, object]]]) -> dict[str, list[str]]:
+    """The servers started as more than one object, with the fixtures that started each;
+    a fixture that passes a server through (returns the same object) is no new start."""
+    found = {}
+    for key, starts in started.items():
+        distinct: list[tuple[str, object]] = []
+        for fixture, value in starts:
+            if all(value is not seen for _, seen in distinct):
+                distinct.append((fixture, value))
+        allowed = 2 if key.split("(")[0] in EXTRA_STARTS else 1
+        if len(distinct) > allowed:
+            found[key] = [fixture for fixture, _ in distinct]
+    return found
+
+
+class ServerStarts:
+    """Counts the servers session-scoped fixtures start and fails the run when one started
+    twice. A plugin, registered by ``pytest_configure``: pytest sets a session-scoped fixture
+    up through the session's hooks, which see plugins and the root conftest, not this one."""
+
+    name = "multichan-server-starts"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Any:
+        value = yield  # the hook runs only when the fixture is not cached yet
+        key = server_key(value) if fixturedef.scope == "session" else None
+        if key is not None:
+            where = f"{fixturedef.baseid or '.'}::{fixturedef.argname}"
+            STARTED.setdefault(key, []).append((where, value))
+        return value
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if extra_starts(STARTED) and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not STARTED:
+            return
+        counts = {key: len({id(value) for _, value in starts}) for key, starts in STARTED.items()}
+        terminalreporter.write_line(
+            "session servers started: " + ", ".join(f"{k} x{n}" for k, n in sorted(counts.items()))
+        )
+        for key, fixtures in extra_starts(STARTED).items():
+            terminalreporter.write_line(
+                f"ERROR: {key} started {len(fixtures)} times in one session, by "
+                f"{', '.join(fixtures)}: define its fixture once, in tests/conftest.py, and pass "
+                "it through elsewhere",
+                red=True,
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin(ServerStarts.name):
+        config.pluginmanager.register(ServerStarts(), ServerStarts.name)
+
+
 @pytest.fixture(scope="session")
-def square_prism(tmp_path_factory: pytest.TempPathFactory):  # -> Iterator[tests.prism.Prism]
+def square_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # tests.prism.Prism
     """Prism serving Square's published contract, once per test session (it takes ~20 s to
     load); shared by the Square channel tests and the end-to-end tests."""
     from tests.channels.square_conftest import SPEC
     from tests.prism import prism_server
 
     with prism_server(SPEC, tmp_path_factory.mktemp("prism")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_shopify() -> Iterator[Any]:  # tests.servers.shopify.ShopifyServer
+    """The schema-checked Shopify endpoint, once per session: the Shopify channel tests and
+    the end-to-end tests empty it per test."""
+    from tests.servers import shopify
+
+    require(
+        shopify.SCHEMA_FILE.exists(),
+        f"Shopify's schema is not at {shopify.SCHEMA_FILE} (../shared)",
+    )
+    with shopify.serve() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_woo() -> Iterator[Any]:  # tests.servers.woocommerce.WooServer
+    """The strict WooCommerce shop, once per session (emptied per test by its users)."""
+    from tests.servers import woocommerce
+
+    with woocommerce.serve() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_square() -> Iterator[Any]:  # tests.channels.square_conftest.SquareDouble
+    """The stateful Square double, once per session (emptied per test by its users)."""
+    from tests.channels.square_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+@pytest.fixture(scope="session")
+def shared_acme() -> Iterator[Any]:  # tests.channels.conftest.AcmeServer
+    """The Acme Market plugin's recording server, once per session: the channel and the push
+    tests empty it per test."""
+    from tests.channels.conftest import serve_acme
+
+    with serve_acme() as server:
         yield server

@@ -3,8 +3,9 @@
 ``prism_server(spec, tmp_dir)`` finds the Prism binary, starts ``prism mock SPEC -h 127.0.0.1
 -p PORT`` as a direct child (so the PID held is the server's own), waits for "Prism is
 listening" in its log and stops it by that PID afterwards. Tests are skipped, with the reason,
-when the binary or the spec folder is absent. Large specs load slowly (Square's takes ~20 s):
-call this from a session-scoped fixture, once per spec.
+when the binary or the spec folder is absent (``tests.conftest.require``: in CI they fail).
+Large specs load slowly (Square's takes ~20 s): call this from a session-scoped fixture in
+tests/conftest.py, once per spec.
 
 Where the binary comes from, first match wins: ``$PRISM_BIN``;
 ``$HOME/.cache/multichan-prism/node_modules/.bin/prism`` (what .ci/run installs with
@@ -24,9 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 
 READY = "Prism is listening"
 INSTALL = "npm install --prefix $HOME/.cache/multichan-prism @stoplight/prism-cli@5"
@@ -49,10 +48,13 @@ def prism_binary() -> str | None:
 
 
 def spec_or_skip(relative: str) -> Path:
-    """The spec file ``relative`` to the spec folder; skips the test when it is absent."""
+    """The spec file ``relative`` to the spec folder; skips the test (fails it in CI) when it is
+    absent."""
     path = specs_dir() / relative
-    if not path.is_file():
-        pytest.skip(f"vendor contract {path} is absent (set MULTICHAN_SPECS to the specs folder)")
+    require(
+        path.is_file(),
+        f"vendor contract {path} is absent (set MULTICHAN_SPECS to the specs folder)",
+    )
     return path
 
 
@@ -116,10 +118,9 @@ def start(spec: Path, log_dir: Path, timeout: float = 120) -> Prism:
 @contextmanager
 def prism_server(relative_spec: str, log_dir: Path) -> Iterator[Prism]:
     """A running Prism for ``relative_spec`` (e.g. ``square/api.offline.json``); skips the
-    calling test when Prism or the spec is missing."""
+    calling test (fails it in CI) when Prism or the spec is missing."""
     spec = spec_or_skip(relative_spec)
-    if prism_binary() is None:
-        pytest.skip(f"Prism is not installed (set PRISM_BIN, or: {INSTALL})")
+    require(prism_binary() is not None, f"Prism is not installed (set PRISM_BIN, or: {INSTALL})")
     server = start(spec, log_dir)
     try:
         yield server

@@ -4,7 +4,7 @@
 known_hosts line for the host key and an sshd_config (public-key login only, internal-sftp), starts
 ``/usr/sbin/sshd`` on a free loopback port, and proves a login works before yielding an
 ``SshServer``. It is stopped by the PID in its PidFile. ``skip_reason()`` says why a machine cannot
-run it (no sshd or ssh-keygen, not root), for ``pytest.skip``.
+run it (no sshd or ssh-keygen, not root), for ``tests.conftest.require`` (skips; fails in CI).
 """
 
 from __future__ import annotations

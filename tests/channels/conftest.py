@@ -17,6 +17,7 @@ import shutil
 import sys
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,8 +151,10 @@ def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="session")
-def _acme_session() -> Iterator[AcmeServer]:
+@contextmanager
+def serve_acme() -> Iterator[AcmeServer]:
+    """The Acme API on 127.0.0.1 until the block ends (tests/conftest.py's ``shared_acme``
+    starts it once per session)."""
     state = AcmeServer(url="")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     with running(httpd) as url:
@@ -160,8 +163,8 @@ def _acme_session() -> Iterator[AcmeServer]:
 
 
 @pytest.fixture
-def acme_server(_acme_session: AcmeServer, monkeypatch: pytest.MonkeyPatch) -> AcmeServer:
+def acme_server(shared_acme: AcmeServer, monkeypatch: pytest.MonkeyPatch) -> AcmeServer:
     """The Acme API, emptied for this test, with ``ACME_TOKEN`` set to the token it accepts."""
-    _acme_session.reset()
+    shared_acme.reset()
     monkeypatch.setenv("ACME_TOKEN", TOKEN)
-    return _acme_session
+    return shared_acme

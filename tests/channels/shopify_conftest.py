@@ -19,17 +19,16 @@ import requests
 from multichan.channels.shopify import Shopify
 from multichan.offers import Offer
 from multichan.testing import sample_offers
-from tests.servers.shopify import LOCATION, SCHEMA_FILE, TOKEN, Clock, ShopifyServer, serve
+from tests.servers.shopify import LOCATION, TOKEN, Clock, ShopifyServer
 
 IDS = {"product_id", "variant_id", "inventory_item_id"}
 
 
 @pytest.fixture(scope="session")
-def _shopify_session() -> Iterator[ShopifyServer]:
-    if not SCHEMA_FILE.exists():
-        pytest.skip(f"Shopify's schema is not at {SCHEMA_FILE} (../shared/specs); skipped")
-    with serve() as server:
-        yield server
+def _shopify_session(shared_shopify: ShopifyServer) -> ShopifyServer:
+    """tests/conftest.py's one endpoint of the session, passed through: each module that binds
+    this by assignment gets its own fixture, so it must not start a server itself."""
+    return shared_shopify
 
 
 @pytest.fixture

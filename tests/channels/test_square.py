@@ -25,7 +25,7 @@ from multichan.channels.square import (
 )
 from multichan.offers import Offer
 from multichan.testing import ChannelConformance, OrdersConformance, sample_offers
-from tests.channels.square_conftest import TOKEN, SquareDouble, serve_double
+from tests.channels.square_conftest import TOKEN, SquareDouble
 from tests.prism import Prism
 
 UPSERT, RETRIEVE = "/v2/catalog/batch-upsert", "/v2/catalog/batch-retrieve"
@@ -80,18 +80,12 @@ class Strict(requests.Session):
         return response
 
 
-@pytest.fixture(scope="session")
-def _double() -> Iterator[SquareDouble]:
-    with serve_double() as double:
-        yield double
-
-
 @pytest.fixture
-def square_double(_double: SquareDouble, monkeypatch: pytest.MonkeyPatch) -> SquareDouble:
-    """The Square double, emptied, checking nothing; ``SQUARE_TOKEN`` is set."""
-    _double.reset()
+def square_double(shared_square: SquareDouble, monkeypatch: pytest.MonkeyPatch) -> SquareDouble:
+    """The session's Square double, emptied, checking nothing; ``SQUARE_TOKEN`` is set."""
+    shared_square.reset()
     monkeypatch.setenv("SQUARE_TOKEN", TOKEN)
-    return _double
+    return shared_square
 
 
 @pytest.fixture

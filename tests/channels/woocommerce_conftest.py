@@ -20,15 +20,16 @@ import requests
 from multichan.channels.woocommerce import WooCommerce
 from multichan.offers import Offer
 from multichan.testing import sample_offers
-from tests.servers.woocommerce import API, KEY, SECRET, TlsTerminator, WooServer, serve
+from tests.servers.woocommerce import API, KEY, SECRET, TlsTerminator, WooServer
 
 KEY_ENV, SECRET_ENV = "WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET"
 
 
 @pytest.fixture(scope="session")
-def _shop() -> Iterator[WooServer]:
-    with serve() as server:
-        yield server
+def _shop(shared_woo: WooServer) -> WooServer:
+    """tests/conftest.py's one shop of the session, passed through: each module that binds
+    this by assignment gets its own fixture, so it must not start a server itself."""
+    return shared_woo
 
 
 @pytest.fixture

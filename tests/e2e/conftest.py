@@ -3,8 +3,9 @@ the test servers (Shopify's schema-checked GraphQL endpoint, the strict WooComme
 Square double checking every request against Square's contract in Prism), optionally through
 a fault-injecting proxy; the remote state of each server by SKU, to compare runs.
 
-Servers are session-scoped (Prism takes ~20 s to load Square's contract) and emptied per test.
-Tests skip, with the reason, when ../shared/specs or Prism are absent.
+Servers are tests/conftest.py's session-scoped ones (Prism takes ~20 s to load Square's contract),
+emptied per test. Tests skip, with the reason, when ../shared/specs or Prism are absent (in CI
+they fail).
 """
 
 from __future__ import annotations
@@ -82,31 +83,6 @@ def push_fast(ws: Path, names: list[str], max_retries: int = 5) -> list[PushResu
 
 
 # --- the servers --------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def _shopify() -> Iterator[shopify_srv.ShopifyServer]:
-    if not shopify_srv.SCHEMA_FILE.exists():
-        pytest.skip(f"Shopify's schema is not at {shopify_srv.SCHEMA_FILE} (../shared/specs)")
-    with shopify_srv.serve() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def _woo() -> Iterator[woo_srv.WooServer]:
-    with woo_srv.serve() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def _square_prism(square_prism: Prism) -> Prism:
-    return square_prism
-
-
-@pytest.fixture(scope="session")
-def _square() -> Iterator[sq.SquareDouble]:
-    with sq.serve_double() as double:
-        yield double
-
-
 @dataclass
 class Servers:
     shop: shopify_srv.ShopifyServer
@@ -147,18 +123,19 @@ class Servers:
 
 @pytest.fixture
 def servers(
-    _shopify: shopify_srv.ShopifyServer,
-    _woo: woo_srv.WooServer,
-    _square: sq.SquareDouble,
-    _square_prism: Prism,
+    shared_shopify: shopify_srv.ShopifyServer,
+    shared_woo: woo_srv.WooServer,
+    shared_square: sq.SquareDouble,
+    square_prism: Prism,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Servers:
-    """All three servers, emptied, the Square double checking each request with Prism; the
-    credential variables set to the values the servers accept."""
+    """All three servers (tests/conftest.py's, shared with the channel tests), emptied, the
+    Square double checking each request with Prism; the credential variables set to the values
+    the servers accept."""
     for var, value in TOKENS.items():
         monkeypatch.setenv(var, value)
     monkeypatch.setenv("MULTICHAN_LOCK_TIMEOUT", "3")
-    found = Servers(_shopify, _woo, _square, _square_prism)
+    found = Servers(shared_shopify, shared_woo, shared_square, square_prism)
     found.reset()
     return found
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
 from tests.sshd import SshServer, run_sshd, skip_reason
 
 
@@ -14,8 +15,7 @@ from tests.sshd import SshServer, run_sshd, skip_reason
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """A running OpenSSH sshd on 127.0.0.1, shared by the whole session."""
     reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
+    require(reason is None, str(reason))
     with run_sshd(tmp_path_factory.mktemp("sshd")) as server:
         yield server
 

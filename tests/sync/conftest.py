@@ -13,8 +13,7 @@ import pytest
 from multichan.sync.push import Pacing
 from tests.channels.conftest import (  # noqa: F401  (fixtures used by the sync tests)
     AcmeServer,
-    _acme_session,
-    acme_server,
+    acme_server,  # function-scoped; the server behind it is tests/conftest.py's shared_acme
     plugin_site,
 )
 from tests.conftest import run_cli, write_config
