@@ -45,6 +45,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from multichan.money import from_minor
 from multichan.orders.model import Order, OrderLine, iso, parse_time, units
 
 PER_PAGE = 500  # SearchOrders' default limit (1,000 at most)
@@ -83,7 +84,8 @@ def to_order(order: dict[str, Any]) -> Order:
                 unshipped=count - sent, shipped=sent,
                 title=" ".join(str(item.get(k) or "") for k in ("name", "variation_name")).strip(),
                 remote_ids={"variation_id": str(variation)} if variation else {},
-                problem=problem,
+                problem=problem, line_total=_amount(item.get("total_money")),
+                unit_price=_amount(item.get("base_price_money")),
             )
         )  # fmt: skip
     for ret in order.get("returns") or []:
@@ -107,7 +109,7 @@ def to_order(order: dict[str, Any]) -> Order:
         number=str(order.get("reference_id") or order.get("ticket_name") or order["id"]),
         status=status, channel_status=state + (" (return)" if order.get("returns") else ""),
         created_at=created, updated_at=parse_time(order.get("updated_at") or order["created_at"]),
-        lines=lines,
+        lines=lines, currency=_currency(order),
     )  # fmt: skip
 
 
@@ -265,3 +267,21 @@ def plan_shipment(
         )
     return Plan(fulfillment={"uid": mine, "type": "SHIPMENT", "state": "COMPLETED",
                              "shipment_details": details})  # fmt: skip
+
+
+def _amount(money: Any) -> Decimal | None:
+    """A Square Money (``{amount: minor units, currency}``) as an amount; None without one."""
+    if not isinstance(money, dict) or not isinstance(money.get("amount"), int):
+        return None
+    return from_minor(money["amount"], str(money.get("currency") or ""))
+
+
+def _currency(order: dict[str, Any]) -> str | None:
+    """The order's currency: its total's, else its first line's."""
+    for money in [
+        order.get("total_money"),
+        *(i.get("total_money") for i in order.get("line_items") or []),
+    ]:
+        if isinstance(money, dict) and money.get("currency"):
+            return str(money["currency"])
+    return None

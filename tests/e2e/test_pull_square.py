@@ -9,6 +9,7 @@ import contextlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,15 @@ def test_an_offline_sale_that_arrives_late_is_applied_once(servers: Servers, new
     code, again = pull(ws, "pos")
     assert again["pos"]["moves"] == 0
     assert level(ws, "MUG-ENAMEL", "store") == (9, 0, 9)
+
+
+def test_a_pull_records_what_the_buyer_pays_per_line_and_the_currency(
+    servers: Servers, new_demo: Any
+) -> None:
+    ws = pos_ready(servers, new_demo)
+    servers.pos.orders.add(SQUARE_LOCATION, [(variation(ws, "MUG-ENAMEL"), "2")])
+    assert pull(ws, "pos")[0] == 0
+    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
+        unit, total = db.execute("SELECT unit_price, line_total FROM order_lines").fetchone()
+        currency = db.execute("SELECT currency FROM orders").fetchone()[0]
+    assert currency == "USD" and Decimal(total) == 2 * Decimal(unit) > 0
