@@ -153,6 +153,7 @@ class Figures:
     revenue: Decimal = Decimal(0)  # net, in the shop currency
     gross_revenue: Decimal = Decimal(0)
     unconverted: dict[str, Decimal] = field(default_factory=dict)  # net, per currency
+    by_currency: dict[str, Decimal] = field(default_factory=dict)  # net, as the orders paid
 
     @property
     def net_units(self) -> int:
@@ -183,11 +184,14 @@ class Figures:
             "order_share": self.order_share, "revenue": _cents(self.revenue),
             "gross_revenue": _cents(self.gross_revenue),
             "revenue_unconverted": {c: _cents(v) for c, v in sorted(self.unconverted.items())},
+            "revenue_by_currency": {c: _cents(v) for c, v in sorted(self.by_currency.items())},
         }  # fmt: skip
 
     def earn(self, net: Decimal, gross: Decimal, currency: str, rates: dict[str, Decimal],
              shop: str) -> None:  # fmt: skip
         """Add a net and gross amount in ``currency`` (converted when a rate says how)."""
+        paid = currency or shop
+        self.by_currency[paid] = self.by_currency.get(paid, Decimal(0)) + net
         rate = Decimal(1) if currency in (shop, "") else rates.get(currency)
         if rate is None:
             self.unconverted[currency] = self.unconverted.get(currency, Decimal(0)) + net
@@ -250,6 +254,7 @@ class SalesReport:
                 "net": _cents(self.total.revenue),
                 "gross": _cents(self.total.gross_revenue),
                 "unconverted": {c: _cents(v) for c, v in sorted(self.total.unconverted.items())},
+                "by_currency": {c: _cents(v) for c, v in sorted(self.total.by_currency.items())},
             },
             "revenue_note": REVENUE_NOTE,
             "total": self.total.as_dict(),

@@ -61,7 +61,8 @@ def test_it_says_which_orders_were_counted(shop: Path) -> None:
 
 def test_orders_without_amounts_have_no_revenue_and_the_report_says_so(shop: Path) -> None:
     report = sales(shop)
-    expected = {"currency": "USD", "net": "0.00", "gross": "0.00", "unconverted": {}}
+    expected = {"currency": "USD", "net": "0.00", "gross": "0.00", "unconverted": {},
+                "by_currency": {}}  # fmt: skip
     assert report["revenue"] == expected
     assert any("pulled before multichan recorded amounts" in n for n in report["notes"])
 
@@ -241,8 +242,10 @@ def test_revenue_is_what_the_buyers_paid_for_the_units_they_kept(tmp_path: Path)
     con.close()
     report = sales(ws)
     # shop: 30.00 + 40.00 * 2/4 + 9.99 = 59.99; pos: 12.50 EUR = 25.00 USD; SEK apart
-    assert report["revenue"] == {"currency": "USD", "net": "84.99", "gross": "104.99",
-                                 "unconverted": {"SEK": "100.00"}}  # fmt: skip
+    assert report["revenue"] == {
+        "currency": "USD", "net": "84.99", "gross": "104.99", "unconverted": {"SEK": "100.00"},
+        "by_currency": {"EUR": "12.50", "SEK": "100.00", "USD": "59.99"},  # as paid
+    }  # fmt: skip
     by_channel = rows(report)
     assert (by_channel["shop"]["revenue"], by_channel["pos"]["revenue"]) == ("59.99", "25.00")
     notes = " ".join(report["notes"])
