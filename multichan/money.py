@@ -90,6 +90,9 @@ def _too_many_decimals(value: object, decimals: int, currency: str | None) -> Va
     return ValueError(f"{str(value).strip()} has {decimals} decimals; {takes}")
 
 
+MAX_AMOUNT = Decimal(10) ** 15  # no price reaches it; Decimal's 28 digits keep cents exact
+
+
 def parse_money(value: object, currency: str | None = None) -> Decimal | None:
     """Parse ``"19.99"``, ``"1,299.00"``, ``"1.299,00"``, ``"19,99"`` (decimal comma),
     ``"$19.99"``, ``"1500 JPY"`` or a Decimal/int, as an amount of ``currency`` (its minor
@@ -120,7 +123,15 @@ def parse_money(value: object, currency: str | None = None) -> Decimal | None:
         raise ValueError(f"not an amount: {value!r}")
     if amount < 0:
         raise ValueError(f"negative amount: {value!r}")
+    if amount >= MAX_AMOUNT:
+        raise ValueError(f"{_shown(value)} is more than the catalog holds (under 10^15)")
     return quantize(amount, currency)
+
+
+def _shown(value: object) -> str:
+    """A value in a message: a long one cut, so a hostile cell cannot flood the output."""
+    text = repr(str(value))
+    return text if len(text) <= 40 else f"{text[:30]}...' ({len(str(value))} characters)"
 
 
 def _parse_text(value: str, currency: str | None, places: int) -> Decimal | None:

@@ -296,6 +296,8 @@ def _grams(text: str) -> int | None:
         raise base.RowError(f"Variant Grams {text!r} is not a number") from None
     if not grams.is_finite() or grams < 0:
         raise base.RowError(f"Variant Grams {text!r} is not a weight")
+    if grams > base.MAX_QUANTITY:  # a billion grams; SQLite's integers end at 2^63
+        raise base.RowError(f"Variant Grams {text!r} is out of range")
     return int(grams.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

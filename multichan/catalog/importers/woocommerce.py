@@ -412,7 +412,12 @@ def _grams(row: dict[str, str], f: _File) -> int | None:
         value = Decimal("NaN")
     if not value.is_finite() or value < 0:
         raise base.RowError(f"{column} {text!r} is not a weight")
-    return int((value * GRAMS[unit]).to_integral_value(ROUND_HALF_UP))
+    if value.adjusted() > 9:  # over a billion of any unit (and before it can overflow)
+        raise base.RowError(f"{column} {text[:30]!r} is out of range")
+    grams = int((value * GRAMS[unit]).to_integral_value(ROUND_HALF_UP))
+    if grams > base.MAX_QUANTITY:
+        raise base.RowError(f"{column} {text!r} is out of range")
+    return grams
 
 
 def _images(row: dict[str, str], f: _File) -> list[str] | None:
