@@ -401,7 +401,8 @@ def quantity(value: str | None, what: str = "quantity") -> int | None:
         kind = "a whole number" if NUMBER_RE.match(text) else "a number"
         raise RowError(f"{what} {text!r} is not {kind}")
     if len(match.group(1).lstrip("+-0")) > len(str(MAX_QUANTITY)):  # before int(): 4,300+
-        raise RowError(f"{what} of {len(text)} digits is out of range")  # digits raise there
+        shown = repr(text) if len(text) <= 40 else f"of {len(text)} digits"  # digits raise
+        raise RowError(f"{what} {shown} is out of range")
     number = int(match.group(1))
     if abs(number) > MAX_QUANTITY:
         raise RowError(f"{what} {text!r} is out of range")
