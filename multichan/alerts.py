@@ -44,9 +44,11 @@ from multichan import __version__
 from multichan.catalog.schema import transaction
 from multichan.config import AlertEmail, Alerts, AlertWebhook, Config
 from multichan.errors import ChannelFailed, MultichanError, NotFound, UsageError, worst
+from multichan.sync import changes
 from multichan.workspace import Workspace
 
 ROUTES = ("email", "webhook")
+ALERTS_MARK = "(alerts)"  # the alerts' row of plan_marks: what the last complete send covered
 ALL = "*"  # alert_state.location of a SKU's total over all its locations
 SEVERITY = ("oversold", "out", "low", "ok")
 LISTED = 1000  # items one message lists; its counts cover every change
@@ -68,13 +70,13 @@ SELECT p.sku AS sku, '*' AS location, COALESCE(p.low_stock_below, {below}) AS be
        COALESCE(SUM(s.quantity - s.committed), 0) AS available,
        COALESCE(MIN(s.quantity - s.committed), 0) AS lowest
 FROM products p LEFT JOIN stock s ON s.sku = p.sku
-WHERE +p.status = 'active'
+WHERE +p.status = 'active' AND p.stock_tracking != 'untracked'
 GROUP BY p.sku
 UNION ALL
 SELECT t.sku, t.location, t.low_stock_below,
        COALESCE(s.quantity - s.committed, 0), COALESCE(s.quantity - s.committed, 0)
 FROM alert_thresholds t
-JOIN products p ON p.sku = t.sku AND p.status = 'active'
+JOIN products p ON p.sku = t.sku AND p.status = 'active' AND p.stock_tracking != 'untracked'
 LEFT JOIN stock s ON s.sku = t.sku AND s.location = t.location
 """
 WAS = (
@@ -95,11 +97,17 @@ ORDER = (
 )
 
 
-def states_sql(alerts: Alerts) -> str:
-    """Every alerted level's state now, with what each route was last told (NULL: ok)."""
+def states_sql(alerts: Alerts, since: int | None = None) -> str:
+    """Every alerted level's state now, with what each route was last told (NULL: ok); with
+    ``since``, only of the SKUs stamped after it (``multichan.sync.changes``)."""
     below = int(alerts.low_stock_below)  # validated as a whole number: safe to inline
     was = ",\n       ".join(WAS.format(route=r) for r in ROUTES)
-    return STATES.format(was=was, levels=LEVELS.format(below=below))
+    levels = LEVELS.format(below=below)
+    if since is not None:  # an int from the catalog: safe to inline
+        only = f"AND p.sku IN (SELECT sku FROM dirty_skus WHERE seq > {int(since)})"
+        levels = levels.replace("AND p.stock_tracking != 'untracked'",
+                                f"AND p.stock_tracking != 'untracked' {only}")  # fmt: skip
+    return STATES.format(was=was, levels=levels)
 
 
 def changed(route: str) -> str:
@@ -356,9 +364,15 @@ def _send(db: sqlite_utils.Database, alerts: Alerts, shop: str) -> AlertResult:
     conn = db.conn
     stamp = now()
     any_change = " OR ".join(changed(r) for r in alerts.routes)
+    # only the SKUs written since the last run that told every route, unless the routes or
+    # the threshold changed (or a day passed): a state changes only with a SKU's stock
+    basis = changes.text_basis(["alerts", alerts.low_stock_below, sorted(alerts.routes)])
+    last, seq = changes.mark_of(db, ALERTS_MARK), changes.top(db)
+    since = last.seq if last is not None and changes.usable(db, last, basis) else None
     conn.execute("DROP TABLE IF EXISTS temp.alert_run")
     conn.execute(
-        f"CREATE TEMP TABLE alert_run AS SELECT * FROM ({states_sql(alerts)}) WHERE {any_change}"
+        f"CREATE TEMP TABLE alert_run AS SELECT * FROM ({states_sql(alerts, since)})"
+        f" WHERE {any_change}"
     )
     try:
         result.counts = dict(
@@ -380,6 +394,9 @@ def _send(db: sqlite_utils.Database, alerts: Alerts, shop: str) -> AlertResult:
         result.items = sorted(
             listed.values(), key=lambda i: (SEVERITY.index(i.state), i.sku, i.location)
         )
+        if all(d.status == "sent" for d in result.deliveries):
+            full_at = last.full_at if since is not None and last else changes.now_text()
+            changes.advance(db, ALERTS_MARK, changes.Mark(basis, seq, full_at))
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.alert_run")
     return result

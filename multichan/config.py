@@ -71,6 +71,7 @@ PRICE: dict[str, Any] = {
 STOCK: dict[str, Any] = {
     "locations": ("list", None), "buffer": ("int", 0), "cap": ("int", None),
     "percent": ("decimal", Decimal(100)), "out_of_stock_below": ("int", 1),
+    "untracked_quantity": ("int", 10),  # offered for SKUs whose stock is not counted
 }  # fmt: skip
 CONTENT: dict[str, Any] = {
     "title": ("str", None), "description": ("str", None), "strip_html": ("bool", None),
@@ -419,6 +420,12 @@ class _Loader:
             )
         if not Decimal(0) <= stock["percent"] <= Decimal(100):
             self.problem(at("stock", "percent"), f"{where}.stock.percent must be between 0 and 100")
+        if stock["untracked_quantity"] is not None and stock["untracked_quantity"] < 1:
+            self.problem(
+                at("stock", "untracked_quantity"),
+                f"{where}.stock.untracked_quantity must be 1 or more (the units offered for a "
+                "SKU whose stock is not counted)",
+            )
         for key in ("title", "description"):
             source = rules["content"][key]
             if isinstance(source, str):

@@ -12,7 +12,10 @@ Order of the rules, documented in the README:
   ``price.rates``, or left out of the channel with the rate to add. Amounts are rounded to the
   currency's minor units (JPY 1500, USD 12.50, KWD 1.250).
 - stock: sum over the channel's locations -> buffer -> percent (rounded down) -> cap ->
-  out-of-stock threshold; never below zero.
+  out-of-stock threshold; never below zero. A SKU whose stock is not counted (``stock_tracking``
+  ``untracked``) is offered ``stock.untracked_quantity`` (capped by ``stock.cap``), in stock,
+  whatever its count says; one sold when out of stock (``continue``) is offered its quantity by
+  those rules, or ``untracked_quantity`` when that is more. Per location alike.
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ COLUMNS = (
     "sku", "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn",
     "condition", "price", "sale_price", "currency", "weight_grams", "product_type",
     "google_product_category", "link", "color", "size", "material", "pattern", "gender",
-    "age_group", "tags", "status",
+    "age_group", "tags", "status", "stock_tracking",
 )  # fmt: skip
 WIDTH = len(COLUMNS)
+UNTRACKED_QUANTITY = 10  # config.STOCK's default for stock.untracked_quantity
 MEMO_SIZE = 512  # recent descriptions: variants next to each other share them
 PRICE_MEMO_SIZE = 4096  # prices a catalog repeats (19.99, ...): each is computed once
 # 48 ("0") times the weights of a GTIN's digits: subtracted from a weighted sum of its bytes
+# the note of an offer whose title or description was cut to the channel's limit
+CUT_NOTE = "{field} cut to {shown} of {length} characters ({channel} allows {limit})"
+CUT_PREFIXES = ("title cut to ", "description cut to ")
 
 
 @dataclass(slots=True)
@@ -129,6 +136,9 @@ class Rules:
         self.locations = set(s["locations"]) if s["locations"] is not None else None
         self.buffer, self.cap, self.percent = s["buffer"], s["cap"], s["percent"]
         self.threshold = s["out_of_stock_below"]
+        # offered for a SKU whose stock is not counted (untracked) or never runs out (continue)
+        untracked = s.get("untracked_quantity", UNTRACKED_QUANTITY)
+        self.untracked = untracked if self.cap is None else min(untracked, self.cap)
         self.strip = c["strip_html"] if c["strip_html"] is not None else strip_html_default
         self.category_map: dict[str, str] = {str(k): str(v) for k, v in c["category_map"].items()}
         self.max_images = c["max_images"]
@@ -145,6 +155,10 @@ class Rules:
         self.columns: tuple[str, ...] = COLUMNS
         self.prices: dict[tuple[Any, str], tuple[Decimal, str]] = {}
         self.descriptions: dict[str, str] = {}
+        # the length of the text the last title()/description() call cut (0: not cut), and
+        # the lengths of the memoised descriptions that were cut
+        self.title_cut = self.description_cut = 0
+        self.cut_descriptions: dict[str, int] = {}
 
     # --- stock -------------------------------------------------------------------------
     def quantity(self, on_hand: int) -> int:
@@ -226,11 +240,35 @@ class Rules:
 
     def description(self, text: str) -> str:
         if not self.strip or ("<" not in text and "&" not in text):
-            return cut(text.strip(), self.max_description)
+            return self._fit_description(text.strip())
         found = self.descriptions.get(text)
         if found is None:
-            plain = cut(strip_html(text).strip(), self.max_description)
-            found = _keep(self.descriptions, text, plain)
+            plain = strip_html(text).strip()
+            found = _keep(self.descriptions, text, self._fit_description(plain))
+            if self.description_cut:
+                _keep(self.cut_descriptions, text, self.description_cut)
+        elif self.cut_descriptions and text in self.cut_descriptions:
+            self.description_cut = self.cut_descriptions[text]
+        return found
+
+    def _fit_description(self, plain: str) -> str:
+        if len(plain) <= self.max_description:
+            return plain
+        self.description_cut = len(plain)
+        return cut(plain, self.max_description)
+
+    def cut_notes(self, title: str, description: str) -> list[str]:
+        """The notes saying what the last ``title``/``description`` calls cut, and to what."""
+        found = []
+        for name, shown, length, limit in (
+            ("title", title, self.title_cut, self.max_title),
+            ("description", description, self.description_cut, self.max_description),
+        ):
+            if length:
+                found.append(CUT_NOTE.format(
+                    field=name, shown=len(shown), length=length, channel=self.channel.name,
+                    limit=limit,
+                ))  # fmt: skip
         return found
 
     def title(self, text: str) -> str:
@@ -243,7 +281,10 @@ class Rules:
         # (strip returns the very same string when there is nothing to strip)
         if "  " in text or not text.isprintable() or text.strip(" ") is not text:
             text = " ".join(text.split())
-        return text if len(text) <= self.max_title else cut(text, self.max_title)
+        if len(text) <= self.max_title:
+            return text
+        self.title_cut = len(text)
+        return cut(text, self.max_title)
 
     # --- the offer ---------------------------------------------------------------------
     def read_columns(self, available: Iterable[str]) -> tuple[str, ...]:
@@ -277,7 +318,7 @@ class Rules:
         (
             sku, group, handle, title, description, brand, gtin, mpn, condition, price,
             sale_price, currency, weight, ptype, category, link, color, size, material,
-            pattern, gender, age_group, tags, status,
+            pattern, gender, age_group, tags, status, tracking,
         ) = row if len(row) == WIDTH else row[:WIDTH]  # fmt: skip
         if status not in self.statuses or (override and override.get("excluded")):
             return None
@@ -299,13 +340,19 @@ class Rules:
             counted = self.counted(stock)
             quantity = self.quantity(sum(counted.values()))
             by_location = {loc: self.quantity(q) for loc, q in counted.items()}
+        if tracking == "untracked" or (tracking == "continue" and quantity < self.untracked):
+            quantity, floor = self.untracked, self.untracked
+            if tracking == "untracked":
+                by_location = dict.fromkeys(by_location, floor)
+            else:
+                by_location = {loc: q if q > floor else floor for loc, q in by_location.items()}
         if self.in_stock_only and quantity <= 0:
             return None
         currency = currency.upper() if currency else self.target_currency
         sale = None
         if override and override.get("price"):  # in the channel's currency, as given
             out_currency = self.target_currency
-            amount = quantize(Decimal(override["price"]), out_currency)
+            amount = override_price(override["price"], out_currency, self.channel.name)
         else:
             amount, out_currency = self.catalog_price(price, currency)
             if self.use_sale and sale_price:
@@ -340,14 +387,33 @@ class Rules:
             )
         if self.category_map:
             category = self.category(ptype, category)
+        self.title_cut = self.description_cut = 0
+        title, description = self.title(title), self.description(description or "")
+        if self.title_cut or self.description_cut:
+            notes.extend(self.cut_notes(title, description))
         return Offer(  # positional, in the order of Offer's fields (a test checks it)
-            sku, group, self.title(title), self.description(description or ""), link,
+            sku, group, title, description, link,
             images[0] if images else None, images[1:], brand, gtin, mpn, condition or "new",
             amount, sale, out_currency, quantity,
             "in_stock" if quantity > 0 else "out_of_stock", by_location, ptype, category,
             color, size, material, pattern, gender, age_group, weight,
             [t.strip() for t in tags.split(",") if t.strip()] if tags else [], notes,
         )  # fmt: skip
+
+
+def override_price(value: Any, currency: str, channel: str) -> Decimal:
+    """The price of an ``overrides`` row, in the channel's currency; ValueError naming the
+    table, the channel, the column and the value when it is no price the channel can show."""
+    from multichan.money import parse_money
+
+    where = f"overrides table, channel {channel}, column price"
+    try:
+        amount = parse_money(value, currency)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {value!r} is not a {currency} price ({exc})") from None
+    if amount is None or amount <= 0:
+        raise ValueError(f"{where}: {value!r} must be above zero")
+    return quantize(amount, currency)
 
 
 def _keep(memo: dict[Any, Any], key: Any, value: Any, size: int = MEMO_SIZE) -> Any:

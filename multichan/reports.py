@@ -128,7 +128,8 @@ GROUP BY l.sku, l.location
 """
 
 LEVELS_SQL = """
-SELECT s.sku, s.location, s.on_hand, s.committed, s.available, p.title, p.status
+SELECT s.sku, s.location, s.on_hand, s.committed, s.available, p.title, p.status,
+       COALESCE(p.stock_tracking, 'tracked') AS stock_tracking
 FROM stock_levels s LEFT JOIN products p ON p.sku = s.sku
 """
 
@@ -494,6 +495,7 @@ class StockRow:
     cover_days: float | None  # None: nothing sold, so no end in sight
     transfers: list[dict[str, Any]] = field(default_factory=list)  # [{"from", "units"}]
     reorder: int = 0
+    stock_tracking: str = "tracked"  # untracked: not counted, so no cover and no suggestion
 
     @property
     def suggestion(self) -> str:
@@ -509,7 +511,7 @@ class StockRow:
             "committed": self.committed, "available": self.available, "sold": self.sold,
             "per_day": self.per_day, "cover_days": self.cover_days,
             "transfers": self.transfers, "reorder": self.reorder,
-            "suggestion": self.suggestion or None,
+            "suggestion": self.suggestion or None, "stock_tracking": self.stock_tracking,
         }  # fmt: skip
 
 
@@ -573,6 +575,7 @@ def stock_report(
     rows: dict[tuple[str, str], StockRow] = {}
     levels = list(db.query(LEVELS_SQL))
     titles = {r["sku"]: (r["title"], r["status"]) for r in levels}
+    untracked = {r["sku"] for r in levels if r["stock_tracking"] == "untracked"}
     stocked = {(r["sku"], r["location"]) for r in levels}
     extra = [k for k in sold if k not in stocked]
     if extra:  # sold at a location the SKU has no stock row at: nothing on hand there
@@ -593,11 +596,15 @@ def stock_report(
         title, status = titles.get(sku, (None, None))
         rows[(sku, location)] = StockRow(sku, location, title, status, on_hand, committed,
                                          available, units, round(per_day, 3), cover)  # fmt: skip
+        if sku in untracked:  # its count means nothing: no cover, nothing to reorder
+            rows[(sku, location)].stock_tracking, rows[(sku, location)].cover_days = (
+                "untracked", None)  # fmt: skip
     by_sku: dict[str, list[StockRow]] = {}
     for found in rows.values():
         by_sku.setdefault(found.sku, []).append(found)
-    for group in by_sku.values():
-        _suggest(group, days, target_days)
+    for sku, group in by_sku.items():
+        if sku not in untracked:
+            _suggest(group, days, target_days)
     ordered = sorted(rows.values(), key=lambda r: (
         r.cover_days is None, r.cover_days if r.cover_days is not None else 0, r.sku, r.location
     ))  # fmt: skip

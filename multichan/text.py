@@ -129,3 +129,8 @@ def cut(text: str, limit: int) -> str:
     head = text[:limit]
     space = head.rfind(" ")
     return (head[:space] if space > limit * 0.8 else head).rstrip(" ,;:-/")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the number it takes: "1 item", "2 items", "1,200 SKUs"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -35,6 +35,7 @@ message, so a failed delivery is sent again by the next run.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -326,8 +327,151 @@ ALTER TABLE order_lines ADD COLUMN unit_price TEXT;
 ALTER TABLE order_lines ADD COLUMN line_total TEXT;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8]
+# seller edits that imports leave alone (multichan.catalog.edits) and stock not counted
+V9 = """
+ALTER TABLE products ADD COLUMN stock_tracking TEXT NOT NULL DEFAULT 'tracked'
+    CHECK (stock_tracking IN ('tracked', 'untracked', 'continue'));
+
+CREATE TABLE product_edits (
+    sku TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    value TEXT,
+    edited_at TEXT NOT NULL,
+    imported TEXT,
+    imported_at TEXT,
+    PRIMARY KEY (sku, field)
+)
+"""
+
+# what outlasts a run: quotas (multichan.sync.quotas: requests per channel and writes per
+# listing, in hour buckets), asynchronous jobs (multichan.sync.jobs), what an updating
+# feed sent last (multichan.feeds.withdrawn), and the SKUs written since each channel's last
+# complete push (multichan.sync.changes: every write of a SKU's rows stamps it)
+V10 = """
+CREATE TABLE channel_usage (
+    channel TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (channel, hour)
+) WITHOUT ROWID;
+CREATE TABLE listing_revisions (
+    channel TEXT NOT NULL,
+    listing TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    revisions INTEGER NOT NULL,
+    PRIMARY KEY (channel, listing, hour)
+) WITHOUT ROWID;
+CREATE INDEX push_state_status ON push_state (channel, status);
+CREATE TABLE dirty_skus (sku TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX dirty_skus_seq ON dirty_skus (seq);
+CREATE TABLE plan_marks (
+    channel TEXT PRIMARY KEY,
+    basis TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    full_at TEXT NOT NULL
+);
+CREATE TRIGGER products_insert_stamp AFTER INSERT ON products BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER products_update_stamp AFTER UPDATE ON products BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER products_delete_stamp AFTER DELETE ON products BEGIN
+    INSERT INTO dirty_skus VALUES (OLD.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER images_insert_stamp AFTER INSERT ON images BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER images_update_stamp AFTER UPDATE ON images BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER images_delete_stamp AFTER DELETE ON images BEGIN
+    INSERT INTO dirty_skus VALUES (OLD.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER stock_insert_stamp AFTER INSERT ON stock BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER stock_update_stamp AFTER UPDATE ON stock BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER stock_delete_stamp AFTER DELETE ON stock BEGIN
+    INSERT INTO dirty_skus VALUES (OLD.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER overrides_insert_stamp AFTER INSERT ON overrides BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER overrides_update_stamp AFTER UPDATE ON overrides BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER overrides_delete_stamp AFTER DELETE ON overrides BEGIN
+    INSERT INTO dirty_skus VALUES (OLD.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER alert_thresholds_insert_stamp AFTER INSERT ON alert_thresholds BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER alert_thresholds_update_stamp AFTER UPDATE ON alert_thresholds BEGIN
+    INSERT INTO dirty_skus VALUES (NEW.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER alert_thresholds_delete_stamp AFTER DELETE ON alert_thresholds BEGIN
+    INSERT INTO dirty_skus VALUES (OLD.sku, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TABLE feed_items (
+    channel TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    store TEXT NOT NULL,
+    PRIMARY KEY (channel, sku, store)
+) WITHOUT ROWID;
+CREATE TABLE push_jobs (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('submitting', 'submitted', 'done', 'lost')),
+    ticket TEXT,
+    run_id INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX push_jobs_open ON push_jobs (channel, status) WHERE status != 'done';
+CREATE TABLE push_job_items (
+    job_id INTEGER NOT NULL REFERENCES push_jobs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    hash TEXT,
+    snapshot TEXT,
+    PRIMARY KEY (job_id, position, kind)
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, a trigger's body (``BEGIN ...; END``) kept whole."""
+    buffer = ""
+    for part in script.split(";"):
+        buffer += part + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                yield buffer
+            buffer = ""
 
 
 def migrate(db: sqlite_utils.Database) -> int:
@@ -347,9 +491,8 @@ def migrate(db: sqlite_utils.Database) -> int:
             if conn.execute("PRAGMA user_version").fetchone()[0] > number:
                 conn.execute("ROLLBACK")  # another process got here first
                 continue
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements(MIGRATIONS[number]):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -4,6 +4,15 @@ Everything here takes an open ``sqlite_utils.Database`` and returns plain data; 
 The upsert streams: it takes its items a batch at a time (one query per table to read a batch's
 SKUs, ``executemany`` to write them) inside one transaction, so memory stays flat and a failed
 or killed import leaves the catalog as it was.
+
+Seller edits (``edits``) win over imports: the upsert leaves an edited field alone, keeps the
+value the file brought with the edit and counts it as held back when it differs.
+
+Stock tracking (``products.stock_tracking``): ``tracked`` SKUs are offered what their count
+allows; ``untracked`` ones (the shop does not count them: WooCommerce without managed stock,
+Shopify without inventory tracking) are offered as in stock whatever their count, and
+``continue`` ones (Shopify's "continue selling when out of stock", WooCommerce backorders) are
+counted but offered as in stock when the count runs out (``offers``: ``stock.untracked_quantity``).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ PRODUCT_FIELDS = (
     "item_group_id", "handle", "title", "description", "brand", "gtin", "mpn", "condition",
     "price", "sale_price", "currency", "weight_grams", "product_type",
     "google_product_category", "link", "color", "size", "material", "pattern", "gender",
-    "age_group", "options", "tags", "status",
+    "age_group", "options", "tags", "status", "stock_tracking",
 )  # fmt: skip
 DEFAULT_LOCATION = "default"
 BATCH = 500  # SKUs read and written together by upsert
@@ -61,6 +70,8 @@ class UpsertResult:
     unchanged: int = 0
     added_count: int = 0
     changed_count: int = 0
+    held: dict[str, list[str]] = field(default_factory=dict)  # sku -> fields seller edits kept
+    held_count: int = 0  # incoming values held back by seller edits (differing from them)
 
     def add(self, sku: str) -> None:
         self.added_count += 1
@@ -71,6 +82,11 @@ class UpsertResult:
         self.changed_count += 1
         if len(self.changed) < EXAMPLES:
             self.changed[sku] = fields
+
+    def hold(self, sku: str, fields: list[str]) -> None:
+        self.held_count += len(fields)
+        if sku in self.held or len(self.held) < EXAMPLES:
+            self.held.setdefault(sku, []).extend(fields)
 
 
 def _existing(db: sqlite_utils.Database, sku: str) -> tuple[dict | None, list[str], dict[str, int]]:
@@ -101,15 +117,42 @@ def upsert(
     is one transaction (a savepoint of the caller's, when one is open), also when ``items``
     raises part way: then nothing was written.
     """
+    from multichan.catalog import edits
+
     result = UpsertResult()
+    edited = edits.any_edits(db.conn)
     if dry_run:
         for chunk in _batches(items, batch):
-            _upsert_batch(db, chunk, result, write=False)
+            _read_badly_written(db, chunk, result, write=False, edited=edited)
         return result
     with transaction(db, "upsert"):
         for chunk in _batches(items, batch):
-            _upsert_batch(db, chunk, result, write=True)
+            _read_badly_written(db, chunk, result, write=True, edited=edited)
     return result
+
+
+def _read_badly_written(
+    db: sqlite_utils.Database,
+    chunk: list[ProductInput],
+    result: UpsertResult,
+    *,
+    write: bool,
+    edited: bool,
+) -> None:
+    """``_upsert_batch``; a batch whose stored text is not UTF-8 (another tool wrote it) is
+    read again with those bytes as U+FFFD, so the import replaces them. The batch fails in
+    its reads, before it counted or wrote anything."""
+    import sqlite3
+
+    from multichan.catalog.checks import DECODE_RE, tolerant
+
+    try:
+        _upsert_batch(db, chunk, result, write=write, edited=edited)
+    except sqlite3.OperationalError as exc:
+        if not DECODE_RE.match(str(exc)):
+            raise
+        with tolerant(db.conn):
+            _upsert_batch(db, chunk, result, write=write, edited=edited)
 
 
 def _batches(items: Iterable[ProductInput], size: int) -> Iterator[list[ProductInput]]:
@@ -126,10 +169,16 @@ def _batches(items: Iterable[ProductInput], size: int) -> Iterator[list[ProductI
 
 
 def _upsert_batch(
-    db: sqlite_utils.Database, chunk: list[ProductInput], result: UpsertResult, *, write: bool
+    db: sqlite_utils.Database,
+    chunk: list[ProductInput],
+    result: UpsertResult,
+    *,
+    write: bool,
+    edited: bool = False,
 ) -> None:
-    """Compare one batch of distinct SKUs with the catalog (three queries) and, when
-    ``write``, insert and update them with one ``executemany`` per statement shape."""
+    """Compare one batch of distinct SKUs with the catalog (three queries, a fourth when
+    the catalog has seller edits) and, when ``write``, insert and update them with one
+    ``executemany`` per statement shape."""
     conn = db.conn
     skus = [item.sku for item in chunk]
     marks = ", ".join("?" * len(skus))
@@ -140,6 +189,12 @@ def _upsert_batch(
     known = [item.sku for item in chunk if item.sku in current]
     images: dict[str, list[str]] = {}
     stock: dict[str, dict[str, int]] = {}
+    kept: dict[str, dict[str, Any]] = {}
+    if edited and known:
+        from multichan.catalog.edits import for_skus
+
+        kept = for_skus(conn, known)
+    brought: list[tuple[str, str, str, str]] = []  # imported, imported_at, sku, field
     if known and any(item.images is not None for item in chunk):
         for sku, url in conn.execute(
             f"SELECT sku, url FROM images WHERE sku IN ({', '.join('?' * len(known))}) "
@@ -174,6 +229,16 @@ def _upsert_batch(
             stored_stock: dict[str, int] = {}
             images_changed = bool(item.images)
         else:
+            mine = kept.get(sku)
+            if mine:
+                held = []
+                for name in [k for k in fields if k in mine]:
+                    incoming = fields.pop(name)
+                    brought.append((json.dumps(incoming), stamp, sku, name))
+                    if incoming != mine[name]:
+                        held.append(name)
+                if held:
+                    result.hold(sku, held)
             changed = [k for k, v in fields.items() if row.get(k) != v]
             images_changed = item.images is not None and item.images != images.get(sku, [])
             if images_changed:
@@ -199,6 +264,11 @@ def _upsert_batch(
     if not write:
         return
 
+    if brought:
+        conn.executemany(
+            "UPDATE product_edits SET imported = ?, imported_at = ? WHERE sku = ? AND field = ?",
+            brought,
+        )
     for names, rows in inserts.items():
         cols = ", ".join(f'"{name}"' for name in ("sku", *names, "created_at", "updated_at"))
         marks = ", ".join("?" * (len(names) + 3))
@@ -223,6 +293,15 @@ def ensure_location(db: sqlite_utils.Database, code: str, name: str | None = Non
 def _require_sku(db: sqlite_utils.Database, sku: str) -> None:
     if db.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
         raise NotFound(f"no product with SKU {sku!r} in the catalog")
+
+
+def require_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
+    """The products row of ``sku``, or NotFound."""
+    cursor = db.conn.execute("SELECT * FROM products WHERE sku = ?", [sku])
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"no product with SKU {sku!r} in the catalog")
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def _pick_location(
@@ -313,13 +392,17 @@ def set_price(
             values["sale_price"] = normalize(sale_price, currency)
         except ValueError as exc:
             raise UsageError(f"sale price {sale_price!r}: {exc}") from None
+    from multichan.catalog.edits import follow_price
+
     with db.conn:
         db.table("products").update(sku, values)
+        follow_price(db, sku, values)
     return old, new
 
 
 LIST_SQL = """
 SELECT p.sku, p.title, p.status, p.price, p.sale_price, p.currency, p.gtin, p.item_group_id,
+       p.stock_tracking,
        COALESCE((SELECT SUM(quantity - committed) FROM stock s WHERE s.sku = p.sku), 0)
            AS quantity
 FROM products p
@@ -359,6 +442,9 @@ def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
     product["committed"] = committed
     product["available"] = {loc: q - committed.get(loc, 0) for loc, q in stock.items()}
     product["quantity"] = sum(product["available"].values())
+    from multichan.catalog.edits import edits_of
+
+    product["edits"] = edits_of(db, sku)
     product["overrides"] = list(
         db.query(
             "SELECT channel, title, description, price, excluded FROM overrides WHERE sku = ? "

@@ -1,10 +1,10 @@
 """The shared API client every channel module talks HTTP through.
 
 It owns what every channel needs and no channel should write again:
-- **authentication** strategies: HTTP Basic, a bearer or header token, WooCommerce's one-legged
-  OAuth 1.0a signature, and OAuth 2 refresh-token grants whose access token is cached (in the
-  catalog when the engine hands a store over), refreshed before it expires and once more when
-  the API answers 401;
+- **authentication** through one of the strategies of ``multichan.channels.auth`` (HTTP
+  Basic, tokens, OAuth 1.0a, OAuth 2 refresh grants, Google credentials, TikTok's signature):
+  credentials applied to each request, refreshed once more when the API answers 401, and
+  their values redacted from every message;
 - **timeouts** and the mapping of transport failures (timeout, refused or reset connection) to
   ``Retriable``;
 - **one classification of answers**: 401/403 ``Fatal`` naming the variables that hold the
@@ -18,26 +18,24 @@ It owns what every channel needs and no channel should write again:
   each a generator of pages, so a caller handles one page at a time.
 
 Pacing is the engine's: the channel's ``session`` is the engine's paced session, so every
-request here, retries included, takes a token from the channel's bucket.
+request here, retries included, takes a token from the channel's bucket. An API that says in
+its answers that its window's quota is used up (BigCommerce's ``X-Rate-Limit-Requests-Left``)
+gets a ``pause_after`` hook (``window_pause``): the client waits the time it names, through the
+channel's ``sleep``, before its next request. An API that reports its usage in percent instead
+(Meta's ``X-Business-Use-Case-Usage``) gets ``usage_pause``: near 100% or once it names a time
+to regain access, the next request waits.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import json as jsonlib
-import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from multichan.channels.auth import Auth, NoAuth
 from multichan.channels.base import Fatal, Retriable, transient
-from multichan.config import Secret
 from multichan.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,206 +68,6 @@ class Refused(Fatal):
         self.answer = answer
 
 
-# --- authentication ------------------------------------------------------------------------------
-class Auth:
-    """How a request proves who sends it. ``secrets`` are the credentials it uses, for messages
-    (by variable name) and redaction (by value)."""
-
-    secrets: tuple[Secret, ...] = ()
-
-    def apply(
-        self, client: ApiClient, method: str, url: str, params: dict[str, str],
-        headers: dict[str, str],
-    ) -> Any:  # fmt: skip
-        """Add the credentials to ``params``/``headers`` in place; returns a requests ``auth``."""
-        return None
-
-    def refresh(self, client: ApiClient) -> bool:
-        """After a 401: get fresh credentials; True when the request is worth sending again."""
-        return False
-
-
-class NoAuth(Auth):
-    pass
-
-
-class Basic(Auth):
-    """HTTP Basic with a user and a password (WooCommerce over https)."""
-
-    def __init__(self, user: Secret, password: Secret) -> None:
-        self.secrets = (user, password)
-
-    def apply(self, client, method, url, params, headers):  # type: ignore[no-untyped-def]
-        user, password = self.secrets
-        return (reveal(user), reveal(password))
-
-
-class Token(Auth):
-    """A token in a header: ``Authorization: Bearer <token>`` by default, or a vendor's own
-    header with no scheme (Shopify's ``X-Shopify-Access-Token``)."""
-
-    def __init__(self, token: Secret, header: str = "Authorization", scheme: str = "Bearer"):
-        self.secrets = (token,)
-        self.header, self.scheme = header, scheme
-
-    def apply(self, client, method, url, params, headers):  # type: ignore[no-untyped-def]
-        value = reveal(self.secrets[0])
-        headers[self.header] = f"{self.scheme} {value}" if self.scheme else value
-
-
-def _pct(text: str) -> str:
-    return quote(text, safe="")  # RFC 3986: only unreserved characters stay as they are
-
-
-class OAuth1(Auth):
-    """One-legged OAuth 1.0a, HMAC-SHA256, in the query string (WooCommerce over plain http)."""
-
-    def __init__(self, key: Secret, secret: Secret) -> None:
-        self.secrets = (key, secret)
-
-    def apply(self, client, method, url, params, headers):  # type: ignore[no-untyped-def]
-        key, secret = (reveal(s) for s in self.secrets)
-        params.update(
-            oauth_consumer_key=key, oauth_nonce=secrets.token_hex(16),
-            oauth_signature_method="HMAC-SHA256", oauth_timestamp=str(int(time.time())),
-        )  # fmt: skip
-        pairs = "&".join(
-            f"{k}={v}" for k, v in sorted((_pct(k), _pct(v)) for k, v in params.items())
-        )
-        text = "&".join((method.upper(), _pct(url), _pct(pairs)))
-        digest = hmac.new(f"{secret}&".encode(), text.encode(), hashlib.sha256).digest()
-        params["oauth_signature"] = base64.b64encode(digest).decode()
-
-
-class TokenStore:
-    """Where OAuth 2 access tokens are cached: in memory by default; the engine hands each
-    channel a :class:`CatalogTokens` (``channel.tokens``) so they last between runs."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, tuple[str, float]] = {}
-
-    def get(self, key: str) -> tuple[str, float] | None:
-        return self._tokens.get(key)
-
-    def put(self, key: str, token: str, expires_at: float) -> None:
-        self._tokens[key] = (token, expires_at)
-
-
-class CatalogTokens(TokenStore):
-    """Access tokens in the catalog's ``channel_tokens`` table (key, token, expiry), so a cron
-    job every few minutes does not refresh each time. Refresh tokens are never stored: they
-    stay in the environment."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-
-    def get(self, key: str) -> tuple[str, float] | None:
-        row = self.db.conn.execute(
-            "SELECT token, expires_at FROM channel_tokens WHERE key = ?", [key]
-        ).fetchone()
-        return (str(row[0]), float(row[1])) if row else None
-
-    def put(self, key: str, token: str, expires_at: float) -> None:
-        conn = self.db.conn
-        sql = (
-            "INSERT INTO channel_tokens (key, token, expires_at) VALUES (?, ?, ?) ON CONFLICT"
-            " (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at"
-        )
-        if conn.in_transaction:  # commits with the caller's work
-            conn.execute(sql, [key, token, expires_at])
-        else:
-            with conn:
-                conn.execute(sql, [key, token, expires_at])
-
-
-class OAuth2Refresh(Auth):
-    """OAuth 2 refresh-token grant (RFC 6749 section 6), as eBay, Etsy, Amazon and Google use:
-    the refresh token (and client credentials) from the environment, the short-lived access
-    token cached in ``store`` and refreshed a minute before it expires, or after a 401.
-    ``client_auth`` "basic" sends the client id and secret as HTTP Basic (eBay, Amazon LWA
-    accept it), "body" in the form (Etsy has no secret: client id only)."""
-
-    LEEWAY = 60.0
-
-    def __init__(
-        self, token_url: str, refresh_token: Secret, client_id: Secret | str,
-        client_secret: Secret | None = None, *, scope: str | None = None,
-        client_auth: str = "basic", store: TokenStore | None = None, key: str = "",
-        header: str = "Authorization", scheme: str = "Bearer",
-    ) -> None:  # fmt: skip
-        self.token_url, self.refresh_token = token_url, refresh_token
-        self.client_id, self.client_secret = client_id, client_secret
-        self.scope, self.client_auth, self.header, self.scheme = scope, client_auth, header, scheme
-        self.store = store  # None: the channel's (``channel.tokens``), else in memory
-        self._memory = TokenStore()
-        self.key = key or token_url
-        self.secrets = tuple(
-            s for s in (refresh_token, client_id, client_secret) if isinstance(s, Secret)
-        )
-        self._lock = threading.Lock()
-
-    def _store(self, client: ApiClient) -> TokenStore:
-        return self.store or getattr(client.channel, "tokens", None) or self._memory
-
-    def apply(self, client, method, url, params, headers):  # type: ignore[no-untyped-def]
-        cached = self._store(client).get(self.key)
-        if cached is None or cached[1] - self.LEEWAY <= time.time():
-            cached = self._grant(client)
-        client.hide(cached[0])
-        headers[self.header] = f"{self.scheme} {cached[0]}" if self.scheme else cached[0]
-
-    def refresh(self, client: ApiClient) -> bool:
-        self._grant(client)
-        return True
-
-    def _grant(self, client: ApiClient) -> tuple[str, float]:
-        with self._lock:
-            form = {"grant_type": "refresh_token", "refresh_token": reveal(self.refresh_token)}
-            if self.scope:
-                form["scope"] = self.scope
-            client_id = (
-                reveal(self.client_id) if isinstance(self.client_id, Secret) else self.client_id
-            )
-            auth = None
-            if self.client_auth == "basic" and self.client_secret is not None:
-                auth = (client_id, reveal(self.client_secret))
-            else:
-                form["client_id"] = client_id
-                if self.client_secret is not None:
-                    form["client_secret"] = reveal(self.client_secret)
-            url = self.token_url
-            if not url.startswith(("http://", "https://")):  # relative to the API's base
-                url = client.base_url + url
-            answer = client.send_raw("POST", url, data=form, auth=auth)
-            body = answer.body if isinstance(answer.body, dict) else {}
-            token = body.get("access_token")
-            if answer.status >= 400 or not isinstance(token, str) or not token:
-                said = body.get("error_description") or body.get("error") or f"HTTP {answer.status}"
-                names = ", ".join(f"${s.var}" for s in self.secrets)
-                raise client.redacted(
-                    Fatal(
-                        f"{client.vendor} refused to refresh the access token ({said}); "
-                        f"check {names}"
-                    )
-                )
-            client.hide(token)
-            try:
-                lifetime = float(body.get("expires_in") or 3600)
-            except (TypeError, ValueError):
-                lifetime = 3600.0
-            found = (token, time.time() + lifetime)
-            self._store(client).put(self.key, *found)
-            return found
-
-
-def reveal(secret: Secret) -> str:
-    """The value behind ``${VAR}``; an unset variable fails the channel (exit 5) naming it."""
-    try:
-        return secret.value()
-    except ConfigError as exc:
-        raise Fatal(f"{exc.message}; set it and run again") from None
-
-
 # --- the client ----------------------------------------------------------------------------------
 def new_session() -> Any:
     """A channel's HTTP transport (a ``requests.Session``), until the engine paces it."""
@@ -295,8 +93,13 @@ class ApiClient:
         refine: Refine | None = None,
         auth_hint: str = "",
         describe: Callable[[Answer], str] | None = None,
+        pause_after: Callable[[Answer], float | None] | None = None,
     ) -> None:
         self.channel, self.base_url, self.vendor = channel, base_url.rstrip("/"), vendor
+        # how long an answer says to wait before the next request (a window's quota used up:
+        # ``window_pause``); honoured through the channel's ``sleep`` before the next send
+        self.pause_after = pause_after
+        self._pause = 0.0
         self.auth = auth or NoAuth()
         self.timeout, self.headers = timeout, dict(headers or {})
         self.refine, self.auth_hint = refine, auth_hint
@@ -360,6 +163,8 @@ class ApiClient:
                 if attempt >= attempts:
                     raise
                 wait = exc.retry_after
+                if wait is None and self._pause > 0:
+                    continue  # the window's reset time is waited before the next send
                 self.channel.sleep(wait if wait is not None else self.channel.backoff(attempt))
 
     def _once(
@@ -371,9 +176,19 @@ class ApiClient:
             url = self.base_url + ("/" if path and not path.startswith("/") else "") + path
         query = {k: str(v) for k, v in (params or {}).items()}
         sent = {**self.headers, **(headers or {})}
+        if self.auth.signs_body and json is not None:  # the bytes signed are the bytes sent
+            data, json = jsonlib.dumps(json, ensure_ascii=False).encode(), None
+            sent.setdefault("Content-Type", "application/json")
         auth = self.auth.apply(self, method, url, query, sent)
+        if self.auth.signs_body:
+            self.auth.sign(self, method, url, query, sent, data if isinstance(data, bytes) else b"")
+        if self._pause > 0:  # the last answer said the window's quota is used up
+            wait, self._pause = self._pause, 0.0
+            self.channel.sleep(wait)
         answer = self.send_raw(method, url, params=query, json=json, data=data,
                                headers=sent, auth=auth, path=path)  # fmt: skip
+        if self.pause_after is not None:
+            self._pause = max(self.pause_after(answer) or 0.0, 0.0)
         refine = refine or self.refine
         problem = refine(answer) if refine else None
         if problem is None:
@@ -416,6 +231,58 @@ class ApiClient:
             body = None
         return Answer(response.status_code, response.headers, body, text, method.upper(),
                       path if path is not None else url)  # fmt: skip
+
+    def download(self, url: str, *, limit: int = 20_000_000) -> tuple[bytes, str]:
+        """The bytes and Content-Type of a plain GET of ``url`` (a seller's image a channel
+        uploads, as Etsy takes files, not links), through the channel's session, without this
+        client's credentials. Transport failures, 408, 429 and 5xx are ``Retriable``; any other
+        failure, or a body over ``limit`` bytes, is ``Refused`` (the module maps it to the items
+        concerned)."""
+        import requests
+
+        try:
+            response = self.channel.session.request("GET", url, timeout=self.timeout)
+        except requests.Timeout:
+            raise Retriable(f"{url} did not answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise Retriable(f"{url} unreachable ({type(exc).__name__})") from None
+        status, content = response.status_code, response.content
+        headers = response.headers
+        if status >= 400 or len(content) > limit:
+            detail = f"HTTP {status}" if status >= 400 else f"over {limit} bytes"
+            busy = transient(status, headers, f"GET {url}: {detail}")
+            if busy is not None:
+                raise busy
+            answer = Answer(status, headers, None, "", "GET", url)
+            raise Refused(f"could not fetch {url} ({detail})", answer)
+        return content, str(headers.get("Content-Type") or "application/octet-stream")
+
+    def upload(self, url: str, data: bytes, content_type: str) -> None:
+        """A plain PUT of ``data`` to ``url`` (a pre-signed upload URL, as Amazon's feed
+        documents take), through the channel's session, without this client's credentials.
+        Transport failures, 408, 429 and 5xx are ``Retriable`` (a PUT of the same bytes is
+        safe to send again); any other failure is ``Refused``."""
+        import requests
+
+        try:
+            response = self.channel.session.request(
+                "PUT", url, data=data, headers={"Content-Type": content_type},
+                timeout=self.timeout,
+            )  # fmt: skip
+        except requests.Timeout:
+            raise Retriable(f"upload to {url} did not answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise Retriable(f"upload to {url} failed ({type(exc).__name__})") from None
+        status = response.status_code
+        if status >= 400:
+            busy = transient(status, response.headers, f"PUT {url}: HTTP {status}")
+            if busy is not None:
+                raise busy
+            text = response.text
+            answer = Answer(status, response.headers, None, text, "PUT", url)
+            said = " ".join(text.split())[:300]
+            raise Refused(f"upload to {url} refused (HTTP {status}{': ' + said if said else ''})",
+                          answer)  # fmt: skip
 
     def classify(self, answer: Answer) -> Exception | None:
         """The default reading of a status: None for success, else the exception to raise."""
@@ -507,12 +374,98 @@ class ApiClient:
             url = next_url(answer) if next_url else link_next(answer.headers.get("Link"))
 
 
+def window_pause(
+    remaining: str, reset: str, *, unit: float = 1.0
+) -> Callable[[Answer], float | None]:
+    """A ``pause_after`` hook for an API that tells in headers how many requests its window has
+    left (``remaining``) and when the window starts again (``reset``, in ``unit`` seconds:
+    0.001 for milliseconds): once none are left, the next request waits until the reset.
+    BigCommerce: ``window_pause("X-Rate-Limit-Requests-Left", "X-Rate-Limit-Time-Reset-Ms",
+    unit=0.001)``."""
+
+    def pause(answer: Answer) -> float | None:
+        left, until = answer.headers.get(remaining), answer.headers.get(reset)
+        try:
+            if left is None or int(str(left).strip()) > 0:
+                return None
+            seconds = float(str(until).strip()) * unit
+        except ValueError:
+            return None
+        return seconds if 0 < seconds < 3600 else None  # nan, inf or absurd: no pause
+
+    return pause
+
+
+USAGE_SHARES = ("call_count", "total_cputime", "total_time")
+
+
+def usage_pause(
+    *headers: str, near: float = 95.0, cool: float = 60.0, unit: float = 60.0
+) -> Callable[[Answer], float | None]:
+    """A ``pause_after`` hook for an API that reports in JSON headers how much of its quota
+    is used, in percent, and how long until it is regained: Meta's
+    ``X-Business-Use-Case-Usage`` (``{business id: [{type, call_count, total_cputime,
+    total_time, estimated_time_to_regain_access}]}``, the time in minutes) and ``X-App-Usage``
+    (``{call_count, total_cputime, total_time}``). When an answer names a time to regain
+    access, the next request waits it (``unit`` seconds each, at most an hour); when a share
+    reaches ``near`` percent, it waits ``cool`` seconds. A garbled header is no pause.
+    Meta: ``usage_pause("X-Business-Use-Case-Usage", "X-App-Usage")``."""
+
+    def pause(answer: Answer) -> float | None:
+        wait = 0.0
+        for name in headers:
+            try:
+                doc = jsonlib.loads(answer.headers.get(name) or "null")
+            except ValueError:
+                continue
+            for entry in _usage_entries(doc):
+                regain = _share(entry.get("estimated_time_to_regain_access"))
+                if regain > 0:
+                    wait = max(wait, regain * unit)
+                if max(_share(entry.get(k)) for k in USAGE_SHARES) >= near:
+                    wait = max(wait, cool)
+        return min(wait, 3600.0) if wait > 0 else None
+
+    return pause
+
+
+def _usage_entries(doc: Any) -> list[dict[str, Any]]:
+    """The usage objects of a usage header: the document itself (``X-App-Usage``) or those
+    listed under each business id (``X-Business-Use-Case-Usage``)."""
+    if not isinstance(doc, dict):
+        return []
+    if any(k in doc for k in (*USAGE_SHARES, "estimated_time_to_regain_access")):
+        return [doc]
+    found: list[dict[str, Any]] = []
+    for value in doc.values():
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, dict):
+                found.append(entry)
+    return found
+
+
+def _share(value: Any) -> float:
+    """A usage number as a float; 0 for anything that is not a finite number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number and abs(number) != float("inf") else 0.0
+
+
 class _Unauthorized(Exception):
     """A 401: fatal unless the authentication can refresh its credentials."""
 
     def __init__(self, fatal: Exception) -> None:
         super().__init__(str(fatal))
         self.fatal = fatal
+
+
+def expired(fatal: Exception) -> Exception:
+    """What a ``refine`` hook returns for an answer saying the credentials expired, whatever its
+    HTTP status (TikTok Shop's code 105002): the client has the authentication refresh them
+    and sends the request once more, else raises ``fatal``."""
+    return _Unauthorized(fatal)
 
 
 def link_next(header: str | None) -> str | None:

@@ -16,6 +16,14 @@ per SKU where it knows, the quantity the channel should hold now (``self.expecte
 channel answers ``ItemResult.stale`` for a SKU whose count differed: a sale not pulled yet, so
 its number waits for the next pull instead of overwriting the sale.
 
+Jobs: an API that takes a large change as an asynchronous job (Amazon's listings feeds,
+Meta's items_batch) declares ``job_batch`` (the most offers per job) and implements
+``submit_job`` (send, return a ticket) and ``collect_job`` (look once: None while running,
+else one result per SKU). The engine records each job in the catalog before submitting it and
+its ticket as soon as the channel gives it, polls within ``job_wait``, and advances state
+only with the results; a job still running when the run ends, or whose run was killed, is
+collected by the next run instead of being submitted again (``multichan.sync.jobs``).
+
 Errors come in three kinds (as in Singer/Meltano connectors):
 - a per-SKU rejection is an ``ItemResult`` with ``ok=False`` and the channel's own message;
 - ``Retriable``: the whole batch failed for a reason that may pass (429, 5xx, timeout, reset);
@@ -50,7 +58,7 @@ OPERATIONS: dict[str, str] = {
     "quantities": "update_quantities",
     JOINT: "update_prices_and_quantities",
 }
-KINDS = ("str", "int", "bool", "secret", "url")
+KINDS = ("str", "int", "bool", "secret", "url", "map")
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,9 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """One key under a channel's ``settings:``. ``kind`` is str, int, bool, secret or url;
-    a ``secret`` must be written as ``${ENV_VAR}`` and becomes a :class:`Secret`."""
+    """One key under a channel's ``settings:``. ``kind`` is str, int, bool, secret, url or map;
+    a ``secret`` must be written as ``${ENV_VAR}`` and becomes a :class:`Secret`; a ``map`` is
+    a mapping of names to text (eBay's category id per product type)."""
 
     kind: str = "str"
     required: bool = False
@@ -198,6 +207,30 @@ class Channel:
     request_attempts: ClassVar[int] = 3
     # stock writes can be compare-and-set against ``self.expected`` (see the module docstring)
     compare_and_set: ClassVar[bool] = False
+    # quotas that outlast one run, counted by the engine in the catalog (None: no such quota):
+    # the most requests the channel takes in a day (Etsy: 10,000), and the most writes
+    # ("revisions") of one listing in a day (eBay: 250); near either, the engine sends the
+    # most urgent changes first (stock decreases, then prices, then the rest) and says so
+    daily_requests: ClassVar[int | None] = None
+    daily_revisions: ClassVar[int | None] = None
+    # what a revision is: the kinds whose writes count (Google's "twice a day" spares price
+    # and stock), and whether it is counted per listing (item group: eBay) or per SKU
+    revision_kinds: ClassVar[frozenset[str]] = frozenset(
+        {"listings", "prices", "quantities", "prices+quantities"}
+    )
+    revision_unit: ClassVar[str] = "group"
+    # the kinds a new listing is created with (eBay's offer holds its price and stock): the
+    # engine records them as sent with the listing instead of writing them again
+    listing_carries: ClassVar[frozenset[str]] = frozenset()
+    # stock is written per location (Google local inventory): a move between locations with
+    # the same total is a change too
+    stock_by_location: ClassVar[bool] = False
+    # asynchronous jobs (see "Jobs" in the module docstring): per operation, the most offers
+    # one job takes; how long one run waits on a job before leaving it to the next run, and
+    # the seconds between two looks at it
+    job_batch: ClassVar[Mapping[str, int]] = {}
+    job_wait: ClassVar[float] = 300.0
+    job_poll: ClassVar[float] = 15.0
     max_title: ClassVar[int] = 150
     max_description: ClassVar[int] = 5000
 
@@ -218,11 +251,15 @@ class Channel:
         self.session = session
         self.known_ids: dict[str, dict[str, str]] = {}
         self.expected: dict[str, int] = {}
+        self.delisting: set[str] = set()  # the batch's SKUs sent at 0 as no longer offered
+        # per item group of a listings batch, the remote ids recorded for its other SKUs (a
+        # new variant of a product the channel already lists finds the listing by them)
+        self.group_ids: dict[str, dict[str, str]] = {}
         # how the API client waits between attempts; the engine swaps in its own (tests: fakes)
         self.sleep: Callable[[float], None] = time.sleep
         self.clock: Callable[[], float] = time.monotonic
         self.backoff: Callable[[int], float] = backoff
-        # where OAuth 2 access tokens are cached (channels.api.TokenStore); the engine hands
+        # where OAuth 2 access tokens are cached (channels.auth.TokenStore); the engine hands
         # over the catalog's, so they last between runs
         self.tokens: Any = None
 
@@ -257,6 +294,8 @@ class Channel:
         offers: Sequence[Offer],
         known_ids: Mapping[str, Mapping[str, str]] | None = None,
         expected: Mapping[str, int] | None = None,
+        delisting: Iterable[str] = (),
+        group_ids: Mapping[str, Mapping[str, str]] | None = None,
     ) -> list[ItemResult]:
         """Run one batch: one result per offer, in order. Raises ValueError for an operation
         this channel does not support, a batch above ``max_batch`` or a repeated SKU;
@@ -266,7 +305,10 @@ class Channel:
         variant, inventory item...); the module reads them as ``self.known_ids`` so it can
         update a listing without looking it up first. ``expected``: the quantity a
         compare-and-set channel should hold now, per SKU where the engine knows it (read as
-        ``self.expected``); a SKU without one is written as it is."""
+        ``self.expected``); a SKU without one is written as it is. ``delisting``: the SKUs
+        the catalog no longer offers (read as ``self.delisting``), sent with quantity 0; a
+        channel that can delete a listing may do so instead. ``group_ids``: per item group
+        of the batch, the remote ids recorded for its SKUs (read as ``self.group_ids``)."""
         method = OPERATIONS.get(operation)
         if method is None:
             raise ValueError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
@@ -284,6 +326,8 @@ class Channel:
             raise ValueError(f"a {operation} batch repeats a SKU; each SKU must appear once")
         self.known_ids = {sku: dict(known_ids.get(sku, {})) for sku in skus} if known_ids else {}
         self.expected = {s: expected[s] for s in skus if s in expected} if expected else {}
+        self.delisting = set(delisting) & set(skus)
+        self.group_ids = {g: dict(ids) for g, ids in (group_ids or {}).items()}
         results = getattr(self, method)(list(offers))
         problems = result_problems(skus, results)
         if problems:
@@ -339,6 +383,99 @@ class Channel:
         tracking number, or by lines left with nothing to fulfil) is answered, not made
         again. ``ItemResult.sku`` is ``shipment.key``."""
         raise NotImplementedError(f"{self.type} does not implement ship")
+
+    # --- asynchronous jobs: the engine's entry points ----------------------------------------
+    def use_job(self, operation: str, changes: int) -> bool:
+        """Whether a push of ``changes`` changes of ``operation`` goes as jobs. The default:
+        whenever the channel takes jobs for it; a channel with a faster call for a few items
+        (Amazon's patchListingsItem) overrides this with its threshold."""
+        return operation in self.job_batch
+
+    def start_job(
+        self,
+        operation: str,
+        offers: Sequence[Offer],
+        known_ids: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> dict[str, str]:
+        """Submit ``offers`` as one job of ``operation`` through the module's ``submit_job``;
+        returns the job's ticket (what ``collect_job`` needs to find it again, str to str).
+        Raises ValueError for an operation without jobs, a job above ``job_batch`` or a
+        repeated SKU; ``Retriable`` or ``Fatal`` when the submission failed."""
+        if operation not in self.job_batch:
+            raise ValueError(f"channel type {self.type} takes no {operation} jobs")
+        if operation not in self.supports:
+            raise ValueError(f"channel type {self.type} does not support {operation}")
+        limit = self.job_batch[operation]
+        if not offers or len(offers) > limit:
+            raise ValueError(
+                f"{len(offers)} offers in one {operation} job; {self.type} takes 1 to {limit}"
+            )
+        skus = [o.sku for o in offers]
+        if len(set(skus)) != len(skus):
+            raise ValueError(f"a {operation} job repeats a SKU; each SKU must appear once")
+        self.known_ids = {sku: dict(known_ids.get(sku, {})) for sku in skus} if known_ids else {}
+        ticket = self.submit_job(operation, list(offers))
+        if not (
+            isinstance(ticket, dict)
+            and ticket
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in ticket.items())
+        ):
+            raise Fatal(
+                f"channel {self.name} ({self.type}): submit_job broke its contract: it must "
+                "return a non-empty ticket mapping str to str (a bug in the channel module)"
+            )
+        return ticket
+
+    def job_results(
+        self, operation: str, ticket: Mapping[str, str], skus: Sequence[str]
+    ) -> list[ItemResult] | None:
+        """The results of the job ``ticket`` names, one per SKU of ``skus`` in the order it
+        was submitted, or None while the channel is still working on it (``collect_job``).
+        ``Retriable``/``Fatal`` when asking failed; a job the channel lost or refused as a
+        whole is a result per SKU (rejected, retriable where sending again may pass)."""
+        results = self.collect_job(operation, dict(ticket), list(skus))
+        if results is None:
+            return None
+        problems = result_problems(list(skus), results)
+        if problems:
+            raise Fatal(
+                f"channel {self.name} ({self.type}): collect_job broke its contract: "
+                f"{problems[0]} (a bug in the channel module)"
+            )
+        return list(results)
+
+    def job_now(self, operation: str, offers: list[Offer]) -> list[ItemResult]:
+        """``offers`` as one job, looked at every ``job_poll`` seconds (through ``sleep``, the
+        engine's) until done or ``job_wait`` passed (then each SKU retriable): for a module
+        whose synchronous methods are its jobs."""
+        ticket = self.submit_job(operation, offers)
+        skus = [o.sku for o in offers]
+        waited = 0.0
+        while True:
+            results = self.collect_job(operation, ticket, skus)
+            if results is not None:
+                return results
+            if waited >= self.job_wait:
+                job = ", ".join(ticket.values())
+                why = f"{self.type} was still working on job {job} after {self.job_wait:g} s"
+                return [ItemResult.rejected(s, f"{why}; sent again", retriable=True) for s in skus]
+            self.sleep(self.job_poll)
+            waited += self.job_poll
+
+    # --- asynchronous jobs: what a channel module implements ----------------------------------
+    def submit_job(self, operation: str, offers: list[Offer]) -> dict[str, str]:
+        """Send ``offers`` as one job (Amazon: create a feed document, upload it, create the
+        feed; Meta: one items_batch call) and return its ticket (the channel's job id and what
+        else finding it needs). Must not wait for the job to finish."""
+        raise NotImplementedError(f"{self.type} does not implement submit_job")
+
+    def collect_job(
+        self, operation: str, ticket: dict[str, str], skus: list[str]
+    ) -> list[ItemResult] | None:
+        """Look at the job once: None while it is still running; when it is done, a result
+        per SKU of ``skus`` (the order it was submitted in), mapped from the channel's
+        report (Amazon's processing report, Meta's batch status)."""
+        raise NotImplementedError(f"{self.type} does not implement collect_job")
 
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Optional, for drift checks: what the channel shows now, by SKU (absent when the
@@ -415,6 +552,8 @@ def validate_settings(
 
 
 def _value(kind: str, data: Any, path: str) -> tuple[Any, str | None]:
+    if kind == "map":
+        return _mapping(data)
     if kind == "secret":
         match = ENV_RE.match(data) if isinstance(data, str) else None
         if not match:
@@ -441,3 +580,15 @@ def _value(kind: str, data: Any, path: str) -> tuple[Any, str | None]:
             return None, f"must be an http:// or https:// URL, not {data!r}"
         return data.rstrip("/"), None
     return data, None
+
+
+def _mapping(data: Any) -> tuple[Any, str | None]:
+    """A ``map`` setting: names to text (numbers are taken as written, e.g. category ids)."""
+    if not isinstance(data, Mapping):
+        return None, f"must be a mapping of names to values, not {data!r}"
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+            return None, f"[{key!r}] must be text or a whole number, not {value!r}"
+        out[str(key)] = str(value).strip()
+    return out, None

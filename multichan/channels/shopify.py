@@ -45,7 +45,8 @@ from urllib.parse import quote
 
 from multichan.channels import shopify_orders as so
 from multichan.channels import shopify_queries as q
-from multichan.channels.api import Answer, ApiClient, Token
+from multichan.channels.api import Answer, ApiClient
+from multichan.channels.auth import Token
 from multichan.channels.base import Channel, Fatal, ItemResult, RateLimit, Retriable, SettingSpec
 from multichan.offers import Offer
 from multichan.orders.model import Order
@@ -297,7 +298,8 @@ class Shopify(Channel):
         if not groups:
             done = so.fulfilled(state)
             if all(done.get(line, 0) >= units for line, units in wanted.items()):
-                return ItemResult.accepted(shipment.key)  # on Shopify already
+                # on Shopify already: the fulfillment that holds these units, by its id
+                return ItemResult.accepted(shipment.key, **so.holding(state, wanted))
             statuses = sorted({fo["status"] for fo in state["fulfillmentOrders"]["nodes"]})
             return ItemResult.rejected(
                 shipment.key,

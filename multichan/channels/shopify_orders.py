@@ -2,9 +2,9 @@
 model. Pure: the documents and the mapping; the channel module sends them.
 
 Documents: ``orders(sortKey: UPDATED_AT, query: "updated_at:>='...'")`` pages of
-``ORDERS_PER_PAGE`` orders with their first ``LINES`` line items and ``REFUNDS`` refunds, sized
-to stay under Shopify's 1,000-point query cost; an order with more is read again alone
-(``ORDER``), its line items paged.
+``ORDERS_PER_PAGE`` orders with their first ``LINES`` line items, ``REFUNDS`` refunds and
+``FULFILLMENTS`` fulfillments, sized to stay under Shopify's 1,000-point query cost; an order
+with more is read again alone (``ORDER``), its line items paged.
 
 Status mapping (Order type in the schema): ``cancelledAt`` set -> cancelled; financial status
 PENDING, EXPIRED or VOIDED -> pending (nothing paid, nothing held); otherwise (AUTHORIZED, PAID,
@@ -17,6 +17,11 @@ RETURN (or the deprecated LEGACY_RESTOCK) are ``returned``, NO_RESTOCK ones ``re
 (fulfilled units written off unless ``restock_refunds``), CANCEL ones were never sent and only
 lower what is owed. So ``shipped`` (units that left stock) = current - unfulfilled + RETURN +
 NO_RESTOCK.
+
+Parcels (``Order.fulfillments``, ``parcels``): each SUCCESS fulfillment, its first
+``trackingInfo`` (company, number, url) and its ``fulfillmentLineItems``, read with the order
+(``FULFILLMENTS`` a page, an order with more read alone), are the parcels Shopify reports
+shipped, whoever made them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 from multichan.channels.shopify_queries import Doc
 from multichan.money import api_amount, quantize
-from multichan.orders.model import Order, OrderLine, iso, parse_time
+from multichan.orders.model import Order, OrderLine, Parcel, iso, parse_time
 
 ORDERS_PER_PAGE = 10
 LINES = 10  # line items read with each order on a page
@@ -44,12 +49,22 @@ _ORDER = (
     "id name createdAt updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus"
     " currencyCode"  # the shop's currency, which shopMoney amounts are in
 )
+FULFILLMENTS = 5  # fulfillments read with each order on a page (more: read alone)
+DETAIL_FULFILLMENTS = 30
+# Fulfillment: a list field (object cost 1), its trackingInfo a list, its lines a connection
+_FULFILLMENT = (
+    "fulfillments(first: {n}) {{ id status createdAt trackingInfo(first: 1) {{ company number"
+    " url }} fulfillmentLineItems(first: {m}) {{ pageInfo {{ hasNextPage }} nodes {{ quantity"
+    " lineItem {{ id }} }} }} }}"
+)
 
 
-def _cost(orders: int, lines: int, refunds: int, refund_lines: int) -> float:
-    """Shopify's requested cost: object 1, connection 2 + first x its node's cost."""
-    per_order = 1 + (2 + lines * 4) + refunds * (1 + 2 + refund_lines * 2)  # a line: 2 + money
-    return 2 + orders * per_order
+def _cost(orders: int, lines: int, refund_lines: int, fulfillment_lines: int) -> float:
+    """Shopify's requested cost: object 1, connection 2 + first x its node's cost; a list of
+    objects (refunds, fulfillments, trackingInfo: no connections) costs as one object."""
+    refunds = 1 + (2 + refund_lines * 2)
+    fulfillments = 1 + 1 + (2 + fulfillment_lines * 2)
+    return 2 + orders * (1 + (2 + lines * 4) + refunds + fulfillments)  # a line: 2 + money
 
 
 ORDERS = Doc(
@@ -61,10 +76,11 @@ ORDERS = Doc(
       {_ORDER}
       lineItems(first: {LINES}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_LINE} }} }}
       refunds(first: {REFUNDS}) {{ {_REFUND.format(n=LINES)} }}
+      {_FULFILLMENT.format(n=FULFILLMENTS, m=LINES)}
     }}
   }}
 }}""",
-    _cost(ORDERS_PER_PAGE, LINES, REFUNDS, LINES),
+    _cost(ORDERS_PER_PAGE, LINES, LINES, LINES),
 )
 ORDER = Doc(
     "MultichanOrder",
@@ -76,9 +92,10 @@ ORDER = Doc(
       nodes {{ {_LINE} }}
     }}
     refunds(first: {DETAIL_REFUNDS}) {{ {_REFUND.format(n=25)} }}
+    {_FULFILLMENT.format(n=DETAIL_FULFILLMENTS, m=DETAIL_LINES)}
   }}
 }}""",
-    1 + 1 + (2 + DETAIL_LINES * 4) + DETAIL_REFUNDS * (1 + 2 + 25 * 2),
+    _cost(1, DETAIL_LINES, 25, DETAIL_LINES) - 1,  # order(id:) is the root: no page of them
 )
 
 
@@ -91,10 +108,16 @@ def overflows(node: dict[str, Any]) -> bool:
     """Whether the page showed only part of this order (more line items, refunds, or refund
     lines than a page reads)."""
     refunds = node.get("refunds") or []
+    fulfillments = node.get("fulfillments") or []
     return bool(
         (node.get("lineItems") or {}).get("pageInfo", {}).get("hasNextPage")
         or len(refunds) >= REFUNDS
         or any(len((r.get("refundLineItems") or {}).get("nodes") or []) >= LINES for r in refunds)
+        or len(fulfillments) >= FULFILLMENTS
+        or any(
+            ((f.get("fulfillmentLineItems") or {}).get("pageInfo") or {}).get("hasNextPage")
+            for f in fulfillments
+        )
     )
 
 
@@ -144,8 +167,29 @@ def to_order(node: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
         channel_status=f"{financial}/{node.get('displayFulfillmentStatus') or '-'}"
         + (" cancelled" if node.get("cancelledAt") else ""),
         created_at=parse_time(node["createdAt"]), updated_at=parse_time(node["updatedAt"]),
-        lines=out, currency=node.get("currencyCode") or None,
+        lines=out, currency=node.get("currencyCode") or None, parcels=parcels(node),
     )  # fmt: skip
+
+
+def parcels(node: dict[str, Any]) -> list[Parcel]:
+    """The order's fulfillments that shipped (status SUCCESS; cancelled, failed or pending
+    ones did not), each with its first tracking info and its units per line item."""
+    found = []
+    for f in node.get("fulfillments") or []:
+        if f.get("status") != "SUCCESS":
+            continue
+        tracking = (f.get("trackingInfo") or [{}])[0] or {}
+        units: dict[str, int] = {}
+        for item in (f.get("fulfillmentLineItems") or {}).get("nodes") or []:
+            line = str((item.get("lineItem") or {}).get("id"))
+            units[line] = units.get(line, 0) + int(item.get("quantity") or 0)
+        found.append(Parcel(
+            remote_id=str(f["id"]), carrier=tracking.get("company") or None,
+            tracking_number=tracking.get("number") or None,
+            tracking_url=tracking.get("url") or None,
+            shipped_at=parse_time(f["createdAt"]) if f.get("createdAt") else None, lines=units,
+        ))  # fmt: skip
+    return found
 
 
 def _money(bag: dict[str, Any] | None) -> Decimal | None:
@@ -245,3 +289,20 @@ def fulfilled(state: dict[str, Any]) -> dict[str, int]:
             line_id = item["lineItem"]["id"]
             done[line_id] = done.get(line_id, 0) + int(item["quantity"])
     return done
+
+
+def holding(state: dict[str, Any], wanted: dict[str, int]) -> dict[str, str]:
+    """``{"fulfillment_id": ...}`` of the order's fulfillment that holds exactly ``wanted``
+    units per line (else the first holding any of them): a parcel whose send was answered
+    too late is recorded with its id; empty when none does."""
+    first = None
+    for f in state["fulfillments"]:
+        units: dict[str, int] = {}
+        for item in f["fulfillmentLineItems"]["nodes"]:
+            line_id = item["lineItem"]["id"]
+            units[line_id] = units.get(line_id, 0) + int(item["quantity"])
+        if units == wanted:
+            return {"fulfillment_id": str(f["id"])}
+        if first is None and set(units) & set(wanted):
+            first = str(f["id"])
+    return {"fulfillment_id": first} if first else {}

@@ -42,7 +42,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from multichan.channels import square_orders as sq_orders
-from multichan.channels.api import Answer, ApiClient, Token
+from multichan.channels.api import Answer, ApiClient
+from multichan.channels.auth import Token
 from multichan.channels.base import (
     Channel,
     Fatal,

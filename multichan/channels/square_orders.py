@@ -16,7 +16,8 @@ COMPLETED -> closed (a till sale: the units left with the buyer), CANCELED -> ca
 stock; "1.5" (goods sold by weight) is recorded with the reason and moves nothing. Lines are
 matched by ``catalog_object_id``, the item variation id push recorded (``variation_id``). An
 open order whose SHIPMENT fulfillment is COMPLETED (marked shipped, on Square or by multichan)
-has sent the lines it applies to (``line_item_application`` ALL, or its ``entries``).
+has sent the lines it applies to (``line_item_application`` ALL, or its ``entries``); each
+such fulfillment is a parcel Square reports (``parcels``), with its carrier and tracking.
 
 Returns are their own orders (``returns[].return_line_items`` naming the source line): each
 returned unit is a line of the return order with ``refunded`` units, which come back to stock
@@ -46,7 +47,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from multichan.money import from_minor
-from multichan.orders.model import Order, OrderLine, iso, parse_time, units
+from multichan.orders.model import Order, OrderLine, Parcel, iso, parse_time, units
 
 PER_PAGE = 500  # SearchOrders' default limit (1,000 at most)
 STATUS = {"OPEN": "open", "COMPLETED": "closed", "CANCELED": "cancelled", "DRAFT": "pending"}
@@ -109,8 +110,28 @@ def to_order(order: dict[str, Any]) -> Order:
         number=str(order.get("reference_id") or order.get("ticket_name") or order["id"]),
         status=status, channel_status=state + (" (return)" if order.get("returns") else ""),
         created_at=created, updated_at=parse_time(order.get("updated_at") or order["created_at"]),
-        lines=lines, currency=_currency(order),
+        lines=lines, currency=_currency(order), parcels=parcels(order),
     )  # fmt: skip
+
+
+def parcels(order: dict[str, Any]) -> list[Parcel]:
+    """The order's COMPLETED SHIPMENT fulfillments, whoever marked them shipped: uid,
+    ``shipment_details`` carrier, tracking number and URL, ``shipped_at``, and the units of the
+    lines they apply to."""
+    found = []
+    for f in order.get("fulfillments") or []:
+        if f.get("type") != "SHIPMENT" or f.get("state") != "COMPLETED" or not f.get("uid"):
+            continue
+        details = f.get("shipment_details") or {}
+        shipped = details.get("shipped_at")
+        found.append(Parcel(
+            remote_id=str(f["uid"]), carrier=details.get("carrier") or None,
+            tracking_number=details.get("tracking_number") or None,
+            tracking_url=details.get("tracking_url") or None,
+            shipped_at=parse_time(shipped) if shipped else None,
+            lines=sent_units({**order, "fulfillments": [f]}),
+        ))  # fmt: skip
+    return found
 
 
 def sent_units(order: dict[str, Any]) -> dict[str, int]:

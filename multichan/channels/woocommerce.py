@@ -58,7 +58,8 @@ from typing import Any, ClassVar
 
 from multichan.channels import woocommerce_bodies as wb
 from multichan.channels import woocommerce_orders as wo
-from multichan.channels.api import Answer, ApiClient, Basic, OAuth1, default_description
+from multichan.channels.api import Answer, ApiClient, default_description
+from multichan.channels.auth import Basic, OAuth1
 from multichan.channels.base import JOINT, Channel, Fatal, ItemResult, RateLimit, SettingSpec
 from multichan.channels.woocommerce_bodies import Json
 from multichan.offers import Offer
@@ -279,7 +280,11 @@ class WooCommerce(Channel):
     # --- orders -------------------------------------------------------------------------------
     def fetch_orders(self, since: datetime) -> Iterator[list[Order]]:
         """Orders changed after ``since``, in creation order, 100 a page; the refunds of an
-        order that has any are read with it."""
+        order that has any are read with it, and with ``shipment_tracking`` the tracking items
+        of each order that can have shipped (processing, on-hold, completed): the parcels the
+        shop reports, whoever added them. A shop without the extension's routes still gives
+        its orders (the parcels are not read; sending one says what is missing)."""
+        tracking = bool(self.settings.get("shipment_tracking"))
         for answer in self.api.page_numbers("orders", wo.list_params(since), per_page=wo.PER_PAGE):
             page = []
             for order in wb.rows(answer.body):
@@ -288,8 +293,23 @@ class WooCommerce(Channel):
                     found = self._request("GET", f"orders/{order['id']}/refunds",
                                           {"per_page": wo.PER_PAGE})  # fmt: skip
                     refunds = wo.refunded_units(wb.rows(found))
-                page.append(wo.to_order(order, refunds))
+                mapped = wo.to_order(order, refunds)
+                if tracking and order.get("status") in wo.SHIPPABLE:
+                    try:
+                        items = self._request("GET", self._trackings(order))
+                    except Fatal as exc:
+                        if TRACKING_API not in exc.message:  # not the extension's 404
+                            raise
+                        tracking = False  # no extension: the orders all the same
+                    else:
+                        mapped.parcels = wo.parcels(wb.rows(items))
+                page.append(mapped)
             yield page
+
+    def _trackings(self, order: Json) -> str:
+        """The Shipment Tracking extension's route of the order's tracking items."""
+        route = f"orders/{order['id']}/shipment-trackings"
+        return f"{self.settings['base_url']}{TRACKING_API}{route}"
 
     # --- shipments ----------------------------------------------------------------------------
     def ship(self, shipment: Any) -> ItemResult:
@@ -329,12 +349,15 @@ class WooCommerce(Channel):
         body = wo.tracking_body(shipment) if self.settings.get("shipment_tracking") else None
         if body is None:
             return self._note(shipment, order)
-        route = f"orders/{order['id']}/shipment-trackings"
-        url = f"{self.settings['base_url']}{TRACKING_API}{route}"
+        url = self._trackings(order)
         found = wo.find_tracking(wb.rows(self._request("GET", url)), shipment.tracking_number)
         if found is None:
             found = self._request("POST", url, json=body, idempotent=False)
-        if order.get("status") == "completed":
+        told = shipment.remote_id is None and shipment.key in wo.shipped_record(order)
+        if order.get("status") == "completed" and not told:
+            # no completed email listed this tracking: the order was completed before it, or
+            # it is tracking given later (``told``: multichan completed the order with this
+            # item on it, and the answer was lost)
             self._note(shipment, order)
         return str(found.get("tracking_id") or shipment.tracking_number)
 

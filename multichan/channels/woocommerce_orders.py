@@ -7,7 +7,9 @@ Listing: ``GET orders?modified_after=<GMT>&dates_are_gmt=true&orderby=date&order
 per_page=100&page=N`` (the docs' ``orderby`` has no "modified", so pages are in creation order,
 not change order: the cursor moves once the last page is read). An order whose ``refunds``
 summary is not empty is read again with ``GET orders/<id>/refunds`` for the refunded units per
-line (the summary has totals only).
+line (the summary has totals only). With ``shipment_tracking: true``, the Shipment Tracking
+extension's items of each order that can have shipped are its parcels (``parcels``): carrier,
+number, link and day, no units per line (the extension has none); without it, none are read.
 
 Status mapping: pending and failed -> pending (unpaid: holds nothing); processing and on-hold
 -> open (WooCommerce core reduces its own stock for these too); completed -> closed (every unit
@@ -30,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from multichan.money import api_amount
-from multichan.orders.model import Order, OrderLine, parse_time, units
+from multichan.orders.model import Order, OrderLine, Parcel, parse_time, units
 
 PER_PAGE = 100  # the documented maximum of per_page
 STATUS = {
@@ -246,3 +248,27 @@ def all_sent(
         if sent.get(line, 0) < quantity - refunds.get(line, 0):
             return False
     return True
+
+
+def parcels(items: list[dict[str, Any]]) -> list[Parcel]:
+    """The parcels the shop reports: its Shipment Tracking items (``tracking_id``, the
+    provider's name, number, link, ``date_shipped``); the extension says no units per line."""
+    found = []
+    for item in items:
+        if not item.get("tracking_id") or not item.get("tracking_number"):
+            continue
+        shipped = str(item.get("date_shipped") or "")
+        try:
+            at = parse_time(int(shipped) if shipped.isdigit() else shipped) if shipped else None
+        except ValueError:
+            at = None
+        found.append(Parcel(
+            remote_id=str(item["tracking_id"]),
+            carrier=str(item.get("tracking_provider") or item.get("custom_tracking_provider")
+                        or "") or None,
+            tracking_number=str(item["tracking_number"]),
+            tracking_url=str(item.get("tracking_link") or item.get("custom_tracking_link")
+                             or "") or None,
+            shipped_at=at,
+        ))  # fmt: skip
+    return found

@@ -7,12 +7,13 @@ import gc
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from multichan import __version__
 from multichan.cli import output
+from multichan.cli.help import plain_metavars
 from multichan.errors import INTERRUPTED, UNEXPECTED, USAGE, MultichanError
 
 app = typer.Typer(
@@ -107,6 +108,7 @@ def _summaries(typer_app: typer.Typer) -> None:
 
 
 _summaries(app)
+plain_metavars()
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:
@@ -146,12 +148,28 @@ def _json_error(message: str, hint: str | None, code: int) -> None:
         output.print_json({"exit_code": code, "error": message, "hint": hint})
 
 
+def _run(command: Any, args: list[str]) -> Any:  # command: the click command of ``app``
+    """Run the command; a failure the catalog explains in its own words (SQLite meeting text
+    that is not UTF-8: which table, row and column) becomes that error."""
+    try:
+        return command.main(args=args, prog_name="multichan", standalone_mode=False)
+    except Exception as exc:
+        if type(exc).__name__ != "OperationalError":
+            raise
+        from multichan.catalog.checks import text_error
+
+        known = text_error(exc, output.workspace().db_path)
+        if known is None:
+            raise
+        raise known from exc
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
     command = typer.main.get_command(app)
     args, wants_json = _arguments(argv)
     try:
-        code = command.main(args=args, prog_name="multichan", standalone_mode=False)
+        code = _run(command, args)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:

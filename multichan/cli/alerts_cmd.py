@@ -21,7 +21,7 @@ from multichan.errors import OK, ConfigError, UsageError
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 COLUMNS = [
     ("sku", "SKU"), ("where", "Location"), ("state", "State"), ("available", "Available"),
-    ("below", "Threshold"), ("by_location", "By location"), ("per_day", "Sold a day"),
+    ("below", "Threshold"), ("by_location", "By location"), ("per_day", "Per day"),
     ("told", "Sent"),
 ]  # fmt: skip
 alerts_app = typer.Typer(

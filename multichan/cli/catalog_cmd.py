@@ -1,8 +1,8 @@
-"""`multichan catalog list|show|check`, `stock set|adjust`, `price set`."""
+"""`multichan catalog list|show|check|set|unset`, `stock set|adjust`, `price set`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,15 +34,28 @@ def list_(
     search: Annotated[
         str | None, typer.Option("--search", "-s", help="Text in SKU, title, brand or GTIN.")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="At most this many products (in SKU order)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List products with price, status and total stock."""
     from multichan.catalog.store import list_products
+    from multichan.text import counted
 
     rows = list_products(output.workspace().db(), search)
+    found = len(rows)
+    if limit is not None:
+        rows = rows[:limit]
     if json_out:
         output.print_json(rows)
         return
+    for row in rows:
+        if row["stock_tracking"] == "untracked":
+            row["quantity"] = "untracked"
+        elif row["stock_tracking"] == "continue":
+            row["quantity"] = f"{row['quantity']} (continue)"
     output.table(
         rows,
         [
@@ -54,7 +67,9 @@ def list_(
             ("currency", "Cur"),
             ("quantity", "Qty"),
         ],
-        title=f"{len(rows)} products",
+        title=counted(found, "product")
+        if len(rows) == found
+        else f"{len(rows):,} of {counted(found, 'product')} (--limit {limit})",
         right=("price", "sale_price", "quantity"),
     )
 
@@ -68,31 +83,86 @@ def show(sku: str, json_out: JsonOpt = False) -> None:
     if json_out:
         output.print_json(product)
         return
+    edits = product["edits"]
     rows = [
-        {"field": k, "value": v}
+        {"field": k, "value": v, "edit": _edit_note(edits[k]) if k in edits else ""}
         for k, v in product.items()
-        if k not in ("images", "stock", "overrides") and v not in (None, "")
+        if k not in ("images", "stock", "overrides", "edits", "stock_tracking")
+        and (v not in (None, "") or k in edits)
     ]
+    tracking = product["stock_tracking"]
+    if tracking == "untracked":
+        for row in rows:
+            if row["field"] == "quantity":
+                row["value"] = "untracked (not counted)"
+    rows.append(
+        {"field": "stock tracking", "value": TRACKING_SHOWN[tracking],
+         "edit": _edit_note(edits["stock_tracking"]) if "stock_tracking" in edits else ""}
+    )  # fmt: skip
     rows += [{"field": f"image {n}", "value": url} for n, url in enumerate(product["images"], 1)]
     for loc, on_hand in product["stock"].items():
         committed = product["committed"].get(loc, 0)
         shown = f"{product['available'][loc]} available"
         if committed:
             shown += f" ({on_hand} on hand, {committed} committed to orders)"
+        if tracking == "untracked":
+            shown += " (not counted: ignored)"
         rows.append({"field": f"stock at {loc}", "value": shown})
     rows += [{"field": f"override {o['channel']}", "value": o} for o in product["overrides"]]
-    output.table(rows, [("field", "Field"), ("value", "Value")], title=sku)
+    columns = [("field", "Field"), ("value", "Value")]
+    if edits:
+        columns.append(("edit", "Seller edit (imports leave it alone)"))
+    output.table(rows, columns, title=sku)
+
+
+TRACKING_SHOWN = {
+    "tracked": "tracked (offered what the count allows)",
+    "untracked": "untracked: not counted, offered as in stock (stock.untracked_quantity)",
+    "continue": "continue: counted, still offered as in stock when it runs out",
+}
+
+
+def _edit_note(edit: dict[str, object]) -> str:
+    """When a field was edited and what unset would put back."""
+    before = edit["imported"]
+    source = "the last import brought" if edit["imported_at"] else "before the edit"
+    shown = "(empty)" if before in (None, "") else repr(before)
+    return f"edited {edit['edited_at']}; {source}: {shown}"
 
 
 @catalog_app.command("check")
-def check(json_out: JsonOpt = False) -> None:
-    """Find per-SKU problems (bad GTIN, missing title/price/image, negative stock...).
+def check(
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            metavar="CHANNEL",
+            help="Check as this channel does: its rules and feed format, what it would leave "
+            "out and why, in the words export and plan use.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find per-SKU problems (bad GTIN, missing title, price or image, negative stock...).
 
-    Exit code 4 when any problem is found.
-    """
-    from multichan.catalog.checks import check_database
+    The rules a channel's feed format shares with the catalog (title, price above zero,
+    description, brand/GTIN/MPN) are one set: `catalog check --channel C` applies all of
+    C's. Exit code 4 when any problem is found (with --channel: any SKU left out)."""
+    from multichan.catalog.checks import check_database, check_overrides
+    from multichan.errors import MultichanError
+    from multichan.feeds.run import load_config
 
-    problems = check_database(output.workspace().db())
+    ws = output.workspace()
+    if channel is not None:
+        _check_channel(ws, load_config(ws), channel, json_out)
+        return
+    db = ws.db()
+    try:
+        config = load_config(ws)
+    except MultichanError:  # the catalog is checked all the same; export says what is wrong
+        config = None
+    problems = check_database(db) + check_overrides(db, config)
     if json_out:
         output.print_json({"problems": problems, "count": len(problems)})
     elif problems:
@@ -108,7 +178,89 @@ def check(json_out: JsonOpt = False) -> None:
         raise ItemsRejected(f"{len(problems)} problem(s) in {skus} SKU(s)")
 
 
+def _check_channel(ws: Any, config: Any, name: str, json_out: bool) -> None:
+    from multichan.catalog.checks import check_channel
+    from multichan.text import counted
+
+    db = ws.db()
+    result = check_channel(db, config, name)
+    skus = {d.sku for d in result.left_out}
+    if json_out:
+        output.print_json({**result.as_dict(), "exit_code": 4 if skus else 0})
+    else:
+        shown = [
+            {"sku": d.sku, "field": d.field, "outcome": "left out", "reason": d.reason}
+            for d in result.left_out
+        ] + [{"sku": d.sku, "field": "-", "outcome": "note", "reason": d.reason}
+             for d in result.notes]  # fmt: skip
+        if shown:
+            shown.sort(key=lambda r: (r["sku"], r["outcome"] != "left out"))
+            output.table(
+                shown,
+                [("sku", "SKU"), ("field", "Field"), ("outcome", "Outcome"), ("reason", "Reason")],
+                title=f"{result.channel}: what the channel would leave out or change",
+            )
+        output.out(
+            f"{result.channel}: {counted(result.offered, 'SKU')} offered, "
+            f"{counted(len(skus), 'SKU')} left out, {counted(len(result.notes), 'note')}"
+        )
+    if skus:
+        raise ItemsRejected(f"{result.channel} would leave out {counted(len(skus), 'SKU')}")
+
+
 SkuArg = Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU.")]
+
+
+@catalog_app.command("set", context_settings={"ignore_unknown_options": True})
+def set_(
+    sku: SkuArg,
+    assignments: Annotated[
+        list[str],
+        typer.Argument(metavar="FIELD=VALUE...", help="Fields to set, such as brand=Acme."),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Set product fields of SKU as seller edits: later imports leave them alone.
+
+    The value an import brings for an edited field is kept (`catalog show` says what it is)
+    and `catalog unset SKU FIELD` puts it back. An empty value (brand=) clears the field.
+    """
+    from rich.markup import escape
+
+    from multichan.catalog.edits import parse_assignments, set_fields
+
+    values = parse_assignments(assignments)
+    ws = output.workspace()
+    with ws.lock():
+        changes = set_fields(ws.db(), sku, values)
+    if json_out:
+        output.print_json({"exit_code": 0, "sku": sku, "edited": [c.as_dict() for c in changes]})
+        return
+    for c in changes:
+        output.out(escape(f"{sku} {c.field}: {c.old!r} -> {c.new!r} (seller edit)"))
+
+
+@catalog_app.command("unset")
+def unset(
+    sku: SkuArg,
+    fields: Annotated[
+        list[str], typer.Argument(metavar="FIELD...", help="Edited fields to give back.")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Drop seller edits of SKU: each field gets back the value the last import brought."""
+    from rich.markup import escape
+
+    from multichan.catalog.edits import unset_fields
+
+    ws = output.workspace()
+    with ws.lock():
+        changes = unset_fields(ws.db(), sku, fields)
+    if json_out:
+        output.print_json({"exit_code": 0, "sku": sku, "restored": [c.as_dict() for c in changes]})
+        return
+    for c in changes:
+        output.out(escape(f"{sku} {c.field}: {c.old!r} -> {c.new!r} (imported value)"))
 
 
 def _changed(json_out: bool, text: str, **result: object) -> None:

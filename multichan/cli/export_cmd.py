@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from multichan.cli import output
 from multichan.errors import OK, worst
 
+HASH_SHOWN = 12
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -44,6 +45,7 @@ def export(
     from rich.markup import escape
 
     from multichan.feeds.run import export_all
+    from multichan.offers import CUT_PREFIXES
 
     ws = output.workspace()
     with output.progress_factory(enabled=not json_out) as progress:
@@ -65,14 +67,25 @@ def export(
                 output.err(
                     "[yellow]left out[/] " + escape(f"{d.channel} {d.sku}: {d.field}: {d.reason}")
                 )
-            for d in r.notes:  # a run's own notes (no SKU) always, the offers' with --check
-                if not d.sku:
+            for d in r.notes:  # a run's own notes (no SKU) and text cut to the channel's
+                if not d.sku:  # limits always, the offers' other notes with --check
                     output.err(escape(f"note {d.channel}: {d.reason}"))
-                elif check:
+                elif check or d.reason.startswith(CUT_PREFIXES):
                     output.err(escape(f"note {d.channel} {d.sku}: {d.reason}"))
             output.out(output.summary_line(r))
+        _stray_overrides(ws)
     if code != OK:
         sys.exit(code)
+
+
+def _stray_overrides(ws: Any) -> None:
+    """Say so when override rows name a channel channels.yaml does not have."""
+    from multichan.catalog.checks import stray_overrides
+    from multichan.feeds.run import load_config
+
+    note = stray_overrides(ws.db(), load_config(ws))
+    if note:
+        output.warn(note)
 
 
 def exports(
@@ -87,18 +100,22 @@ def exports(
     if json_out:
         output.print_json(rows)
         return
+    for row in rows:  # as git shows commits: 12 characters tell feeds apart (--json: whole)
+        row["sha256"] = (row["sha256"] or "")[:HASH_SHOWN] or None
+    columns = [
+        ("started_at", "When"),
+        ("channel", "Channel"),
+        ("items", "Items"),
+        ("left_out", "Left out"),
+        ("bytes", "Bytes"),
+        ("duration_ms", "ms"),
+        ("sha256", "sha256"),
+    ]
+    if any(row.get("uploaded_to") for row in rows):  # a column only where a feed was uploaded
+        columns.append(("uploaded_to", "Upload"))
     output.table(
         rows,
-        [
-            ("started_at", "When"),
-            ("channel", "Channel"),
-            ("items", "Items"),
-            ("left_out", "Left out"),
-            ("bytes", "Bytes"),
-            ("duration_ms", "ms"),
-            ("sha256", "sha256"),
-            ("uploaded_to", "Upload"),
-        ],
+        columns,
         title="Exports",
         right=("items", "left_out", "bytes", "duration_ms"),
     )

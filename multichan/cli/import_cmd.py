@@ -2,7 +2,8 @@
 
 Prints the rejected rows (stderr), on dry run each SKU that would be added or changed with the
 fields that would change (the first ``store.EXAMPLES`` of each, then how many more), the catalog
-fields the file has no column for (left alone), and the counts. ``--json`` lists every rejected
+fields the file has no column for (left alone), the incoming values held back by seller edits
+(``catalog set``: on dry run, per SKU), and the counts. ``--json`` lists every rejected
 row (streamed from the importer's spool: a million of them print in flat memory); ``added_skus``
 and ``changes`` list the first ``store.EXAMPLES`` SKUs, ``added`` and ``changed`` count them all.
 """
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         ws = output.workspace()
         db = ws.db()
-        with ws.lock():
+        with ws.lock(), output.counting(f"importing {file.name}", not json_out) as progress:
             outcome = run(
                 db,
                 fmt.value,
@@ -77,6 +78,7 @@ def register(app: typer.Typer) -> None:
                 dry_run=dry_run,
                 currency=currency,
                 default_currency=shop_currency(ws.config_path),
+                progress=progress,
             )
         parsed, up = outcome.parsed, outcome.upserted
         summary = {
@@ -86,6 +88,7 @@ def register(app: typer.Typer) -> None:
             "changes": up.changed if dry_run else {},
             "added_skus": up.added if dry_run else [],
             "left_alone": parsed.absent,
+            "held_back": up.held_count, "held": up.held if dry_run else {},
         }  # fmt: skip
         if json_out:
             _print_json(summary)
@@ -107,8 +110,18 @@ def register(app: typer.Typer) -> None:
                     output.out(escape(f"~ {sku}: {', '.join(fields)}"))
                 if up.changed_count > len(up.changed):
                     output.out(f"~ ... and {up.changed_count - len(up.changed)} more")
+                for sku, fields in up.held.items():
+                    output.out(escape(f"= {sku}: {', '.join(fields)} held back (seller edit)"))
+                held_shown = sum(map(len, up.held.values()))
+                if up.held_count > held_shown:
+                    output.out(f"= ... and {up.held_count - held_shown} more")
             if parsed.absent:
                 output.out(escape(f"left alone (not in this file): {', '.join(parsed.absent)}"))
+            if up.held_count:
+                output.out(
+                    f"{up.held_count} incoming value(s) held back by seller edits (kept for "
+                    "'multichan catalog unset'; 'multichan catalog show SKU' lists them)"
+                )
             output.out(
                 f"{up.added_count} added, {up.changed_count} changed, {up.unchanged} "
                 f"unchanged, {len(parsed.rejected)} rejected ({verb} written)".replace(

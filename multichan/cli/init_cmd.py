@@ -64,13 +64,14 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Create a workspace: catalog.db, channels.yaml, templates/ and feeds/."""
+        from multichan.text import counted
         from multichan.workspace import Workspace, count_products, create, shop_identity
 
         shop = shop_identity(name, url, link_template)
         db_path = Workspace(directory.resolve()).db_path
         if reset_catalog and db_path.exists() and not yes and sys.stdin.isatty():
             count = count_products(db_path)
-            held = "an unreadable catalog" if count is None else f"{count} products"
+            held = "an unreadable catalog" if count is None else counted(count, "product")
             if not typer.confirm(
                 f"Replace {db_path} ({held})? A copy of it is kept next to it.", err=True
             ):
@@ -86,10 +87,14 @@ def register(app: typer.Typer) -> None:
 def _report(done: Created, directory: Path) -> None:
     from rich.markup import escape
 
+    from multichan.text import counted
+
     templates = [f for f in done.written if f.startswith("templates/")]
     others = [f for f in done.written if not f.startswith("templates/")]
     verb = "Updated" if done.kept or done.backed_up else "Created"
-    output.out(escape(f"{verb} workspace {done.workspace.root} ({done.products} products)"))
+    output.out(
+        escape(f"{verb} workspace {done.workspace.root} ({counted(done.products, 'product')})")
+    )
     wrote = others + ([f"templates/ ({len(templates)} files)"] if templates else [])
     output.out(escape(f"  wrote {', '.join(wrote)}"))
     if done.kept:

@@ -39,6 +39,11 @@ MOVE_COLUMNS = [
     ("on_hand_change", "On hand"), ("committed_change", "Committed"),
     ("on_hand_after", "On hand after"), ("committed_after", "Committed after"),
 ]  # fmt: skip
+SHIPMENT_COLUMNS = [
+    ("shipped_at", "Shipped"), ("source", "By"), ("status", "Status"), ("units", "Units"),
+    ("carrier", "Carrier"), ("tracking_number", "Tracking"), ("remote_id", "On the channel"),
+    ("last_error", "Problem"),
+]  # fmt: skip
 orders_app = typer.Typer(
     help="Orders pulled from the channels (newest first); 'orders show' for one.",
     invoke_without_command=True,
@@ -102,6 +107,14 @@ def ship(
         return
     parcel = done.shipment
     units = ", ".join(f"{x.sku or x.channel_sku} x{x.quantity}" for x in parcel.lines)
+    if done.status == "channel":
+        output.out(
+            f"nothing left to ship: {channel} reports order {parcel.number} shipped itself ("
+            + (f"{parcel.carrier or 'carrier not given'} {parcel.tracking_number}"
+               if parcel.tracking_number else f"parcel {parcel.remote_id}, no tracking")
+            + (f": {units}" if units else "") + "); nothing recorded, nothing will be sent"
+        )  # fmt: skip
+        return
     said = {"recorded": "recorded", "tracking": "tracking added to",
             "unchanged": "already recorded:"}[done.status]  # fmt: skip
     output.out(
@@ -140,7 +153,8 @@ def print_pull(r: Any) -> None:
             )
         )
     if r.status in ("failed", "exhausted"):
-        output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
+        message = output.without_channel(r.message, r.channel)
+        output.err(f"[red]{r.channel}: {r.status}[/]: {escape(message)}")
         return
     verb = {"baseline": "baseline set", "dry-run": "dry run, nothing recorded"}.get(r.status, "ok")
     output.out(escape(
@@ -225,7 +239,8 @@ def show(
     order: Annotated[str, typer.Argument(help="The order's number (#1001) or id.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """One order: its lines, what each holds in stock, and the stock moves it caused."""
+    """One order: its lines, what each holds in stock, the stock moves it caused, and its
+    parcels (multichan's, and those the channel shipped itself)."""
     from multichan.orders.queries import order_detail
 
     db = output.workspace().db()
@@ -246,3 +261,11 @@ def show(
     output.table(found["lines"], LINE_COLUMNS, title="Lines", right=numbers)
     numbers = tuple(key for key, _ in MOVE_COLUMNS[4:])
     output.table(found["moves"], MOVE_COLUMNS, title="Stock moves", right=numbers)
+    if found["shipments"]:
+        rows = [
+            {**x, "source": "multichan" if x["source"] == "multichan" else found["channel"],
+             "units": ", ".join(f"{y['sku'] or y['line_id']} x{y['quantity']}"
+                                for y in x["lines"]) or "-"}
+            for x in found["shipments"]
+        ]  # fmt: skip
+        output.table(rows, SHIPMENT_COLUMNS, title="Shipments")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -84,38 +85,39 @@ def print_json(data: Any) -> None:
 
 
 def table(
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     columns: list[tuple[str, str]],
     title: str | None = None,
     right: tuple[str, ...] = (),
 ) -> None:
-    """A rich table of ``rows``; ``columns`` is [(key, heading)]."""
-    from rich.markup import escape
-    from rich.table import Table
+    """A table of ``rows`` on stdout; ``columns`` is [(key, heading)], ``right`` the keys
+    shown right-aligned. See ``tables.render``: a SKU, date or hash stays on one line."""
+    from multichan.cli.tables import render
 
-    grid = Table(title=title, show_lines=False, header_style="bold")
-    for key, heading in columns:
-        grid.add_column(heading, justify="right" if key in right else "left", overflow="fold")
-    for row in rows:
-        grid.add_row(*(escape("" if row.get(k) is None else str(row.get(k))) for k, _ in columns))
-    _console().print(grid)
+    render(rows, columns, title=title, right=right)
+
+
+def without_channel(message: str | None, channel: str) -> str:
+    """``message`` without a leading "CHANNEL: ": the line it goes on names the channel."""
+    text = message or ""
+    return text[len(channel) + 2 :] if text.startswith(f"{channel}: ") else text
 
 
 def summary_line(r: Any) -> str:
     """One line per channel for people and cron logs."""
     from rich.markup import escape
 
+    from multichan.text import counted
+
     left = len({d.sku for d in r.left_out})
-    if r.status == "failed":
-        return f"[red]{r.channel}: failed[/]: {escape(r.message or '')}"
-    if r.status == "refused":
-        return f"[red]{r.channel}: refused[/]: {escape(r.message or '')}"
-    verb = "checked" if r.status == "checked" else f"wrote {r.path} ({r.bytes:,} bytes)"
-    line = f"{r.channel}: {verb}, {r.items} items, {left} left out"
+    if r.status in ("failed", "refused"):
+        return f"[red]{r.channel}: {r.status}[/]: {escape(without_channel(r.message, r.channel))}"
+    verb = "checked" if r.status == "checked" else f"wrote {r.path} ({counted(r.bytes, 'byte')})"
+    line = f"{r.channel}: {verb}, {counted(r.items, 'item')}, {left:,} left out"
     if r.uploaded_to:
         line += f", uploaded to {r.uploaded_to}"
     if r.message:
-        line += f" [red]{escape(r.message)}[/]"
+        line += f" [red]{escape(without_channel(r.message, r.channel))}[/]"
     return line
 
 
@@ -140,3 +142,25 @@ def progress_factory(enabled: bool = True):  # -> Iterator[_Progress | None]
     factory = _Progress()
     with factory.bar:
         yield factory
+
+
+@contextlib.contextmanager
+def counting(label: str, enabled: bool = True):  # -> Iterator[Callable[[int], None] | None]
+    """A running count on stderr ("importing products.csv: 12,500 read") for work whose
+    total is not known ahead, only when stderr is a terminal; else None."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed:,} read"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.update(task, completed=n)

@@ -97,24 +97,47 @@ def _csv(rows: list[dict[str, Any]], fields: list[str]) -> None:
 
 
 def _table(title: str, headings: list[str], rows: list[list[Any]], total: bool = False) -> None:
-    """A rich table: the first column (a name) folds, numbers and bars never wrap; the last
-    row is a total when ``total``."""
+    """A rich table; the last row is a total when ``total``. Cells wrap at spaces only, so a
+    SKU, a date or a number is never broken while the table fits; an inline bar (a column
+    with no heading, which repeats the share beside it) is dropped when the terminal is too
+    narrow for the rest."""
+    from rich.cells import cell_len
+
+    console = output._console()
+    bars = [n for n, h in enumerate(headings) if not h and n]
+
+    def word(value: Any) -> int:
+        return max(map(cell_len, ("" if value is None else str(value)).split()), default=0)
+
+    # a cell's words are never broken (the heading's may be, when nothing else fits)
+    words = [max((word(r[n]) for r in rows), default=0) for n in range(len(headings))]
+    widest = [max(w, word(h)) for w, h in zip(words, headings, strict=True)]
+    if bars and sum(widest) + 2 * len(widest) + 1 > console.width:
+        keep = [n for n in range(len(headings)) if n not in bars]
+        headings, rows = [headings[n] for n in keep], [[r[n] for n in keep] for r in rows]
+        words = [words[n] for n in keep]
+    console.print(_grid(title, headings, rows, total, words))
+
+
+def _grid(
+    title: str, headings: list[str], rows: list[list[Any]], total: bool, words: list[int]
+) -> Any:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    grid = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    grid = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False,
+                 collapse_padding=True)  # fmt: skip
     for n, heading in enumerate(headings):
         text = n == 0 or heading in TEXT_COLUMNS
         grid.add_column(heading, justify="left" if text or not heading else "right",
-                        no_wrap=not text, overflow="fold",
-                        min_width=10 if text else None)  # fmt: skip
+                        overflow="fold", min_width=words[n])  # fmt: skip
     for n, row in enumerate(rows):
         last = total and n == len(rows) - 1
         cells = [escape("" if v is None else str(v)) for v in row]
         grid.add_row(*cells, style="bold" if last else None, end_section=n == len(rows) - 2
                      and total)  # fmt: skip
-    output._console().print(grid)
+    return grid
 
 
 def _share(value: float) -> str:
@@ -231,7 +254,10 @@ def stock(
             continue
         days_left = "no sales" if r.cover_days is None else f"{r.cover_days:g}"
         fill = "" if r.cover_days is None else bar(r.cover_days / (2 * cover), 8)
-        rows.append([r.sku, r.location, r.available, f"{r.per_day:g}", days_left, fill,
+        available = "untracked" if r.stock_tracking == "untracked" else r.available
+        if r.stock_tracking == "untracked":
+            days_left = "not counted"
+        rows.append([r.sku, r.location, available, f"{r.per_day:g}", days_left, fill,
                      r.suggestion])  # fmt: skip
     headings = ["SKU", "Location", "Available", "Per day", "Cover", "", "Suggestion"]
     _table(f"Stock: days of cover at the last {days} days' sales", headings, rows)

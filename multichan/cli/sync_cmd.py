@@ -24,6 +24,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Push even if a safety limit would refuse.")
 ]
+FullOpt = Annotated[
+    bool,
+    typer.Option(
+        "--full", help="Recheck the whole catalog, not only what changed since the last push."
+    ),
+]
 ChannelsArg = Annotated[
     list[str] | None,
     typer.Argument(help="API channels (default: every enabled API channel)."),
@@ -51,10 +57,14 @@ def _print_plan(p: Any, changes: Iterable[Any] | None = None) -> None:
     from rich.markup import escape
 
     write = sys.stdout.write
+    cuts: list[str] = []  # text the listings to send were cut to the channel's limits
     for sku, action, cs in p.skus() if changes is None else changes:
         detail = ", ".join(str(f) for c in cs if c.action != "create" for f in c.fields)
         write(f"{p.channel} {action} {sku}" + (f": {detail}" if detail else "") + "\n")
+        cuts.extend(_cut_notes(p.channel, cs))
     sys.stdout.flush()
+    for note in cuts:
+        output.err(escape(note))
     for s in p.skipped:
         output.err(escape(f"left out {p.channel} {s.sku}: {s.reason}"))
     t = p.totals()
@@ -62,6 +72,17 @@ def _print_plan(p: Any, changes: Iterable[Any] | None = None) -> None:
         f"{p.channel}: {t['create']} to create, {t['update']} to update, "
         f"{t['delist']} to delist, {t['unchanged']} unchanged"
     )
+
+
+def _cut_notes(channel: str, changes: Iterable[Any]) -> Iterator[str]:
+    """A line for each listing change whose text was cut: 'note CHANNEL SKU: title cut to'."""
+    from multichan.offers import CUT_PREFIXES
+
+    for c in changes:
+        if c.kind == "listings":
+            for note in c.offer.notes:
+                if note.startswith(CUT_PREFIXES):
+                    yield f"note {channel} {c.sku}: {note}"
 
 
 def plan(
@@ -75,6 +96,7 @@ def plan(
             "then per channel {channel, totals, skipped}.",
         ),
     ] = False,
+    full: FullOpt = False,
 ) -> None:
     """Show what a push would create, update and delist, per SKU and field. Sends nothing.
 
@@ -86,7 +108,7 @@ def plan(
 
     if json_out and jsonl:
         raise typer.BadParameter("--json and --jsonl: choose one")
-    plans = plan_each(output.workspace(), channels or [])
+    plans = plan_each(output.workspace(), channels or [], full=full)
     if jsonl:
         output.STATE.json_written = True
         for p, changes in plans:
@@ -110,6 +132,13 @@ def plan(
         return
     for p, changes in plans:
         _print_plan(p, changes)
+    from multichan.catalog.checks import stray_overrides
+    from multichan.feeds.run import load_config
+
+    ws = output.workspace()
+    note = stray_overrides(ws.db(), load_config(ws))
+    if note:
+        output.warn(note)
 
 
 class Later:
@@ -180,6 +209,7 @@ def push(
     ] = False,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
+    full: FullOpt = False,
 ) -> None:
     """Send what changed since the last successful push, in batches, within rate limits."""
     from multichan.sync.run import push_all
@@ -190,6 +220,7 @@ def push(
         only=only.value if only else None,
         dry_run=dry_run,
         force=force,
+        full=full,
     )
     code = worst([r.exit_code for r in results])
     if json_out:
@@ -226,12 +257,16 @@ def print_push(results: list[Any]) -> None:
             output.err(escape(f"deferred {r.channel} {item['sku']}: {item['message']}"))
         for note in r.notes:
             output.err(escape(f"note {r.channel} {note}"))
+        if r.status not in ("dry-run", "refused") and r.plan is not None:
+            for note in _cut_notes(r.channel, r.plan.iter_kind("listings")):
+                output.err(escape(note))
         if r.status == "dry-run" and r.plan is not None:
             _print_plan(r.plan)
             output.out(f"{r.channel}: dry run, nothing sent")
             continue
         if r.status in ("refused", "failed", "exhausted"):
-            output.err(f"[red]{r.channel}: {r.status}[/]: {escape(r.message or '')}")
+            output.err(f"[red]{r.channel}: {r.status}[/]: "
+                       f"{escape(output.without_channel(r.message, r.channel))}")  # fmt: skip
         c = r.counts
         if r.shipments and r.shipments.get("due"):
             output.out(f"{r.channel}: {len(r.shipments['due'])} shipment(s) to send")
@@ -242,6 +277,10 @@ def print_push(results: list[Any]) -> None:
                 f"{len(r.shipments['rejected']) + len(r.shipments['failed'])} not sent"
             )
         deferred = f", {c['deferred']} deferred" if c.get("deferred") else ""
+        deferred += f", {r.held} held for a daily quota" if r.held else ""
+        if r.status == "ok" and not any(c.values()) and not deferred:
+            output.out(f"{r.channel}: ok, nothing to send, 0 request(s)")
+            continue
         output.out(
             f"{r.channel}: {r.status}, {c['ok']} ok, {c['rejected']} rejected{deferred}, "
             f"{c['failed']} failed, {c['requests']} request(s)"
@@ -294,6 +333,7 @@ def sync(
     ] = False,
     force: ForceOpt = False,
     json_out: JsonOpt = False,
+    full: FullOpt = False,
 ) -> None:
     """Pull every channel's orders, then push what changed to every API channel: one run under
     one lock, made for cron every few minutes."""
@@ -301,7 +341,7 @@ def sync(
     from multichan.cli.orders_cmd import print_pull
     from multichan.sync.run import sync_all
 
-    result = sync_all(output.workspace(), channels or [], dry_run=dry_run, force=force)
+    result = sync_all(output.workspace(), channels or [], dry_run=dry_run, force=force, full=full)
     code = result.exit_code
     if json_out:
         output.print_json(result.as_dict())

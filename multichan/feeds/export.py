@@ -30,7 +30,7 @@ import sqlite_utils
 from multichan import errors
 from multichan.catalog.store import iter_batches, now
 from multichan.config import Channel, Config
-from multichan.feeds import macros, parallel, render, writer
+from multichan.feeds import macros, parallel, render, withdrawn, writer
 from multichan.feeds.formats import FORMATS, FeedFormat
 from multichan.feeds.parallel import Diagnostic, checked
 from multichan.offers import Offer, load_overrides, rules_for
@@ -58,6 +58,8 @@ class ChannelResult:
     message: str | None = None
     exit_code: int = errors.OK
     record_id: int | None = None  # the row of ``exports`` that records this feed
+    withdrawn: int = 0  # SKUs an updating feed sent with quantity 0: no longer offered
+    updates: bool = False  # the feed's SKUs are recorded, for the next one to withdraw
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +69,7 @@ class ChannelResult:
             "notes": [d.as_dict() for d in self.notes], "bytes": self.bytes,
             "sha256": self.sha256, "duration_ms": self.duration_ms,
             "uploaded_to": self.uploaded_to, "message": self.message,
-            "exit_code": self.exit_code,
+            "exit_code": self.exit_code, "withdrawn": self.withdrawn,
         }  # fmt: skip
 
 
@@ -136,38 +138,102 @@ def export_channel(
     parts = macros.parts(template, context)
 
     def classic() -> Iterator[str]:
-        """A template that loops over ``offers`` itself: one pass, one process."""
+        """A template that loops over ``offers`` itself: one pass, one process. For an
+        updating feed it loops over ``withdrawn`` after the offers, as (sku, stores)."""
+        finished = False
 
         def counted(offers: Iterator[Offer]) -> Iterator[Offer]:
+            nonlocal finished
+            pairs: list[tuple[str, str]] = []
             for offer in offers:
                 result.items += 1
                 if progress:
                     progress(result.items)
+                if fmt.updates:
+                    stores = offer.location_quantities if fmt.per_location else [""]
+                    pairs.extend((offer.sku, store) for store in stores)
+                    if len(pairs) >= 1000:
+                        withdrawn.add(db, pairs)
+                        pairs = []
                 yield offer
+            if fmt.updates:
+                withdrawn.add(db, pairs)
+            finished = True
+
+        def gone() -> Iterator[tuple[str, list[str]]]:
+            if not finished:
+                raise errors.TemplateError(
+                    f"{template_name} reads withdrawn before it has looped over every offer"
+                )
+            result.updates = True
+            for item in withdrawn.gone(db, channel.name):
+                result.withdrawn += 1
+                yield item
+            withdrawn_note()
 
         batches = iter_batches(db, rules.columns)
         offers = checked(
             batches, rules, overrides, fmt.validate, channel.name, result.left_out, result.notes
         )
-        yield from render.generate(template, {**context, "offers": counted(offers)})
+        if fmt.updates:
+            withdrawn.start(db)
+        extra = {"withdrawn": gone()} if fmt.updates else {}
+        yield from render.generate(template, {**context, "offers": counted(offers), **extra})
+
+    def withdrawn_note() -> None:
+        if result.withdrawn:
+            result.notes.append(Diagnostic(
+                channel.name, "-", "withdrawn",
+                f"{result.withdrawn} SKU(s) the last feed sent are no longer offered: sent "
+                "with quantity 0",
+            ))  # fmt: skip
 
     def engine(parts: macros.Parts) -> Iterator[str | bytes]:
         per_location = fmt.per_location or parts.reads_locations
         summed = None if per_location else rules.totals()
+        exported = ("store" if fmt.per_location else "sku") if fmt.updates else None
         job = parallel.Job(
-            db_path(db), channel.name, rules, overrides, fmt.validate, template, parts, summed
-        )
+            db_path(db), channel.name, rules, overrides, fmt.validate, template, parts, summed,
+            exported,
+        )  # fmt: skip
         total = db.execute("SELECT count(*) FROM products").fetchone()[0]
+        if exported:
+            withdrawn.start(db)
         yield parts.header
         for chunk in parallel.chunks(job, db, total, workers):
             result.left_out.extend(chunk.left_out)
             result.notes.extend(chunk.notes)
             result.items += chunk.items
+            if exported:
+                withdrawn.add(db, chunk.exported)
             if progress:
                 progress(result.items)
             yield chunk.data
+        if exported:
+            yield from withdrawals(parts)
         yield parts.footer
 
+    def withdrawals(parts: macros.Parts) -> Iterator[str]:
+        """The items of what the last feed sent and this one does not offer: quantity 0."""
+        macro = parts.withdrawn
+        assert macro is not None
+        result.updates = True
+        with render.located(template):
+            for sku, stores in withdrawn.gone(db, channel.name):
+                result.withdrawn += 1
+                yield macro(sku, stores, result.items + result.withdrawn)
+        withdrawn_note()
+
+    if fmt.updates and (
+        parts.withdrawn is None if parts is not None else not macros.mentions(template, "withdrawn")
+    ):
+        raise errors.TemplateError(
+            f"{template_name} renders a {fmt.type} feed, which changes what {channel.name} "
+            "holds instead of replacing it, but has no withdrawn(sku, stores, index) macro "
+            "(or, looping over offers itself, no loop over withdrawn after them): a SKU it "
+            "stops offering would keep selling its last quantity; see multichan's "
+            f"{fmt.template}"
+        )
     text = classic() if parts is None else engine(parts)
     target = output_path(ws, channel)
     result.path = target
@@ -355,6 +421,8 @@ def publish(
                 result.duration_ms,
             ],
         )
+        if result.updates:
+            withdrawn.record(conn, result.channel)
         writer.commit(written, result.path, then=lambda: conn.execute("COMMIT"))
     except sqlite3.Error as exc:
         _rollback(conn)

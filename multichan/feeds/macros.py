@@ -23,6 +23,9 @@ class Parts:
     footer: str
     uses_index: bool  # False: an item can be rendered before the count ahead of it is known
     reads_locations: bool = True  # False: the item macro never reads o.location_quantities
+    # ``withdrawn(sku, stores, index)``: the item of a SKU an updating feed no longer offers
+    # (``stores``: the store codes it was listed at, for a per-location feed; else [])
+    withdrawn: Callable[[str, list[str], int], str] | None = None
 
 
 def parts(template: Any, context: dict[str, Any]) -> Parts | None:
@@ -30,7 +33,7 @@ def parts(template: Any, context: dict[str, Any]) -> Parts | None:
     or None for a template that loops over ``offers`` itself (rendered by ``generate``).
 
     A macro template defines ``item``, never mentions ``offers`` and prints nothing outside
-    its macros; ``header`` and ``footer`` may be left out."""
+    its macros; ``header``, ``footer`` and ``withdrawn`` may be left out."""
     from jinja2 import nodes
     from jinja2.runtime import Macro
 
@@ -51,7 +54,9 @@ def parts(template: Any, context: dict[str, Any]) -> Parts | None:
             for name in ("header", "footer")
         )
     locations = reads(tree, "location_quantities")
-    return Parts(header, _direct(item), footer, _uses_index(tree), locations)
+    withdrawn = getattr(module, "withdrawn", None)
+    withdrawn = withdrawn if isinstance(withdrawn, Macro) else None
+    return Parts(header, _direct(item), footer, _uses_index(tree), locations, withdrawn)
 
 
 def _direct(macro: Any) -> Callable[[Any, int], str]:
@@ -77,6 +82,15 @@ def _uses_index(tree: Any) -> bool:
             name = macro.args[1].name
             return any(n.name == name and n.ctx == "load" for n in macro.find_all(nodes.Name))
     return True
+
+
+def mentions(template: Any, name: str) -> bool:
+    """Whether ``template``'s source reads the variable ``name`` anywhere."""
+    from jinja2 import nodes
+
+    env = template.environment
+    tree = env.parse(env.loader.get_source(env, template.name)[0])
+    return any(n.name == name and n.ctx == "load" for n in tree.find_all(nodes.Name))
 
 
 def reads(tree: Any, field: str) -> bool:

@@ -103,6 +103,7 @@ class Job:
     template: Any  # jinja2.Template, for error locations
     parts: macros.Parts
     summed: Totals | None = None  # stock as one total per SKU: nothing shows it per location
+    exported: str | None = None  # "sku" or "store": what of each item an updating feed keeps
 
 
 @dataclass
@@ -113,6 +114,9 @@ class Chunk:
     items: int
     left_out: list[Diagnostic] = field(default_factory=list)
     notes: list[Diagnostic] = field(default_factory=list)
+    # for an updating feed (FeedFormat.updates): (sku, store) of each item, store "" unless
+    # the feed is per location
+    exported: list[tuple[str, str]] = field(default_factory=list)
 
 
 def default_workers() -> int:
@@ -142,6 +146,10 @@ def render_items(job: Job, offers: list[Offer], first: int, chunk: Chunk) -> Chu
             append(item(o, index))
         text = "".join(texts)
     chunk.data, chunk.items = text.encode(), len(offers)
+    if job.exported == "sku":
+        chunk.exported = [(o.sku, "") for o in offers]
+    elif job.exported == "store":
+        chunk.exported = [(o.sku, store) for o in offers for store in o.location_quantities]
     return chunk
 
 

@@ -15,6 +15,11 @@ restock them), ``returned`` (units the channel says came back to stock) and ``re
 (units refunded without a restock; ``restock_refunds: true`` counts them as returned), and
 where the channel says, what the buyer pays: ``unit_price`` and ``line_total`` in the order's
 ``currency``, for revenue in reports.
+
+Per order, where the channel's mapping reads them, ``parcels``: the fulfillments the channel
+itself reports as shipped (its id, carrier, tracking, units per line where it says), which the
+pull records as shipments of source ``channel`` (``orders.parcels``); ``None``: the mapping
+does not read them, and what was recorded before stays.
 """
 
 from __future__ import annotations
@@ -46,6 +51,20 @@ class OrderLine:
 
 
 @dataclass
+class Parcel:
+    """A parcel the channel reports as shipped: ``remote_id`` is the channel's id of it (a
+    fulfillment, a tracking item), ``lines`` its units per order line id where the channel
+    says (empty: it does not)."""
+
+    remote_id: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    shipped_at: datetime | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class Order:
     order_id: str
     number: str
@@ -55,6 +74,7 @@ class Order:
     updated_at: datetime
     lines: list[OrderLine] = field(default_factory=list)
     currency: str | None = None  # of the lines' amounts
+    parcels: list[Parcel] | None = None  # what the channel shipped itself (None: not read)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

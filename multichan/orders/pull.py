@@ -20,6 +20,10 @@ stock.
 - **Unmatched lines** (a SKU the catalog does not have, matched by SKU, then by the remote ids
   push recorded) are recorded with the reason, reported, and matched again on later pulls;
   they never stop the other lines.
+- **Parcels the channel shipped itself** (``Order.parcels``) are recorded as shipments of
+  source ``channel`` (``orders.parcels``) before the lines are applied: never sent, they move
+  no stock of their own; their units tell multichan's own parcels the channel has not
+  reported yet from those it shipped itself (``line_targets``).
 - **Oversold**: a SKU whose available units fall below zero at the channel's location is
   reported with the orders holding it; the orders are always recorded.
 """
@@ -41,6 +45,7 @@ from multichan.catalog.store import now as stamp_now
 from multichan.channels.base import Channel, Retriable
 from multichan.errors import ConfigError, MultichanError
 from multichan.money import quantize, to_text
+from multichan.orders import parcels
 from multichan.orders.model import HOLDING, Order, OrderLine, iso, parse_time
 
 LATE_SWEEP_EVERY = timedelta(hours=1)
@@ -157,6 +162,8 @@ class _Puller:
                 "order_id = ? AND line_id = ?",
                 [self.name, order.order_id, line_id],
             )
+        if order.parcels is not None:  # what the channel shipped itself: recorded, not sent
+            parcels.record(self.db, self.name, order.order_id, order.parcels)
         if not baseline:
             for line_id in sorted(reported | set(gone)):
                 self.apply(order.order_id, line_id, order.status, order.number)
@@ -271,26 +278,39 @@ def _amount(value: Decimal | None, currency: str | None) -> str | None:
 
 
 def line_targets(
-    unshipped: int, shipped: int, shipped_here: int, back: int, status: str
-) -> tuple[int, int]:
+    unshipped: int, shipped: int, shipped_here: int, back: int, status: str,
+    shipped_there: int = 0,
+) -> tuple[int, int]:  # fmt: skip
     """What a line should hold now: (units committed, units taken off the shelf), from what
     the channel reports (``unshipped``, ``shipped``, ``back`` restocked) and the units
     multichan recorded as shipped itself (``shipped_here``), which leave the shelf before the
-    channel hears of them; the channel's own count wins once it has caught up."""
-    ahead = min(max(shipped_here - shipped, 0), max(unshipped, 0))  # shipped, not reported yet
+    channel hears of them; the channel's own count wins once it has caught up. Of the units
+    the channel reports shipped, ``shipped_there`` are in parcels it shipped itself (its
+    reported parcels, ``orders.parcels``), so not multichan's catching up."""
+    known = max(shipped - shipped_there, 0)  # multichan's units the channel reports
+    ahead = min(max(shipped_here - known, 0), max(unshipped, 0))  # shipped, not reported yet
     committed = max(unshipped - ahead, 0) if status in HOLDING else 0
     return committed, shipped + ahead - back  # below 0: a return order brings units back
 
 
 def shipped_here(db: sqlite_utils.Database, channel: str, order_id: str, line_id: str) -> int:
     """Units of the line in shipments multichan recorded (``multichan ship``)."""
+    return shipped_by(db, channel, order_id, line_id)[0]
+
+
+def shipped_by(
+    db: sqlite_utils.Database, channel: str, order_id: str, line_id: str
+) -> tuple[int, int]:
+    """Units of the line in shipments multichan recorded (``multichan ship``), and in the
+    parcels the channel reports it shipped itself."""
     row = db.conn.execute(
-        "SELECT coalesce(sum(sl.quantity), 0) FROM shipment_lines sl JOIN shipments s ON"
-        " s.id = sl.shipment_id WHERE s.channel = ? AND s.order_id = ? AND sl.line_id = ?"
-        " AND s.source = 'multichan'",
+        "SELECT coalesce(sum(CASE WHEN s.source = 'multichan' THEN sl.quantity END), 0),"
+        " coalesce(sum(CASE WHEN s.source = 'channel' THEN sl.quantity END), 0) FROM"
+        " shipment_lines sl JOIN shipments s ON s.id = sl.shipment_id WHERE s.channel = ? AND"
+        " s.order_id = ? AND sl.line_id = ?",
         [channel, order_id, line_id],
     ).fetchone()
-    return int(row[0])
+    return int(row[0]), int(row[1])
 
 
 def apply_line(
@@ -310,8 +330,8 @@ def apply_line(
     if sku is None:
         return None
     back = returned + (refunded if restock_refunds else 0)
-    here = shipped_here(db, channel, order_id, line_id)
-    want_committed, want_consumed = line_targets(unshipped, shipped, here, back, status)
+    here, there = shipped_by(db, channel, order_id, line_id)
+    want_committed, want_consumed = line_targets(unshipped, shipped, here, back, status, there)
     d_committed, d_consumed = want_committed - committed, want_consumed - consumed
     if not d_committed and not d_consumed:
         return None

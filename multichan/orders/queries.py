@@ -1,5 +1,5 @@
-"""What was pulled, for ``multichan orders``: orders with their lines' state, and the stock
-moves each order caused. Read-only."""
+"""What was pulled, for ``multichan orders``: orders with their lines' state, the stock moves
+each order caused, and its parcels (multichan's and the channel's own). Read-only."""
 
 from __future__ import annotations
 
@@ -69,4 +69,29 @@ def order_detail(db: sqlite_utils.Database, channel: str, order: str) -> dict[st
         lines.append(line)
     found["lines"] = lines
     found["moves"] = list(reversed(ledger.moves(db, channel=channel, order_id=found["order_id"])))
+    found["shipments"] = order_shipments(db, channel, found["order_id"])
+    return found
+
+
+def order_shipments(db: sqlite_utils.Database, channel: str, order_id: str) -> list[dict[str, Any]]:
+    """The order's parcels, oldest first: multichan's (``source`` multichan: recorded with
+    ``ship`` or ``import shipments``, sent or not) and those the channel reports it shipped
+    itself (``source`` channel), each with its units per line."""
+    found = []
+    for row in db.query(
+        "SELECT id, shipment_key AS shipment, source, status, carrier, tracking_number,"
+        " tracking_url, shipped_at, remote_id, last_error FROM shipments WHERE channel = ?"
+        " AND order_id = ? ORDER BY shipped_at, id",
+        [channel, order_id],
+    ):
+        row = dict(row)
+        row["lines"] = [
+            dict(x)
+            for x in db.query(
+                "SELECT line_id, sku, quantity FROM shipment_lines WHERE shipment_id = ?"
+                " ORDER BY line_id",
+                [row.pop("id")],
+            )
+        ]
+        found.append(row)
     return found

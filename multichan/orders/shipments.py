@@ -11,6 +11,9 @@ channel that sold it.
   unless given, so recording the same parcel again (a rerun of ``import shipments``) changes
   nothing. Tracking given later for an order whose last shipment had none is added to that
   shipment (and sent then), not recorded as a second parcel.
+- **Parcels the channel shipped itself** (``orders.parcels``, recorded by the pull): a
+  shipment naming one of them by tracking number, or an order whose every unit left with
+  them, records and sends nothing (``Recorded`` status ``channel``).
 - **Sending** (``send_due``): every shipment not yet sent, rejected before, or whose tracking
   changed since it was sent, goes to its channel's ``ship`` method, which finds a fulfillment
   it already made for that parcel before making one, so a run killed after the channel
@@ -34,8 +37,9 @@ from multichan.catalog.schema import transaction
 from multichan.catalog.store import now
 from multichan.channels.base import Retriable
 from multichan.errors import MultichanError, UsageError
+from multichan.orders import parcels
 from multichan.orders.model import HOLDING, iso, parse_time
-from multichan.orders.pull import apply_line, line_targets, shipped_here
+from multichan.orders.pull import apply_line, line_targets, shipped_by
 
 
 @dataclass
@@ -79,7 +83,9 @@ class Shipment:
 @dataclass
 class Recorded:
     """What ``record`` did: ``recorded`` (a new parcel), ``tracking`` (tracking added to the
-    order's last shipment), or ``unchanged`` (this parcel was recorded before)."""
+    order's last shipment), ``unchanged`` (this parcel was recorded before), or ``channel``
+    (nothing recorded: the channel reports this parcel, or every unit, shipped itself;
+    ``shipment`` is that parcel, or its last one)."""
 
     status: str
     shipment: Shipment
@@ -114,8 +120,8 @@ def open_units(db: sqlite_utils.Database, channel: str, order_id: str) -> list[d
     ).fetchall()
     out = []
     for line_id, sku, channel_sku, ids, unshipped, shipped, title in rows:
-        here = shipped_here(db, channel, order_id, line_id)
-        committed, _ = line_targets(unshipped, shipped, here, 0, "open")
+        here, there = shipped_by(db, channel, order_id, line_id)
+        committed, _ = line_targets(unshipped, shipped, here, 0, "open", there)
         out.append({"line_id": line_id, "sku": sku, "channel_sku": channel_sku,
                     "remote_ids": json.loads(ids or "{}"), "open": committed,
                     "title": title})  # fmt: skip
@@ -146,6 +152,9 @@ def record(
                           [channel, order_id, key])  # fmt: skip
             if found:
                 return Recorded("unchanged", found[0])
+        theirs = parcels.find(db, channel, order_id, tracking_number) if tracking_number else None
+        if theirs is not None:  # the channel shipped this parcel itself: pulled, not sent again
+            return Recorded("channel", _load(db, "s.id = ?", [theirs])[0])
         if lines is None and tracking_number:  # tracking for a parcel recorded without it
             untracked = _load(db, "s.channel = ? AND s.order_id = ? AND s.source = 'multichan'"
                               " AND s.tracking_number IS NULL", [channel, order_id])  # fmt: skip
@@ -159,7 +168,28 @@ def record(
                 return Recorded("tracking", _load(db, "s.id = ?", [last.id])[0])
         if status not in HOLDING:
             raise UsageError(f"{channel} order {number} is {status}: nothing to ship")
-        chosen = _choose(open_units(db, channel, order_id), lines, channel, number)
+        units = open_units(db, channel, order_id)
+        reported = parcels.reported(db, channel, order_id)
+        if lines is None and reported and not any(x["open"] > 0 for x in units):
+            # every unit left with parcels the channel reports itself: nothing to send
+            theirs_last = _load(db, "s.channel = ? AND s.order_id = ? AND s.shipment_key = ?",
+                                [channel, order_id, reported[-1]["shipment"]])  # fmt: skip
+            return Recorded("channel", theirs_last[0])
+        try:
+            chosen = _choose(units, lines, channel, number)
+        except UsageError as exc:
+            said = ", ".join(parcels.describe(x) for x in reported)
+            if said:
+                why = f"{channel} reports {len(reported)} parcel(s) shipped itself: {said}"
+            else:
+                sent = db.conn.execute(
+                    "SELECT coalesce(sum(shipped), 0) FROM order_lines WHERE channel = ? AND"
+                    " order_id = ?", [channel, order_id],
+                ).fetchone()[0]  # fmt: skip
+                if not sent:
+                    raise
+                why = f"{channel} reports {sent} unit(s) of it shipped"
+            raise UsageError(f"{exc.message} ({why})") from None
         stamp = now()
         cursor = db.conn.execute(
             "INSERT INTO shipments (channel, order_id, shipment_key, carrier, tracking_number,"
@@ -293,6 +323,8 @@ def _attempted(
     error: str | None,
 ) -> None:  # fmt: skip
     with transaction(db, "shipment"):
+        if remote_id:  # the pull may have seen it first (an answer lost): it is ours
+            parcels.claim(db, shipment.channel, shipment.order_id, remote_id)
         db.conn.execute(
             "UPDATE shipments SET status = ?, remote_id = coalesce(?, remote_id),"
             " sent_tracking = CASE WHEN ? = 'sent' THEN tracking_number ELSE sent_tracking END,"
@@ -408,7 +440,7 @@ def import_file(ws: Any, path: Any) -> Imported:
                 except MultichanError as exc:
                     result.rejected.append({**where, "reason": exc.message})
                     continue
-                if done.status == "unchanged":
+                if done.status in ("unchanged", "channel"):  # nothing new to send
                     result.unchanged += 1
                 else:
                     result.recorded.append(done.as_dict())

@@ -24,12 +24,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import sqlite_utils
 
 from multichan.config import Channel, Config
-from multichan.offers import Offer, Skipped, offers_for
+from multichan.offers import Offer, Skipped, build, load_overrides, offers_for, rules_for
+from multichan.sync import changes as ch
 from multichan.sync import state as st
 
 RANGE = 5_000  # SKUs walked, and changes spilled, at a time
@@ -79,6 +81,15 @@ class Change:
         """The product (item group) the SKU is a variant of, for batching."""
         return self.offer.item_group_id
 
+    @property
+    def decrease(self) -> bool:
+        """A stock change that lowers what the channel offers (a delist included)."""
+        if self.kind != "quantities" or self.action == "create":
+            return False
+        old = next((f.old for f in self.fields if f.field == "quantity"), None)
+        new = self.snapshot.get("quantity")
+        return isinstance(old, int) and isinstance(new, int) and new < old
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "sku": self.sku,
@@ -102,10 +113,17 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ORDER, 0))
     spill: Spill | None = None
+    # a push's plan made from what changed since the channel's last complete push
+    # (``multichan.sync.changes``): ``offered`` counts only the SKUs it looked at
+    incremental: bool = False
+    mark: ch.Mark | None = None  # where the next plan may start, once this one is pushed
+    by_location: bool = False  # stock is planned per location (Channel.stock_by_location)
 
     def totals(self) -> dict[str, int]:
         counts = {a: self.counts[a] for a in ("create", "update", "delist")}
         counts["unchanged"] = self.offered - counts["create"] - counts["update"]
+        if self.incremental:
+            counts["looked_at"] = self.offered + counts["delist"]
         return counts
 
     def skus(self) -> Iterator[SkuChanges]:
@@ -169,8 +187,13 @@ def _json(value: Any) -> Any:
     return value
 
 
-def snapshot(offer: Offer, kind: str) -> dict[str, Any]:
-    return {name: _json(getattr(offer, name)) for name in FIELDS[kind]}
+def snapshot(offer: Offer, kind: str, by_location: bool = False) -> dict[str, Any]:
+    """What ``kind`` sends of ``offer``; with ``by_location`` (``Channel.stock_by_location``),
+    stock is each location's count besides the total."""
+    snap = {name: _json(getattr(offer, name)) for name in FIELDS[kind]}
+    if by_location and kind == "quantities":
+        snap["location_quantities"] = dict(sorted(offer.location_quantities.items()))
+    return snap
 
 
 def channel_offers(
@@ -236,7 +259,7 @@ def walk(
                 yield from _delist(plan, sku, found, kinds)
             pending = next(rows_of, None)
         plan.offered += 1
-        changes = _diff(offer, rows, kinds)
+        changes = _diff(offer, rows, kinds, plan.by_location)
         if changes:
             action = changes[0].action
             plan.counts[action] += 1
@@ -252,12 +275,14 @@ def _count_listed(plan: Plan, rows: dict[str, dict[str, Any]]) -> None:
         plan.listed += 1
 
 
-def _diff(offer: Offer, rows: dict[str, dict[str, Any]], kinds: tuple[str, ...]) -> list[Change]:
+def _diff(
+    offer: Offer, rows: dict[str, dict[str, Any]], kinds: tuple[str, ...], by_location: bool
+) -> list[Change]:
     """The changes of one offered SKU: every kind whose snapshot differs from its state row."""
     action = "update" if _confirmed(rows, "listings") else "create"
     changes = []
     for kind in kinds:
-        snap = snapshot(offer, kind)
+        snap = snapshot(offer, kind, by_location)
         digest = st.fingerprint(snap)
         row = rows.get(kind)
         if row and row["hash"] == digest:
@@ -299,22 +324,73 @@ def diff(offers: Iterable[Offer], state: st.State, channel: str, kinds: tuple[st
 
 
 def stream(
-    db: sqlite_utils.Database, channel: Channel, config: Config, kinds: tuple[str, ...]
+    db: sqlite_utils.Database,
+    channel: Channel,
+    config: Config,
+    kinds: tuple[str, ...],
+    incremental: bool = False,
 ) -> tuple[Plan, Iterator[SkuChanges]]:
     """The plan of ``channel`` and its changes SKU by SKU, made as they are read: the plan's
-    counts and ``skipped`` are final once the changes are exhausted."""
-    plan = Plan(channel.name)
+    counts and ``skipped`` are final once the changes are exhausted. With ``incremental``
+    (every kind planned), it looks only at what changed since the channel's last complete
+    push where ``changes.usable`` allows, and carries the mark a push records once it is
+    done (``Plan.mark``); otherwise it walks the whole catalog."""
+    by_location = _by_location(channel)
+    mark = None
+    if incremental:
+        now_basis = ch.basis(db, channel, config, kinds)
+        last, seq = ch.mark_of(db, channel.name), ch.top(db)
+        if last is not None and ch.usable(db, last, now_basis):
+            plan = Plan(channel.name, incremental=True, by_location=by_location,
+                        mark=ch.Mark(now_basis, seq, last.full_at))  # fmt: skip
+            return plan, _changed(db, channel, config, kinds, plan, last)
+        mark = ch.Mark(now_basis, seq, ch.now_text())
+    plan = Plan(channel.name, by_location=by_location, mark=mark)
     offers = channel_offers(db, channel, config, plan.skipped)
     return plan, walk(offers, st.ranges(db, channel.name, RANGE), plan, kinds)
 
 
+def _by_location(channel: Channel) -> bool:
+    from multichan.channels import registry
+
+    try:
+        return bool(registry.load(channel.type).stock_by_location)
+    except Exception:  # a feed type, or a plugin the push will report
+        return False
+
+
 def make_plan(
-    db: sqlite_utils.Database, channel: Channel, config: Config, kinds: tuple[str, ...]
+    db: sqlite_utils.Database,
+    channel: Channel,
+    config: Config,
+    kinds: tuple[str, ...],
+    incremental: bool = False,
 ) -> Plan:
-    """The plan of ``channel`` with its changes spilled (``Plan.spill``), for a push."""
-    plan, changes = stream(db, channel, config, kinds)
-    plan.spill = Spill.of(changes)
+    """The plan of ``channel`` (``stream``) with its changes spilled (``Plan.spill``), for a
+    push."""
+    plan, found = stream(db, channel, config, kinds, incremental)
+    plan.spill = Spill.of(found)
+    if plan.incremental and plan.spill.count("zeroed = 1"):
+        plan.listed = st.count_listed(db, channel.name)  # the safety limit's share needs it
     return plan
+
+
+def _changed(
+    db: sqlite_utils.Database,
+    channel: Channel,
+    config: Config,
+    kinds: tuple[str, ...],
+    plan: Plan,
+    mark: ch.Mark,
+) -> Iterator[SkuChanges]:
+    """The changes among the SKUs ``changes.incremental_skus`` names, ``RANGE`` at a time:
+    their offers (the same rules as a full plan) walked against their push_state rows."""
+    rules, overrides = rules_for(channel, config), load_overrides(db, channel.name)
+    skus = ch.incremental_skus(db, channel.name, mark)
+    while chunk := list(islice(skus, RANGE)):
+        offers = build(ch.record_rows(db, iter(chunk)), rules, overrides, plan.skipped.append)
+        state = st.load(db, channel.name, chunk)
+        yield from walk(offers, ((s, state[s]) for s in chunk if s in state), plan, kinds)
 
 
 class Spill:
@@ -331,6 +407,7 @@ class Spill:
             "CREATE TABLE changes (kind TEXT NOT NULL, sku TEXT NOT NULL, action TEXT NOT NULL,"
             " grp TEXT, change BLOB NOT NULL, zeroed INTEGER NOT NULL DEFAULT 0,"
             " old_price TEXT, new_price TEXT, joint INTEGER NOT NULL DEFAULT 0,"
+            " decrease INTEGER NOT NULL DEFAULT 0, tier INTEGER NOT NULL DEFAULT 0,"
             " PRIMARY KEY (kind, sku)) WITHOUT ROWID;"
             "CREATE INDEX changes_by_sku ON changes (sku, kind);"
         )
@@ -363,12 +440,13 @@ class Spill:
                     pickle.dumps(data, pickle.HIGHEST_PROTOCOL), int(zeroed),
                     None if olds.get("price") is None else str(olds["price"]),
                     c.snapshot.get("price") if c.kind == "prices" else None,
+                    int(c.decrease),
                 ))  # fmt: skip
         with self.conn:
             self.conn.executemany("INSERT INTO offers VALUES (?, ?)", offers)
             self.conn.executemany(
                 "INSERT INTO changes (kind, sku, action, grp, change, zeroed, old_price,"
-                " new_price) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " new_price, decrease) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -397,9 +475,12 @@ class Spill:
         )
 
     def refs(self, kind: str, where: str = "") -> Iterator[tuple[str, str | None]]:
-        """(sku, item group) of the changes of ``kind``, in SKU order: what packing needs."""
+        """(sku, item group) of the changes of ``kind``, a product's SKUs next to each other
+        (by product, then SKU): what packing needs, read as it goes."""
         cursor = self.conn.execute(
-            f"SELECT sku, grp FROM changes c WHERE kind = ? {where} ORDER BY sku", [kind]
+            f"SELECT sku, grp FROM changes c WHERE kind = ? {where}"
+            " ORDER BY coalesce(grp, char(0) || sku), sku",
+            [kind],
         )
         while rows := cursor.fetchmany(RANGE):
             yield from rows
@@ -414,6 +495,12 @@ class Spill:
                 found[c.sku] = c
         return found
 
+    def drop(self, kind: str, skus: list[str]) -> None:
+        """Forget the changes of ``kind`` of ``skus`` (sent along with another kind)."""
+        with self.conn:
+            self.conn.executemany("DELETE FROM changes WHERE kind = ? AND sku = ?",
+                                  [(kind, sku) for sku in skus])  # fmt: skip
+
     def count(self, where: str, params: Iterable[Any] = ()) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM changes c WHERE {where}",
                                      list(params)).fetchone()[0])  # fmt: skip
@@ -426,6 +513,21 @@ class Spill:
         )
         while rows := cursor.fetchmany(RANGE):
             yield from rows
+
+    def set_tiers(self) -> None:
+        """Rank the SKUs by urgency, for a push that cannot send everything today: 0 for a SKU
+        whose stock goes down (an oversell waits on it), 1 for one whose price changes, 2 for
+        the rest; every change of a SKU shares its tier."""
+        with self.conn:
+            self.conn.execute("UPDATE changes SET tier = 2")
+            self.conn.execute(
+                "UPDATE changes SET tier = 1 WHERE sku IN"
+                " (SELECT sku FROM changes WHERE kind = 'prices')"
+            )
+            self.conn.execute(
+                "UPDATE changes SET tier = 0 WHERE sku IN"
+                " (SELECT sku FROM changes WHERE kind = 'quantities' AND decrease = 1)"
+            )
 
     def reset_joint(self) -> None:
         with self.conn:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from multichan import errors
-from multichan.channels.api import CatalogTokens
+from multichan.channels.auth import CatalogTokens
 from multichan.channels.base import Channel, RateLimit
 from multichan.errors import MultichanError, worst
 from multichan.orders.pull import PullResult
@@ -72,11 +72,11 @@ def plan_all(ws: Any, names: Sequence[str], only: str | None = None) -> list[Pla
 
 
 def plan_each(
-    ws: Any, names: Sequence[str], only: str | None = None
+    ws: Any, names: Sequence[str], only: str | None = None, full: bool = False
 ) -> Iterator[tuple[Plan, Iterator[SkuChanges]]]:
     """Each chosen channel's plan with its changes SKU by SKU, made as they are consumed
     (``plan.stream``): consume one channel's changes before asking for the next channel.
-    Sends nothing and writes nothing."""
+    Like a push's, incremental unless ``full`` or ``only``. Sends nothing, writes nothing."""
     from multichan.channels import registry
     from multichan.feeds.run import load_config
     from multichan.sync.plan import stream
@@ -86,7 +86,8 @@ def plan_each(
     db = ws.db()
     try:
         for c in chosen:
-            yield stream(db, c, config, kinds_for(registry.load(c.type), only))
+            kinds = kinds_for(registry.load(c.type), only)
+            yield stream(db, c, config, kinds, incremental=only is None and not full)
     finally:
         db.close()
 
@@ -100,8 +101,10 @@ def push_all(
     force: bool = False,
     pacing: Pacing | None = None,
     session: Any = None,
+    full: bool = False,
 ) -> list[PushResult]:
-    """Push every chosen channel; one channel's failure never stops the others."""
+    """Push every chosen channel; one channel's failure never stops the others. ``full``
+    plans from the whole catalog instead of what changed since the last complete push."""
     from multichan.feeds.run import load_config
 
     config = load_config(ws)
@@ -110,7 +113,8 @@ def push_all(
     try:
         with ws.lock():
             return [
-                _push_one(db, config, cfg, only, dry_run, force, pacing, session) for cfg in chosen
+                _push_one(db, config, cfg, only, dry_run, force, pacing, session, full)
+                for cfg in chosen
             ]
     finally:
         db.close()
@@ -118,7 +122,7 @@ def push_all(
 
 def _push_one(
     db: Any, config: Any, cfg: Any, only: str | None, dry_run: bool, force: bool,
-    pacing: Pacing | None, session: Any,
+    pacing: Pacing | None, session: Any, full: bool = False,
 ) -> PushResult:  # fmt: skip
     from multichan.channels import registry
     from multichan.sync.pacing import PacedSession, TokenBucket
@@ -139,7 +143,7 @@ def _push_one(
         channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
     else:
         kinds = kinds_for(channel, only)
-        plan = make_plan(db, cfg, config, kinds)
+        plan = make_plan(db, cfg, config, kinds, incremental=only is None and not full)
         why = None if force else refusal(
             plan, Decimal(cfg.max_delist_percent), Decimal(cfg.max_price_change_percent)
         )  # fmt: skip
@@ -150,9 +154,22 @@ def _push_one(
             result = PushResult(cfg.name, "dry-run", plan=plan)
         else:
             result = push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+            if plan.mark is not None and _complete(result):
+                from multichan.sync import changes
+
+                changes.advance(db, cfg.name, plan.mark)
     if ships and result.status not in ("failed", "exhausted"):
         _ship(db, channel, result, dry_run)
     return result
+
+
+def _complete(result: PushResult) -> bool:
+    """Whether a push left nothing of its plan behind (rejected and deferred SKUs are in
+    push_state, so the next plan looks at them again): the next plan may start after it."""
+    c = result.counts
+    return result.status in ("ok", "rejected") and not (
+        result.held or result.exhausted or c["pending"] or c["failed"]
+    )
 
 
 def _ship(db: Any, channel: Channel, result: PushResult, dry_run: bool) -> None:
@@ -163,7 +180,9 @@ def _ship(db: Any, channel: Channel, result: PushResult, dry_run: bool) -> None:
     if dry_run:
         result.shipments = {"due": [s.as_dict() for s in shipments.due(db, channel.name)]}
         return
+    before = result.counts["requests"]
     sent = shipments.send_due(db, channel)
+    _record_requests(db, channel.name, result.counts["requests"] - before)
     result.shipments = sent.as_dict()
     for item in sent.rejected + sent.failed:
         result.rejected.append({"sku": f"{item['order']} {item['shipment']}",
@@ -251,7 +270,16 @@ def _pull_one(
     except MultichanError as exc:  # the channel's settings (orders.location)
         result = PullResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
     result.requests = counts["requests"]
+    _record_requests(db, cfg.name, counts["requests"])
     return result
+
+
+def _record_requests(db: Any, channel: str, requests: int) -> None:
+    """Count ``requests`` against the channel's daily quota (``multichan.sync.quotas``)."""
+    from multichan.sync import quotas
+
+    with st.batch_written(db):
+        quotas.record_requests(db, channel, requests)
 
 
 def pull_all(
@@ -324,6 +352,7 @@ def sync_all(
     force: bool = False,
     pacing: Pacing | None = None,
     session: Any = None,
+    full: bool = False,
 ) -> SyncResult:
     """Under one workspace lock: pull every chosen order channel, then push every chosen API
     channel (all at once), so each channel is pushed after its own orders were read in the
@@ -339,7 +368,7 @@ def sync_all(
     try:
         with ws.lock():
             pulls = [_pull_one(db, config, c, None, dry_run, pacing, session) for c in pulling]
-            pushes = _push_each(ws, config, chosen, dry_run, force, pacing, session)
+            pushes = _push_each(ws, config, chosen, dry_run, force, pacing, session, full)
             alerts = None if dry_run else run_alerts(db, config, send=True)
     finally:
         db.close()
@@ -348,7 +377,7 @@ def sync_all(
 
 def _push_each(
     ws: Any, config: Any, chosen: list[Any], dry_run: bool, force: bool,
-    pacing: Pacing | None, session: Any,
+    pacing: Pacing | None, session: Any, full: bool = False,
 ) -> list[PushResult]:  # fmt: skip
     """Push the channels at the same time, each on its own connection to the catalog: each
     waits on its own API's rate limit, not on the others' (a sale reaches every channel in the
@@ -358,7 +387,7 @@ def _push_each(
     def one(cfg: Any) -> PushResult:
         db = ws.db()
         try:
-            return _push_one(db, config, cfg, None, dry_run, force, pacing, session)
+            return _push_one(db, config, cfg, None, dry_run, force, pacing, session, full)
         finally:
             db.close()
 

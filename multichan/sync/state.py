@@ -118,6 +118,38 @@ def ranges(
         after = bounds[1]
 
 
+def group_ids(
+    db: sqlite_utils.Database, channel: str, groups: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    """Per item group, the remote ids ``channel``'s confirmed listings of its SKUs hold."""
+    wanted = sorted(set(groups))
+    found: dict[str, dict[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        for group, ids in db.conn.execute(
+            "SELECT p.item_group_id, s.remote_ids FROM products p JOIN push_state s"
+            " ON s.channel = ? AND s.sku = p.sku AND s.kind = 'listings'"
+            f" WHERE p.item_group_id IN ({marks}) AND s.hash IS NOT NULL ORDER BY p.sku",
+            [channel, *part],
+        ):
+            found.setdefault(group, {}).update(json.loads(ids))
+    return found
+
+
+def count_listed(db: sqlite_utils.Database, channel: str) -> int:
+    """The SKUs ``channel`` shows: a confirmed listing whose stock was not delisted."""
+    return int(
+        db.execute(
+            "SELECT count(*) FROM push_state l WHERE l.channel = ? AND l.kind = 'listings'"
+            " AND l.hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM push_state q"
+            " WHERE q.channel = l.channel AND q.sku = l.sku AND q.kind = 'quantities'"
+            " AND q.status = 'delisted')",
+            [channel],
+        ).fetchone()[0]
+    )
+
+
 def rejected_skus(db: sqlite_utils.Database, channel: str) -> set[str]:
     """The SKUs of ``channel`` whose latest attempt of some kind was rejected."""
     return {

@@ -446,3 +446,31 @@ def test_a_held_lock_is_exit_7_and_sends_nothing(
     assert cli.code == 7 and "alerts: not sent" in cli.stderr
     assert shop.smtp.messages == [] and shop.webhook.requests == []
     assert shop.send().code == 0 and len(shop.smtp.messages) == 1
+
+
+def test_a_sku_whose_stock_is_not_counted_raises_no_alert(told: Shop) -> None:
+    """An untracked SKU (the shop does not count it) is always in stock: never low, out or
+    oversold, whatever its count says."""
+    before = {i["sku"]: i["state"] for i in told.low_now()["items"]}
+    assert before["KNIFE-FOLD"] == "out"
+    assert told.cli("catalog", "set", "KNIFE-FOLD", "stock_tracking=untracked").code == 0
+    assert told.cli("stock", "adjust", "KNIFE-FOLD", "-2", "--location", "store").code == 0
+    after = {i["sku"]: i["state"] for i in told.low_now()["items"]}
+    assert "KNIFE-FOLD" not in after
+
+
+def test_a_send_looks_at_what_changed_but_a_new_threshold_looks_at_everything(
+    told: Shop,
+) -> None:
+    """A send after the first evaluates only the SKUs written since the last complete send
+    (their stock is the only thing that moves a state); a new default threshold is news
+    for every SKU it makes low, though none of them was written."""
+    import sqlite3
+
+    with sqlite3.connect(told.ws / "catalog.db") as conn:
+        assert conn.execute("SELECT seq FROM plan_marks WHERE channel = '(alerts)'").fetchone()
+    assert told.send().code == 0 and told.smtp.messages == []
+    told.configure(alerts_yaml(told.smtp.port, told.webhook.url, below=60))
+    assert told.send().code == 0
+    [mail] = told.smtp.messages
+    assert "MUG-ENAMEL" in mail.get_content()  # 52 available: low only under the new 60

@@ -247,11 +247,13 @@ def test_current_shopify_header_names(db: sqlite_utils.Database, tmp_path: Path)
          "Vendor": "Acme", "Product category": "Home & Garden > Decor > Vases",
          "Published on online store": "TRUE", "Status": "active", "SKU": "VASE-S",
          "Barcode": "4006381333931", "Option1 name": "Size", "Option1 value": "Small",
-         "Price": "80.00", "Compare-at price": "100.00", "Inventory quantity": "12",
+         "Price": "80.00", "Compare-at price": "100.00", "Inventory tracker": "shopify",
+         "Inventory quantity": "12",
          "Weight value (grams)": "500", "Product image URL": f"{CDN}/vase-a.jpg",
          "Image position": "2", "Google Shopping / Manufacturer part number (MPN)": "BV-1"},
         {"URL handle": "blue-vase", "SKU": "VASE-L", "Option1 value": "Large", "Price": "150",
-         "Inventory quantity": "-4", "Weight value (grams)": "1500",
+         "Inventory tracker": "shopify", "Inventory quantity": "-4",
+         "Continue selling when out of stock": "CONTINUE", "Weight value (grams)": "1500",
          "Variant image URL": f"{CDN}/vase-large.jpg"},
         {"URL handle": "blue-vase", "Product image URL": f"{CDN}/vase-b.jpg",
          "Image position": "1"},
@@ -268,6 +270,7 @@ def test_current_shopify_header_names(db: sqlite_utils.Database, tmp_path: Path)
     assert small["images"] == [f"{CDN}/vase-b.jpg", f"{CDN}/vase-a.jpg"]
     large = get_product(db, "VASE-L")
     assert large["stock"] == {"default": -4}  # Shopify allows overselling
+    assert (small["stock_tracking"], large["stock_tracking"]) == ("tracked", "continue")
     assert large["images"] == [f"{CDN}/vase-large.jpg", f"{CDN}/vase-b.jpg", f"{CDN}/vase-a.jpg"]
 
 

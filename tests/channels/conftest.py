@@ -78,6 +78,10 @@ class AcmeServer:
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     busy: dict[str, float] = field(default_factory=dict)  # SKU -> retry_after, answered once
     refuse_stock: set[str] = field(default_factory=set)  # SKUs whose quantity is refused
+    # jobs: id -> (operation, items, looks left before it is done); a job is applied when done
+    jobs: dict[int, list[Any]] = field(default_factory=dict)
+    job_looks: int = 1  # how many GETs of a job answer "running" before it is done
+    on_request: Any = None  # called with (method, path) as each request arrives (kill tests)
 
     def reset(self) -> None:
         self.requests.clear()
@@ -85,6 +89,9 @@ class AcmeServer:
         self.fail_next.clear()
         self.busy.clear()
         self.refuse_stock.clear()
+        self.jobs.clear()
+        self.job_looks = 1
+        self.on_request = None
 
 
 def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,6 +126,13 @@ def _answer(server: AcmeServer, path: str, items: list[dict[str, Any]]) -> list[
     return results
 
 
+JOB_ROUTES = {
+    "listings": "/v1/listings/batch",
+    "prices": "/v1/prices/batch",
+    "quantities": "/v1/inventory/batch",
+}
+
+
 def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(JsonHandler):
         def _handle(self, method: str) -> None:
@@ -127,6 +141,8 @@ def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
             server.requests.append(
                 {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
             )
+            if server.on_request is not None:
+                server.on_request(method, self.path)
             if server.fail_next:
                 status, headers = server.fail_next.pop(0)
                 return self._send(status, {"error": "induced"}, headers)
@@ -140,6 +156,21 @@ def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
             if method == "POST" and path.endswith("/batch"):
                 items = (body or {}).get("items", [])
                 return self._send(200, {"results": _answer(server, path, items)})
+            if method == "POST" and path == "/v1/jobs":
+                job_id = len(server.jobs) + 1
+                route = JOB_ROUTES[(body or {})["operation"]]
+                server.jobs[job_id] = [route, (body or {})["items"], server.job_looks, None]
+                return self._send(202, {"job_id": job_id})
+            if method == "GET" and path.startswith("/v1/jobs/"):
+                job = server.jobs.get(int(path.rsplit("/", 1)[1]))
+                if job is None:
+                    return self._send(404, {"error": "no such job"})
+                if job[2] > 0:
+                    job[2] -= 1
+                    return self._send(200, {"status": "running"})
+                if job[3] is None:  # done: applied once, its results kept
+                    job[3] = _answer(server, job[0], job[1])
+                return self._send(200, {"status": "done", "results": job[3]})
             return self._send(404, {"error": f"no route {method} {path}"})
 
         def do_GET(self) -> None:

@@ -17,16 +17,8 @@ import pytest
 import requests
 
 from multichan.catalog.schema import open_catalog
-from multichan.channels.api import (
-    ApiClient,
-    Basic,
-    CatalogTokens,
-    OAuth1,
-    OAuth2Refresh,
-    Refused,
-    Token,
-    link_next,
-)
+from multichan.channels.api import ApiClient, Refused, link_next
+from multichan.channels.auth import Basic, CatalogTokens, OAuth1, OAuth2Refresh, Token
 from multichan.channels.base import Channel, Fatal, Retriable
 from multichan.config import Secret
 from tests.servers import JsonHandler, running

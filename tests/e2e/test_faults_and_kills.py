@@ -167,7 +167,7 @@ def test_kill_9_after_the_nth_applied_request_then_rerun(
         servers.clear_logs()
         third = run_cli("-w", ws, "push", name)
         assert third.code == 0, third.output
-        assert f"{name}: ok, 0 ok" in third.stdout and "0 request(s)" in third.stdout
+        assert f"{name}: ok, nothing to send, 0 request(s)" in third.stdout
         assert servers.requests(name) == 0
     assert [r[0] for r in _last_run(ws, name)] == ["running", "ok", "ok"]
     for secret in TOKENS.values():

@@ -215,8 +215,13 @@ def test_a_template_without_an_item_macro_gives_the_same_bytes_on_one_core(
     amazon = (templates / "amazon_listings.json.j2").read_text(encoding="utf-8")
     item = amazon.split('"messageId": {{ index }}, "sku": {{ o.sku }}, ', 1)[1]
     item = item.split("{% endmacro %}", 1)[0]
+    gone = (  # an updating feed: what it no longer offers, after the offers (none here)
+        "{% for sku, stores in withdrawn %}"
+        '  ,{"messageId": 0, "sku": {{ sku }}, "operationType": "DELETE"}'
+        "{% endfor %}"
+    )
     (templates / "classic.json.j2").write_text(
-        CLASSIC_AMAZON_HEAD + item + "{% endfor %}\n  ]\n}\n", encoding="utf-8"
+        CLASSIC_AMAZON_HEAD + item + "{% endfor %}\n" + gone + "  ]\n}\n", encoding="utf-8"
     )
     config = CHANNELS + (
         "  classic_google: {type: google_merchant, template: classic.xml.j2,"

@@ -140,6 +140,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client died while sending it: nothing to forward
+                return drop(self, rst=True)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             entry = Entry(self.command, self.path)
             with proxy.lock:
@@ -158,7 +160,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return self._fault(fault)
             self._reply(status, up_headers, data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
     return Handler
 

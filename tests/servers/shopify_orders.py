@@ -332,6 +332,13 @@ class Orders:
         order.fulfillments.append(fulfillment)
         return fulfillment.id
 
+    def track(self, fulfillment_id: str, tracking: Row) -> None:
+        """Tracking ({company, number, url}) given to a fulfillment later, in the admin (what
+        ``fulfillmentTrackingInfoUpdate`` does; the order's ``updatedAt`` moves)."""
+        answer = self._tracking_update(fulfillment_id, tracking)
+        if answer["userErrors"]:
+            raise ValueError(answer["userErrors"][0]["message"])
+
     def refund(self, order_id: str, lines: Mapping[str, int], restock_type: str = "RETURN") -> str:
         """One refund of ``{sku: units}``, every line of ``restock_type`` (RETURN: fulfilled
         units; CANCEL: unfulfilled ones; NO_RESTOCK: fulfilled ones first); returns its gid.

@@ -416,3 +416,84 @@ def test_a_joint_write_refused_for_one_kind_is_split_and_never_paired_again(
     query = "SELECT kind, status FROM push_state WHERE sku = ? AND kind != 'listings'"
     states = dict(shop.db().execute(query, [x]))
     assert states == {"prices": "ok", "quantities": "rejected"}
+
+
+def test_a_plan_packed_window_by_window_never_splits_a_product(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packing holds one window of references at a time (memory flat however large the
+    plan); a window ends only between products, so every product still goes in one send."""
+    from multichan.sync import push
+
+    monkeypatch.setattr(push, "PACK_WINDOW", 7)
+    acme = registry.load("acme_market")
+    monkeypatch.setattr(acme, "max_groups", {"prices": 3})
+    assert shop.cli("push").code == 0
+    groups = dict(shop.db().execute("SELECT sku, COALESCE(item_group_id, sku) FROM products"))
+    shop.sql("UPDATE products SET price = printf('%.2f', CAST(price AS REAL) + 1.0)")
+    shop.server.requests.clear()
+    assert shop.cli("push").code == 0
+    batches = [[i["sku"] for i in r["body"]["items"]] for r in shop.server.requests]
+    assert sorted(s for b in batches for s in b) == shop.skus()
+    home = {}
+    for n, batch in enumerate(batches):
+        assert len({groups[s] for s in batch}) <= 3
+        for sku in batch:
+            assert home.setdefault(groups[sku], n) == n, f"{groups[sku]} split over sends"
+
+
+def test_a_new_variant_of_a_listed_product_is_sent_with_its_siblings_ids(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel that lists a product once (Etsy, eBay groups) finds the listing a new
+    variant joins by the ids its siblings' listings were given, not by searching."""
+    assert shop.cli("push").code == 0
+    group, sku = (
+        shop.db()
+        .execute("SELECT item_group_id, sku FROM products WHERE item_group_id IS NOT NULL LIMIT 1")
+        .fetchone()
+    )
+    siblings = {r["listing_id"] for s, r in shop.server.listings.items()
+                if shop.db().execute("SELECT item_group_id FROM products WHERE sku = ?",
+                                     (s,)).fetchone()[0] == group}  # fmt: skip
+    shop.sql(
+        "INSERT INTO products (sku, item_group_id, handle, title, price, currency, status)"
+        " SELECT ?, item_group_id, handle, title || ' XL', price, currency, status"
+        " FROM products WHERE sku = ?",
+        (sku + "-NEW", sku),
+    )
+    acme = registry.load("acme_market")
+    seen: list[dict[str, dict[str, str]]] = []
+    original = acme.upsert_listings
+
+    def spy(self: Any, offers: list[Any]) -> Any:
+        seen.append(dict(self.group_ids))
+        return original(self, offers)
+
+    monkeypatch.setattr(acme, "upsert_listings", spy)
+    assert shop.cli("push").code == 0
+    assert len(seen) == 1 and set(seen[0]) == {group}
+    assert seen[0][group]["listing_id"] in siblings
+
+
+def test_a_listing_made_with_its_price_and_stock_is_not_written_again(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eBay's offer is created with its price and stock: a revision each if sent again."""
+    acme = registry.load("acme_market")
+    monkeypatch.setattr(acme, "listing_carries", frozenset({"prices", "quantities"}))
+    result = shop.cli("push", "--json")
+    assert result.code == 0, result.output
+    assert {r["path"] for r in shop.server.requests} == {"/v1/listings/batch"}
+    doc = json.loads(result.stdout)["channels"][0]
+    assert doc["counts"]["ok"] == 3 * len(shop.skus())
+    rows = shop.db().execute("SELECT kind, status, count(*) FROM push_state GROUP BY kind, status")
+    assert {(k, s): n for k, s, n in rows} == {
+        (k, "ok"): len(shop.skus()) for k in ("listings", "prices", "quantities")
+    }
+    shop.server.requests.clear()
+    assert shop.cli("push").code == 0 and shop.server.requests == []
+    sku = shop.skus()[0]  # a later price change is a price write as usual
+    shop.sql("UPDATE products SET price = printf('%.2f', price + 1) WHERE sku = ?", (sku,))
+    assert shop.cli("push").code == 0
+    assert [r["path"] for r in shop.server.requests] == ["/v1/prices/batch"]

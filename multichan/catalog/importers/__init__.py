@@ -11,7 +11,7 @@ import that fails or is killed part way leaves the catalog as it was.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +64,7 @@ def run(
     dry_run: bool = False,
     currency: str | None = None,
     default_currency: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportOutcome:
     """Stream ``path`` as ``fmt`` into the catalog: its good rows are upserted, in one
     transaction (nothing is written on dry run, or when reading the file fails part way).
@@ -72,6 +73,7 @@ def run(
     row whose file says none (Shopify and WooCommerce exports never do). Without it, a file
     with no currency column leaves the currency of existing SKUs alone, and new SKUs get
     ``default_currency`` (the shop's); an empty currency cell means the shop's.
+    ``progress`` is told how many products were read so far, every ``PROGRESS_EVERY``.
     """
     given = _code(currency, "--currency", UsageError) if currency else None
     shop = (
@@ -82,9 +84,26 @@ def run(
     fallback = given or shop
     parsed = stream(fmt, path, fallback)
     parsed.items = _with_currency(parsed.items, given, fallback)
+    if progress is not None:
+        parsed.items = _reported(parsed.items, progress)
     if given and "currency" in parsed.absent:
         parsed.absent.remove("currency")
     return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))
+
+
+PROGRESS_EVERY = 500  # products read between two progress reports
+
+
+def _reported(
+    items: Iterable[ProductInput], progress: Callable[[int], None]
+) -> Iterator[ProductInput]:
+    """``items``, telling ``progress`` how many were read, every ``PROGRESS_EVERY``."""
+    n = 0
+    for n, item in enumerate(items, 1):
+        if n % PROGRESS_EVERY == 0:
+            progress(n)
+        yield item
+    progress(n)
 
 
 def _code(value: str, what: str, error: type[MultichanError]) -> str:

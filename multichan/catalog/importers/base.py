@@ -409,6 +409,22 @@ def quantity(value: str | None, what: str = "quantity") -> int | None:
     return number
 
 
+TRACKING = {
+    "tracked": "tracked", "untracked": "untracked", "continue": "continue",
+    "not tracked": "untracked", "continue selling": "continue",
+}  # fmt: skip
+
+
+def stock_tracking(value: str | None) -> str:
+    """A stock_tracking cell: tracked (the default), untracked or continue."""
+    text = " ".join((value or "").strip().lower().replace("_", " ").split())
+    if not text:
+        return "tracked"
+    if text not in TRACKING:
+        raise RowError(f"stock_tracking {value!r} is not tracked, untracked or continue")
+    return TRACKING[text]
+
+
 def barcode(value: str | None) -> str | None:
     """Digits of a barcode as typed (spreadsheets add quotes, spaces, '.0' and apostrophes)."""
     if not value:

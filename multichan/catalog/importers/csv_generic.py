@@ -3,8 +3,10 @@
 Columns: sku, title, price are required; description, brand, gtin, mpn, sale_price, currency,
 quantity, link, image_link, additional_image_link (``|``-separated), condition, product_type,
 google_product_category, item_group_id, color, size, material, pattern, gender, age_group,
-weight_grams, tags and status are optional; ``quantity:<location>`` columns give stock per
-location (a plain ``quantity`` column counts for the location ``default``).
+weight_grams, tags, status and stock_tracking (tracked, untracked: not counted, offered as in
+stock; continue: counted, still offered when out of stock) are optional;
+``quantity:<location>`` columns give stock per location (a plain ``quantity`` column counts
+for the location ``default``).
 
 An optional column the file does not have leaves that field of existing SKUs alone (``SOURCES``);
 an empty cell clears it (condition and status go back to new and active).
@@ -27,6 +29,7 @@ TEXT_COLUMNS = (
 SOURCES: base.Sources = {
     "title": ("title",), "price": ("price",), "sale_price": ("sale_price",), "gtin": ("gtin",),
     "condition": ("condition",), "status": ("status",), "weight_grams": ("weight_grams",),
+    "stock_tracking": ("stock_tracking",),
     **{column: (column,) for column in TEXT_COLUMNS},
     "images": ("image_link", "additional_image_link"),
     "quantity": ("quantity", "quantity:*"),
@@ -96,6 +99,7 @@ def _item(
         "condition": base.condition(row.get("condition")),
         "status": base.status(row.get("status")),
         "weight_grams": base.quantity(row.get("weight_grams"), "weight_grams"),
+        "stock_tracking": base.stock_tracking(row.get("stock_tracking")),
     }
     for column in TEXT_COLUMNS:
         fields[column] = (row.get(column) or "").strip() or None

@@ -6,6 +6,10 @@ by handle (the first row with a Title carries the product; later rows add varian
 need not be contiguous), Shopify's compare-at price (the original price when it is higher), image
 order, and stock per location (``Variant Inventory Qty`` counts for ``default``; when the file
 has ``Inventory Available: <Location>`` columns, as Matrixify exports do, those are used instead).
+Stock tracking: an empty ``Variant Inventory Tracker`` (2024+: ``Inventory tracker``) means
+Shopify does not count the variant: it imports as ``untracked`` and its exported quantity (a
+meaningless 0) is not written; ``Variant Inventory Policy`` ``continue`` (2024+: ``Continue
+selling when out of stock``) imports as ``continue``: counted, still sold when out of stock.
 Shopify exports carry no currency: the shop's applies to new SKUs (import --currency to all).
 A file with only some columns (an edited export, Matrixify) leaves the fields it lacks alone
 (``SOURCES``); an empty cell clears its field. Without option columns, a variant's title (which
@@ -30,7 +34,8 @@ REQUIRED = ("Handle", "Title", "Variant SKU")
 CLASSIC = (
     "Handle", "Title", "Body (HTML)", "Vendor", "Product Category", "Type", "Tags", "Published",
     "Option1 Name", "Option1 Value", "Option2 Name", "Option2 Value", "Option3 Name",
-    "Option3 Value", "Variant SKU", "Variant Grams", "Variant Inventory Qty", "Variant Price",
+    "Option3 Value", "Variant SKU", "Variant Grams", "Variant Inventory Tracker",
+    "Variant Inventory Qty", "Variant Inventory Policy", "Variant Price",
     "Variant Compare At Price", "Variant Barcode", "Image Src", "Image Position", "Variant Image",
     "Status", "Google Shopping / Google Product Category", "Google Shopping / Gender",
     "Google Shopping / Age Group", "Google Shopping / MPN", "Google Shopping / Condition",
@@ -40,7 +45,8 @@ ALIASES = {  # the 2024+ export names -> the classic names read below
     "sku": "Variant SKU", "barcode": "Variant Barcode", "price": "Variant Price",
     "compare-at price": "Variant Compare At Price", "inventory quantity": "Variant Inventory Qty",
     "weight value (grams)": "Variant Grams", "product image url": "Image Src",
-    "variant image url": "Variant Image",
+    "variant image url": "Variant Image", "inventory tracker": "Variant Inventory Tracker",
+    "continue selling when out of stock": "Variant Inventory Policy",
     "google shopping / manufacturer part number (mpn)": "Google Shopping / MPN",
     **{name.lower(): name for name in CLASSIC},
 }  # fmt: skip
@@ -66,7 +72,9 @@ SOURCES: base.Sources = {  # the classic names (ALIASES maps the 2024+ ones to t
     "options": OPTIONS, "tags": ("Tags",), "status": ("Status", "Published"),
     "images": ("Image Src", "Variant Image"),
     "quantity": ("Variant Inventory Qty", "Inventory Available:*"),
+    "stock_tracking": ("Variant Inventory Tracker", "Variant Inventory Policy"),
 }  # fmt: skip
+CONTINUE = {"continue", "true", "yes", "1"}  # Variant Inventory Policy: sell when out of stock
 
 
 @dataclass
@@ -273,6 +281,7 @@ def _item(
         "tags": _get(first, "Tags") or None,
         "status": base.status(status_text),
         "options": base.options_json(options),
+        "stock_tracking": _tracking(row),
         **dict.fromkeys(("color", "size", "material", "pattern")),
         **base.variant_attributes(options),
     }
@@ -284,7 +293,18 @@ def _item(
             defaults["title"] = fields.pop("title")
         else:
             del fields["item_group_id"]
-    return ProductInput(sku, fields, images, _stock(row, locations), defaults)
+    stock = {} if fields["stock_tracking"] == "untracked" else _stock(row, locations)
+    return ProductInput(sku, fields, images, stock, defaults)
+
+
+def _tracking(row: dict[str, str]) -> str:
+    """untracked (an empty tracker: Shopify does not count it), continue (sold when out of
+    stock) or tracked; a file without the tracker column is read from the policy alone."""
+    if "Variant Inventory Tracker" in row and not _get(row, "Variant Inventory Tracker"):
+        return "untracked"
+    if _get(row, "Variant Inventory Policy").lower() in CONTINUE:
+        return "continue"
+    return "tracked"
 
 
 def _grams(text: str) -> int | None:

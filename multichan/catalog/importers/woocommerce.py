@@ -12,12 +12,15 @@ Row types (``Type`` is a comma list such as ``simple, downloadable, virtual``):
 - ``grouped`` and ``external`` rows are not stock the seller ships: skipped with a warning, as are
   types this module does not know (bundles, subscriptions...).
 
-Stock: a number in ``Stock`` is the quantity at location ``default``. An empty ``Stock`` means
-WooCommerce does not count this product: with ``In stock?`` 0 the quantity is 0; otherwise (in
-stock, backorder) no quantity is written, so a quantity already in the catalog stays and a new SKU
-starts at 0, because a count we do not have must not be invented; one warning lists these SKUs.
-``Stock`` = ``parent`` (one pool shared by all variations) is treated the same way. A file with
-neither ``Stock`` nor ``In stock?`` leaves stock alone, without that warning.
+Stock: a number in ``Stock`` is the quantity at location ``default`` (stock tracking
+``tracked``, or ``continue`` when ``Backorders allowed?`` is 1 or notify, or ``In stock?`` says
+backorder: still sold when out of stock). An empty ``Stock`` means WooCommerce does not count
+this product: with ``In stock?`` 0 it is tracked at quantity 0 (out of stock); otherwise (in
+stock, backorder) it imports as ``untracked``, offered as in stock, and no quantity is written
+(a count we do not have must not be invented). ``Stock`` = ``parent`` (one pool shared by all
+variations, which the export does not give per variation) writes no quantity and no tracking;
+one warning lists these SKUs. A file with neither ``Stock`` nor ``In stock?`` leaves stock and
+its tracking alone.
 
 A file with only some columns leaves the fields it lacks alone (``SOURCES``); an empty cell
 clears its field. The export has no condition: new SKUs are new, existing ones keep theirs.
@@ -69,7 +72,10 @@ SOURCES: base.Sources = {
     "weight_grams": tuple(f"Weight ({unit})" for unit in GRAMS), "product_type": ("Categories",),
     **dict.fromkeys(VARIANT_COLUMNS, ATTRIBUTES), "options": ATTRIBUTES, "tags": ("Tags",),
     "status": ("Published",), "images": ("Images",), "quantity": ("Stock", "In stock?"),
+    "stock_tracking": ("Stock", "In stock?", "Backorders allowed?"),
 }  # fmt: skip
+BACKORDERS = {"1", "notify", "yes", "true"}  # Backorders allowed?: sold when out of stock
+ON_BACKORDER = {"backorder", "onbackorder"}  # In stock?: a managed count sold past zero
 
 
 @dataclass
@@ -186,9 +192,9 @@ def _items(
     if uncounted:
         shown = ", ".join(uncounted[:10]) + (", ..." if len(uncounted) > 10 else "")
         f.result.warnings.append(
-            f"{len(uncounted)} SKU(s) have no stock count in the file (WooCommerce does not track "
-            "their stock, or it is shared on the parent): no quantity was imported (new SKUs start "
-            f"at 0; set one with 'multichan stock set SKU QTY'): {shown}"
+            f"{len(uncounted)} SKU(s) share their parent's stock (Stock = parent), which the "
+            "export does not give per variation: no quantity was imported (new SKUs start at 0; "
+            f"set one with 'multichan stock set SKU QTY'): {shown}"
         )
 
 
@@ -269,7 +275,10 @@ def _simple(sku: str, row: dict[str, str], f: _File, uncounted: list[str]) -> Pr
         "status": _status(row),
         **base.variant_attributes(single),
     }
-    return ProductInput(sku, fields, _images(row, f), _stock(row, sku, f, uncounted))
+    stock, tracking = _stock(row, sku, f, uncounted)
+    if tracking:
+        fields["stock_tracking"] = tracking
+    return ProductInput(sku, fields, _images(row, f), stock)
 
 
 def _variation(
@@ -308,7 +317,10 @@ def _variation(
     if f.has_images:
         own, inherited = _images(row, f) or [], _images(parent.row, f) or []
         images = list(dict.fromkeys(own + inherited))
-    return ProductInput(sku, fields, images, _stock(row, sku, f, uncounted))
+    stock, tracking = _stock(row, sku, f, uncounted)
+    if tracking:
+        fields["stock_tracking"] = tracking
+    return ProductInput(sku, fields, images, stock)
 
 
 def _shared(row: dict[str, str], f: _File) -> dict[str, object]:
@@ -424,14 +436,26 @@ def _images(row: dict[str, str], f: _File) -> list[str] | None:
     return split_list(cell(row, "Images")) if f.has_images else None
 
 
-def _stock(row: dict[str, str], sku: str, f: _File, uncounted: list[str]) -> dict[str, int]:
+def _stock(
+    row: dict[str, str], sku: str, f: _File, uncounted: list[str]
+) -> tuple[dict[str, int], str | None]:
+    """The row's stock and its stock tracking (None: leave it alone)."""
     if not f.counts_stock:
-        return {}  # the file has no stock columns: stock is left alone
+        return {}, None  # the file has no stock columns: stock is left alone
     text = cell(row, "Stock")
     if text and text.lower() != "parent":
         quantity = base.quantity(text, "Stock")
-        return {DEFAULT_LOCATION: quantity} if quantity is not None else {}
+        sells_out = (
+            cell(row, "Backorders allowed?").lower() in BACKORDERS
+            or cell(row, "In stock?").lower() in ON_BACKORDER
+        )
+        stock = {DEFAULT_LOCATION: quantity} if quantity is not None else {}
+        return stock, "continue" if sells_out else "tracked"
+    if text:  # parent: one pool on the variable product
+        uncounted.append(sku)
+        return {}, None
     if cell(row, "In stock?").lower() in OUT_OF_STOCK:
-        return {DEFAULT_LOCATION: 0}
-    uncounted.append(sku)
-    return {}
+        return {DEFAULT_LOCATION: 0}, "tracked"
+    if "Stock" not in row:  # no Stock column: whether WooCommerce counts it is unknown
+        return {}, None
+    return {}, "untracked"  # an empty Stock: WooCommerce does not count it, and it is for sale

@@ -6,6 +6,10 @@ Acme's API (a small JSON batch API):
   ``{"items": [...]}`` answer ``{"results": [{"sku", "status": "ok"|"error", "listing_id"?,
   "error"?}]}``;
 - ``GET /v1/listings?skus=A,B`` answers ``{"listings": [{"sku", "price", "quantity", ...}]}``;
+- ``POST /v1/jobs`` with ``{"operation", "items"}`` starts a job and answers ``{"job_id"}``;
+  ``GET /v1/jobs/{id}`` answers ``{"status": "running"}`` until it is done, then
+  ``{"status": "done", "results": [...]}`` as a batch would (sellers switch jobs on by
+  setting ``job_batch``, as tests do);
 - the token goes in ``X-Acme-Token``; 401/403 bad token, 429 with Retry-After, 5xx outages.
 """
 
@@ -42,36 +46,56 @@ class AcmeMarket(Channel):
     credential_env = ("ACME_TOKEN",)
 
     def upsert_listings(self, offers: list[Offer]) -> list[ItemResult]:
-        items = [
-            {
-                "sku": o.sku,
-                "title": o.title,
-                "description": o.description,
-                "price": str(o.price),
-                "currency": o.currency,
-                "quantity": o.quantity,
-                "link": o.link,
-                "image": o.image_link,
-            }
-            for o in offers
-        ]
-        return self._batch("/v1/listings/batch", offers, items)
+        return self._batch("/v1/listings/batch", offers, [self._listing(o) for o in offers])
 
     def update_prices(self, offers: list[Offer]) -> list[ItemResult]:
-        items = [
-            {
-                "sku": o.sku,
-                "price": str(o.price),
-                "sale_price": None if o.sale_price is None else str(o.sale_price),
-                "currency": o.currency,
-            }
-            for o in offers
-        ]
-        return self._batch("/v1/prices/batch", offers, items)
+        return self._batch("/v1/prices/batch", offers, [self._price(o) for o in offers])
+
+    @staticmethod
+    def _listing(o: Offer) -> dict[str, Any]:
+        return {
+            "sku": o.sku,
+            "title": o.title,
+            "description": o.description,
+            "price": str(o.price),
+            "currency": o.currency,
+            "quantity": o.quantity,
+            "link": o.link,
+            "image": o.image_link,
+        }
+
+    @staticmethod
+    def _price(o: Offer) -> dict[str, Any]:
+        return {
+            "sku": o.sku,
+            "price": str(o.price),
+            "sale_price": None if o.sale_price is None else str(o.sale_price),
+            "currency": o.currency,
+        }
 
     def update_quantities(self, offers: list[Offer]) -> list[ItemResult]:
         items = [{"sku": o.sku, "quantity": o.quantity} for o in offers]
         return self._batch("/v1/inventory/batch", offers, items)
+
+    def submit_job(self, operation: str, offers: list[Offer]) -> dict[str, str]:
+        items = self._items(operation, offers)
+        body = self._request("POST", "/v1/jobs", json={"operation": operation, "items": items})
+        return {"job_id": str(body["job_id"])}
+
+    def collect_job(
+        self, operation: str, ticket: dict[str, str], skus: list[str]
+    ) -> list[ItemResult] | None:
+        body = self._request("GET", f"/v1/jobs/{ticket['job_id']}")
+        if body.get("status") != "done":
+            return None
+        return self._results(skus, body.get("results", []))
+
+    def _items(self, operation: str, offers: list[Offer]) -> list[dict[str, Any]]:
+        if operation == "listings":
+            return [self._listing(o) for o in offers]
+        if operation == "prices":
+            return [self._price(o) for o in offers]
+        return [{"sku": o.sku, "quantity": o.quantity} for o in offers]
 
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         body = self._request("GET", "/v1/listings", params={"skus": ",".join(skus)})
@@ -80,24 +104,28 @@ class AcmeMarket(Channel):
     # --- HTTP --------------------------------------------------------------------------------
     def _batch(self, path: str, offers: list[Offer], items: list[dict]) -> list[ItemResult]:
         body = self._request("POST", path, json={"items": items})
-        by_sku = {r.get("sku"): r for r in body.get("results", [])}
+        return self._results([o.sku for o in offers], body.get("results", []))
+
+    @staticmethod
+    def _results(skus: list[str], answers: list[dict[str, Any]]) -> list[ItemResult]:
+        by_sku = {r.get("sku"): r for r in answers}
         results = []
-        for offer in offers:
-            r = by_sku.get(offer.sku)
+        for sku in skus:
+            r = by_sku.get(sku)
             if r is None:
                 results.append(
-                    ItemResult.rejected(offer.sku, "Acme sent no result for it", retriable=True)
+                    ItemResult.rejected(sku, "Acme sent no result for it", retriable=True)
                 )
             elif r.get("status") == "busy":  # Acme asks to send it again after retry_after s
                 wait = float(r["retry_after"]) if r.get("retry_after") is not None else None
                 results.append(
-                    ItemResult.rejected(offer.sku, "Acme is busy", retriable=True, retry_after=wait)
+                    ItemResult.rejected(sku, "Acme is busy", retriable=True, retry_after=wait)
                 )
             elif r.get("status") == "ok":
                 ids = {"listing_id": str(r["listing_id"])} if r.get("listing_id") else {}
-                results.append(ItemResult.accepted(offer.sku, **ids))
+                results.append(ItemResult.accepted(sku, **ids))
             else:
-                results.append(ItemResult.rejected(offer.sku, str(r.get("error") or "rejected")))
+                results.append(ItemResult.rejected(sku, str(r.get("error") or "rejected")))
         return results
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
