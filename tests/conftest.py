@@ -141,7 +141,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # --- session-scoped servers, started once --------------------------------------------------------
 # the classes whose values are test servers; Prism counts once per spec
-SERVER_TYPES = {"AcmeServer", "Prism", "ShopifyServer", "SquareDouble", "SshServer", "WooServer"}
+SERVER_TYPES = {
+    "AcmeServer",
+    "AmazonDouble",
+    "BigCommerceDouble",
+    "EbayDouble",
+    "EtsyDouble",
+    "GoogleDouble",
+    "MetaDouble",
+    "Prism",
+    "ShopifyServer",
+    "SquareDouble",
+    "SshServer",
+    "TikTokServer",
+    "WooServer",
+}
 # servers that may start more than once, with why (remove the entry when the reason goes)
 EXTRA_STARTS: dict[str, str] = {}
 STARTED: dict[str, list[tuple[str, object]]] = {}  # server -> (fixture, value) per start
@@ -265,3 +279,164 @@ def shared_acme() -> Iterator[Any]:  # tests.channels.conftest.AcmeServer
 
     with serve_acme() as server:
         yield server
+
+
+# --- ebay fixtures (session-scoped; owned by the eBay channel work) ---
+@pytest.fixture(scope="session")
+def ebay_inventory_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving eBay's Sell Inventory contract, once per session."""
+    from tests.channels.ebay_conftest import INVENTORY_SPEC
+    from tests.prism import prism_server
+
+    with prism_server(INVENTORY_SPEC, tmp_path_factory.mktemp("prism-ebay-inv")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ebay_fulfillment_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving eBay's Sell Fulfillment contract, once per session."""
+    from tests.channels.ebay_conftest import FULFILLMENT_SPEC
+    from tests.prism import prism_server
+
+    with prism_server(FULFILLMENT_SPEC, tmp_path_factory.mktemp("prism-ebay-ful")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_ebay() -> Iterator[Any]:  # tests.channels.ebay_conftest.EbayDouble
+    """The stateful eBay double, once per session (emptied per test by its users)."""
+    from tests.channels.ebay_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+# --- etsy fixtures (session-scoped; owned by the Etsy channel work) ---
+@pytest.fixture(scope="session")
+def etsy_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # tests.prism.Prism
+    """Prism serving Etsy's Open API v3 contract, once per test session."""
+    from tests.channels.etsy_conftest import SPEC
+    from tests.prism import prism_server
+
+    with prism_server(SPEC, tmp_path_factory.mktemp("prism-etsy")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_etsy() -> Iterator[Any]:  # tests.channels.etsy_conftest.EtsyDouble
+    """The stateful Etsy double, once per session (emptied per test by its users)."""
+    from tests.channels.etsy_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+# --- bigcommerce fixtures (session-scoped; owned by the BigCommerce channel work) ---
+def _bigcommerce_prism(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.channels.bigcommerce_conftest import SPECS
+    from tests.prism import prism_server
+
+    with prism_server(SPECS[name], tmp_path_factory.mktemp(f"prism-bc-{name}")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_products_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving BigCommerce's Catalog - Products contract, once per session."""
+    yield from _bigcommerce_prism("products", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_variants_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving BigCommerce's Catalog - Product variants contract, once per session."""
+    yield from _bigcommerce_prism("variants", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_inventory_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving BigCommerce's Inventory contract, once per session."""
+    yield from _bigcommerce_prism("inventory", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bigcommerce_orders_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving BigCommerce's Orders V2 contract, once per session."""
+    yield from _bigcommerce_prism("orders", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def shared_bigcommerce() -> Iterator[Any]:  # bigcommerce_conftest.BigCommerceDouble
+    """The stateful BigCommerce double, once per session (emptied per test by its users)."""
+    from tests.channels.bigcommerce_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+# --- tiktok fixtures (session-scoped; owned by the TikTok Shop channel work) ---
+@pytest.fixture(scope="session")
+def shared_tiktok() -> Iterator[Any]:  # tests.servers.tiktok.TikTokServer
+    """The strict, signature-checking TikTok Shop server, once per session (emptied per test
+    by its users)."""
+    from tests.servers import tiktok
+
+    with tiktok.serve() as server:
+        yield server
+
+
+# --- google fixtures (session-scoped; owned by the Google Merchant API channel work) ---
+@pytest.fixture(scope="session")
+def shared_google() -> Iterator[Any]:  # tests.channels.google_conftest.GoogleDouble
+    """The Google Merchant API double (checking requests against Google's discovery
+    documents, and its own OAuth token endpoint), once per session; emptied per test."""
+    from tests.channels.google_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+# --- meta fixtures (session-scoped; owned by the Meta catalog channel work) ---
+@pytest.fixture(scope="session")
+def shared_meta() -> Iterator[Any]:  # tests.channels.meta_conftest.MetaDouble
+    """The Meta catalog double, checking each request against Meta's SDK specs, once per
+    session (emptied per test by its users)."""
+    from tests.channels.meta_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
+
+
+# --- amazon fixtures (session-scoped; owned by the Amazon channel work) ---
+def _amazon_prism(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.channels.amazon_conftest import SPECS
+    from tests.prism import prism_server
+
+    with prism_server(SPECS[name], tmp_path_factory.mktemp(f"prism-amazon-{name}")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def amazon_listings_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving Amazon's Listings Items 2021-08-01 contract, once per session."""
+    yield from _amazon_prism("listings", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def amazon_feeds_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving Amazon's Feeds 2021-06-30 contract, once per session."""
+    yield from _amazon_prism("feeds", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def amazon_orders_prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Prism serving Amazon's Orders v0 contract, once per session."""
+    yield from _amazon_prism("orders", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def shared_amazon() -> Iterator[Any]:  # tests.channels.amazon_conftest.AmazonDouble
+    """The stateful Amazon SP-API double, once per session (emptied per test by its users)."""
+    from tests.channels.amazon_conftest import serve_double
+
+    with serve_double() as double:
+        yield double
