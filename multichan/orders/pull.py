@@ -351,6 +351,16 @@ def apply_line(
         " AND order_id = ? AND line_id = ?",
         [want_committed, want_consumed, channel, order_id, line_id],
     )
+    if d_committed > 0 or d_consumed > 0:
+        # a SKU whose stock is not counted is offered the same number whatever sells, so
+        # the plan would see no change while this channel's own count went down: forget
+        # what it was last sent, and the next push tops it up again
+        conn.execute(
+            "UPDATE push_state SET hash = NULL WHERE channel = ? AND sku = ? AND kind ="
+            " 'quantities' AND hash IS NOT NULL AND (SELECT stock_tracking FROM products"
+            " WHERE sku = ?) IN ('untracked', 'continue')",
+            [channel, sku, sku],
+        )
     return sku, location
 
 

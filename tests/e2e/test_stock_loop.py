@@ -249,3 +249,24 @@ def test_a_sale_that_crosses_the_threshold_is_one_email_at_the_end_of_the_sync(
         assert sync(ws)[0] == 0 and len(mailbox.messages) == 1  # nothing new: nothing sent
     finally:
         controller.stop()
+
+
+def test_an_untracked_sku_sold_on_a_channel_is_topped_up_there_and_nowhere_else_lowered(
+    servers: Servers, new_demo: Any
+) -> None:
+    """A SKU whose stock is not counted is offered its untracked quantity everywhere, however
+    many sell: the channel that sold takes the units from its own count, so the next sync
+    sends that channel the quantity again; the others keep theirs."""
+    ws = new_demo()
+    assert run_cli("-w", ws, "catalog", "set", "MUG-ENAMEL", "stock_tracking=untracked").code == 0
+    write_channels(ws, servers.urls())
+    assert run_cli("-w", ws, "sync").code == 0
+    assert remote(servers, "MUG-ENAMEL") == {"shop": 10, "woo": 10, "pos": 10}
+    servers.shop.shop.orders.add([("MUG-ENAMEL", 3)])  # Shopify takes 3 from its count
+    assert shop_count(servers, "MUG-ENAMEL") == 7
+    code, body = sync(ws)
+    assert code == 0, body
+    assert remote(servers, "MUG-ENAMEL") == {"shop": 10, "woo": 10, "pos": 10}
+    [shop] = [p for p in body["pushed"] if p["channel"] == "shop"]
+    assert shop["counts"]["ok"] == 1 and shop["deferred"] == []
+    assert servers.violations() == {"shop": [], "woo": [], "pos": []}
