@@ -12,9 +12,18 @@ from typing import Any
 import pytest
 
 from multichan.channels import registry
-from tests.sync.conftest import Shop
+from tests.conftest import write_config
+from tests.sync.conftest import ACME, Shop
 
 PRICES, INVENTORY = "/v1/prices/batch", "/v1/inventory/batch"
+
+
+@pytest.fixture(autouse=True)
+def _unpaced(shop: Shop) -> None:
+    """Quotas are counted, not timed: Acme's 5 requests a second on the real clock would only
+    make these tests wait."""
+    rate = "    rate_limit: {requests_per_second: 1000, burst: 100}\n"
+    write_config(shop.root, ACME.format(url=shop.server.url) + rate)
 
 
 def _one_a_request(monkeypatch: pytest.MonkeyPatch, **quota: int) -> Any:
