@@ -1,9 +1,11 @@
-"""Benchmark: push price and stock changes of a large catalog to Shopify, WooCommerce and Square
-(the test servers, started in this process) and compare what was sent with the minimum.
+"""Benchmark: push price and stock changes of a large catalog to Shopify, WooCommerce, Square,
+Amazon, eBay, Etsy, TikTok Shop, BigCommerce, Google Merchant API and the Meta catalog (the test
+servers and doubles, started in this process) and compare what was sent with the minimum.
 
     python bench/push_bench.py                       # 10,000 SKUs, 30% changed, real pacing
     python bench/push_bench.py --layout grouped      # prices/stock change for whole products
     python bench/push_bench.py --skus 2000 --fast 20 # rate limits x20 (the output says so)
+    python bench/push_bench.py --channels etsy ebay  # some of the ten channels
 
 The catalog is written by make_catalog.py (groups of 8 variants) and imported with the generic
 CSV importer. Each channel gets an initial push of everything (unpaced: setup, not measured).
@@ -26,6 +28,11 @@ cost bucket at Shopify's standard 2,000 points / 100 a second), tests/servers/wo
 (OAuth 1.0a over plain http), and the Square double of tests/channels/square_conftest.py
 *without* Prism forwarding (Prism takes ~20 s to load and validates each request over HTTP;
 the Square tests run the same requests through Prism), in the quick form of push_square.py.
+The seven marketplace and catalog channels run against their channel tests' doubles, also
+*without* Prism forwarding (their tests send the same requests through Prism): see
+push_marketplaces.py, which also says what their floors are. For a channel that takes jobs
+(Amazon's feeds, Meta's items_batch) *max_batch* is the job's size, *writes* are the requests
+that submit a job and *reads* those that poll and collect it, which the API forces too.
 Requests are counted twice, by a recording session and by the servers' own logs, and must
 agree. Not part of the test suite.
 """
@@ -45,6 +52,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(Path(__file__).parent), str(ROOT)]
+import push_marketplaces as market  # noqa: E402
 from push_record import (  # noqa: E402
     CLASSIFY,
     JOINT,
@@ -104,7 +112,7 @@ channels:
 
 
 @contextlib.contextmanager
-def servers() -> Iterator[dict[str, Any]]:
+def servers(names: list[str]) -> Iterator[dict[str, Any]]:
     from push_square import serve_quick
 
     from tests.channels import square_conftest
@@ -118,12 +126,44 @@ def servers() -> Iterator[dict[str, Any]]:
         shopify.serve() as shop,
         woocommerce.serve() as woo,
         serve_quick() as sq,
+        market.servers(names) as more,
     ):
-        yield {"shopify": shop, "woocommerce": woo, "square": sq}
+        yield {"shopify": shop, "woocommerce": woo, "square": sq, **more}
 
 
 def server_log(name: str, server: Any) -> list[Any]:
-    return server.requests if name == "square" else server.log
+    if name in market.NAMES:
+        return market.server_log(name, server)
+    return server.requests if name == "square" else server.log  # type: ignore[no-any-return]
+
+
+def api_floor(cls: Any, kind: str, changes: list[Any], size: int) -> int:
+    if cls.type in market.NAMES:
+        return market.floor(cls.type, kind, changes, size)
+    return floor(cls.type, kind, changes, size)
+
+
+def batch_size(cls: Any, kind: str, changes: list[Any]) -> int:
+    if cls.type in market.NAMES:
+        return market.batch_size(cls, kind, len(changes))
+    return int(cls.max_batch[kind])
+
+
+def designed(cls: Any, kind: str, changes: list[Any]) -> tuple[int, int]:
+    if cls.type in market.NAMES:
+        return market.design(cls, kind, changes)
+    return design_writes(cls, kind, changes)
+
+
+def check(name: str, server: Any, root: Path, sample: list[str]) -> int:
+    """How many of ``sample`` the server shows with the catalog's price and quantity."""
+    if name in market.NAMES:
+        return market.check_server(name, server, root, sample)
+    return check_server(name, server, root, sample)
+
+
+def classify(name: str) -> Any:
+    return market.CLASSIFY[name] if name in market.NAMES else CLASSIFY[name]
 
 
 def set_cost_bucket(server: Any, restore: float, maximum: float = 2000.0) -> None:
@@ -177,7 +217,7 @@ def report(
     previous_end = send_start
     cum_min = cum_sent = total_w = total_r = total_sends = total_floor = 0
     for kind, changes, sent in rows(cls, plan):
-        size = cls.max_batch[kind]
+        size = batch_size(cls, kind, changes or sent)
         low = minimum(len(changes), size)  # the issue's minimum, per kind (JOINT: none)
         mine = [c for c in calls if c.kind == kind]
         writes = sum(c.what == "write" for c in mine)
@@ -191,13 +231,13 @@ def report(
         )
         cum_min, cum_sent = cum_min + low, cum_sent + len(mine)
         total_w, total_r = total_w + writes, total_r + reads
-        sends, design = design_writes(cls, kind, sent)
-        api_floor = floor(cls.type, kind, sent, size)
-        total_sends, total_floor = total_sends + sends, total_floor + api_floor
+        sends, design = designed(cls, kind, sent)
+        low_api = api_floor(cls, kind, sent, size)
+        total_sends, total_floor = total_sends + sends, total_floor + low_api
         ratio, ratio_sent = _ratio(seconds, bound), _ratio(seconds, bound_sent)
         lines.append(
             f"{'price+stock' if kind == JOINT else kind:<11}{len(changes or sent):>8,}"
-            f"{size:>10}{low:>8,}{api_floor:>6,}{sends:>6,}"
+            f"{size:>10}{low:>8,}{low_api:>6,}{sends:>6,}"
             f"{writes:>7,}{design:>7,}"
             f"{reads:>6,}{seconds:>9.2f}{bound:>10.2f}{ratio}{bound_sent:>11.2f}{ratio_sent}"
         )
@@ -229,6 +269,9 @@ def report(
     )
     if name == "shopify":
         lines.append(cost_line(server_calls, sending))
+    jobs = market.job_line(name, calls)
+    if jobs:
+        lines.append(jobs)
     statuses = Counter(c.status for c in calls)
     throttled = sum(
         1 for e in server_calls if isinstance(e, dict) and e.get("outcome") == "throttled"
@@ -266,12 +309,17 @@ def cost_line(server_calls: list[Any], sending: float) -> str:
 
 def run(args: argparse.Namespace) -> None:
     scale = args.fast or 1.0
-    with tempfile.TemporaryDirectory() as tmp, servers() as srv:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        servers(args.channels) as srv,
+        market.tag_operations(),
+    ):
         t0 = time.monotonic()
         root = build(Path(tmp), args.skus)
-        urls = {n: s.url for n, s in srv.items()}
+        urls = {n: s.url for n, s in srv.items() if n in ("shopify", "woocommerce", "square")}
         (root / "channels.yaml").write_text(
-            CONFIG.format(**urls, location=LOCATION_SQ), encoding="utf-8"
+            CONFIG.format(**urls, location=LOCATION_SQ) + market.config(root, srv),
+            encoding="utf-8",
         )
         ws = resolve(root)
         config = load_config(ws)
@@ -283,12 +331,13 @@ def run(args: argparse.Namespace) -> None:
         setup = Pacing(sleep=lambda s: None)  # the initial push is setup: no pacing
         for name in args.channels:
             cls = registry.load(name)
-            session = Recorder(CLASSIFY[name])
+            session = Recorder(classify(name))
             result, elapsed = push(ws, name, setup, session)
             assert result.plan is not None
             kinds = Counter(c.kind for c in session.calls if c.what == "write")
-            low = {k: minimum(len(result.plan.by_kind(k)), cls.max_batch[k]) for k in KINDS}
-            api = {k: floor(cls.type, k, result.plan.by_kind(k), cls.max_batch[k]) for k in KINDS}
+            size = {k: batch_size(cls, k, result.plan.by_kind(k)) for k in KINDS}
+            low = {k: minimum(len(result.plan.by_kind(k)), size[k]) for k in KINDS}
+            api = {k: api_floor(cls, k, result.plan.by_kind(k), size[k]) for k in KINDS}
             reads = sum(c.what == "read" for c in session.calls)
             print(f"initial push {name} (unpaced setup): {result.counts['ok']:,} SKU-kinds in "
                   f"{elapsed:.1f} s, {result.counts['batches']:,} sends; writes "
@@ -306,16 +355,17 @@ def run(args: argparse.Namespace) -> None:
             rate = configured_rate(config.channel(name), cls) or cls.rate_limit
             log = server_log(name, srv[name])
             log.clear()
-            session, timer = Recorder(CLASSIFY[name]), EngineTime(scale)
+            sample = chosen[:: max(1, len(chosen) // 200)]
+            before = check(name, srv[name], root, sample)  # the check can fail: it does here
+            session, timer = Recorder(classify(name)), EngineTime(scale)
             started = time.monotonic()
             result, elapsed = push(ws, name, Pacing(clock=timer.clock, sleep=timer.sleep), session)
             lines = report(name, rate, result, session, timer, started, elapsed, scale, list(log))
-            sample = chosen[:: max(1, len(chosen) // 200)]
-            good = check_server(name, srv[name], root, sample)
+            good = check(name, srv[name], root, sample)
             lines.append(f"  server shows the new price and quantity for {good} of {len(sample)} "
-                         "sampled changed SKUs")  # fmt: skip
+                         f"sampled changed SKUs ({before} before the push)")  # fmt: skip
             log.clear()
-            again = Recorder(CLASSIFY[name])
+            again = Recorder(classify(name))
             second, second_s = push(ws, name, Pacing(), again)
             lines.append(
                 f"  second push, nothing changed: {len(again.calls)} request(s) "
@@ -349,8 +399,9 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FACTOR",
         help="scale every rate limit up (default x10)",
     )
-    parser.add_argument("--channels", nargs="+", default=["shopify", "woocommerce", "square"],
-                        choices=("shopify", "woocommerce", "square"))  # fmt: skip
+    every = ["shopify", "woocommerce", "square", *market.NAMES]
+    parser.add_argument("--channels", nargs="+", default=every, choices=every,
+                        help="the channels to push (default: all ten)")  # fmt: skip
     run(parser.parse_args(argv))
 
 

@@ -83,13 +83,14 @@ class Recorder(requests.Session):
 
     def attributed(self) -> list[Call]:
         """The calls, each read given the kind of the next write (else of the last one): every
-        channel reads what it needs for a send before that send's write."""
+        channel reads what it needs for a send before that send's write. A read whose
+        classifier named its kind already (the marketplaces' operation tag) keeps it."""
         calls = list(self.calls)
         following: str | None = None
         for call in reversed(calls):
             if call.what == "write":
                 following = call.kind
-            elif following is not None:
+            elif following is not None and call.kind is None:  # a tagged read keeps its kind
                 call.kind = following
         last: str | None = None
         for call in calls:

@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -85,6 +87,8 @@ CONDITION = {"new": "NEW", "used": "USED", "refurbished": "REFURBISHED"}
 GENDER = {"male": "MALE", "female": "FEMALE", "unisex": "UNISEX"}
 AGE_GROUP = {a.lower(): a for a in ("ADULT", "KIDS", "TODDLER", "INFANT", "NEWBORN")}
 NOT_LISTED = "not listed on Google yet; push its listing first"
+UNPROCESSED_AFTER = 6 * 3600  # seconds after its insert that a product may stay unprocessed
+UNPROCESSED_LATE = "Google had not processed the product 6 hours after its insert; sent again"
 UNPROCESSED = ("Google has not processed the product yet (it can take minutes after its "
                "insert), so it takes no store stock for it: sent again")  # fmt: skip
 
@@ -207,6 +211,11 @@ class GoogleMerchantApi(Channel):
     daily_revisions = 3
     revision_kinds = frozenset({"listings"})
     revision_unit = "sku"
+    # listings are jobs: the inserts are the submission, and the result of each SKU is what
+    # Google says of its processed product (DISAPPROVED issues reject it), read once it is
+    # processed, by this run or, when Google takes longer than job_wait, the next
+    job_batch: ClassVar[dict[str, int]] = {"listings": 50}
+    job_wait, job_poll = 120.0, 20.0
     max_title, max_description = 150, 5000
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", default="https://merchantapi.googleapis.com"),
@@ -295,6 +304,46 @@ class GoogleMerchantApi(Channel):
             return ItemResult.accepted(offer.sku, product=self.product_id(offer.sku))
 
         return self._each(offers, insert)
+
+    def submit_job(self, operation: str, offers: list[Offer]) -> dict[str, str]:
+        """The inserts of a listings job; the ticket keeps what Google answered at once (a
+        refusal, or a call that may pass), by SKU, for ``collect_job``."""
+        answered = {
+            r.sku: {"ok": r.ok, "message": r.message, "retriable": r.retriable,
+                    "ids": r.remote_ids}
+            for r in self.upsert_listings(offers)
+        }  # fmt: skip
+        return {"answered": json.dumps(answered, sort_keys=True), "at": str(int(time.time()))}
+
+    def collect_job(
+        self, operation: str, ticket: dict[str, str], skus: list[str]
+    ) -> list[ItemResult] | None:
+        """Each SKU's result: its insert's refusal, or what Google says of the processed
+        product (its DISAPPROVED issues reject it); None while a product is not processed."""
+        answered = json.loads(ticket["answered"])
+        inserted = [s for s in skus if answered[s]["ok"]]
+        found = self.processed(inserted)
+        late = time.time() - int(ticket["at"]) > UNPROCESSED_AFTER
+        if any(s not in found for s in inserted) and not late:
+            return None
+        results = []
+        for sku in skus:
+            said_now = answered[sku]
+            if not said_now["ok"]:
+                results.append(ItemResult.rejected(sku, said_now["message"],
+                                                   retriable=said_now["retriable"]))  # fmt: skip
+                continue
+            if sku not in found:  # inserted hours ago and still not processed: insert again
+                results.append(ItemResult.rejected(sku, UNPROCESSED_LATE, retriable=True))
+                continue
+            lines = [_issue(i) for i in _issues(found[sku]) if i.get("severity") == "DISAPPROVED"]
+            if lines:
+                results.append(
+                    ItemResult.rejected(sku, "Google disapproved it: " + "; ".join(lines))
+                )
+            else:
+                results.append(ItemResult.accepted(sku, **said_now["ids"]))
+        return results
 
     # --- prices and stock ------------------------------------------------------------------
     def update_prices(self, offers: list[Offer]) -> list[ItemResult]:

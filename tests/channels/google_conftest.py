@@ -322,9 +322,10 @@ class GoogleDouble:
             return segment
 
     def product(self, pid: str) -> dict[str, Any] | None:
-        """The processed product: the input, with the issues Google would report."""
+        """The processed product: the input, with the issues Google would report (none yet
+        for an input Google has not processed)."""
         given = self.inputs.get(pid)
-        if given is None:
+        if given is None or pid in self.unprocessed:
             return None
         attrs = given.get("productAttributes") or {}
         issues = [

@@ -362,3 +362,38 @@ def test_a_key_held_in_a_variable_works_and_never_shows(
     body = "".join(info["private_key"].splitlines()[1:-1])
     for secret in (body[:40], body[-40:], info["private_key_id"], *google.tokens):
         assert secret not in shown
+
+
+def test_a_listing_job_takes_its_results_from_the_processed_products(
+    google: GoogleDouble, key_file: Path
+) -> None:
+    """Google checks an accepted insert later: a listings job's result for each SKU is what
+    Google then says of the processed product, so a disapproval is that SKU's rejection, and
+    the job waits while Google has not processed a product yet."""
+    channel = make(google, key_file)
+    batch = offers(3)
+    batch[1].image_link = None  # Google disapproves it once processed
+    google.unprocessed.add(pid(batch[2].sku))
+    ticket = channel.start_job("listings", batch)
+    skus = [o.sku for o in batch]
+    assert channel.job_results("listings", ticket, skus) is None  # still processing
+    google.unprocessed.clear()
+    results = channel.job_results("listings", ticket, skus)
+    assert results is not None
+    assert [(r.sku, r.ok) for r in results] == [(s, s != skus[1]) for s in skus]
+    assert results[1].message == (
+        "Google disapproved it: DISAPPROVED: Missing value [imageLink] (imageLink)"
+    )
+    assert results[0].remote_ids == {"product": channel.product_id(skus[0])}
+
+
+def test_an_insert_refused_at_once_is_rejected_in_the_jobs_results(
+    google: GoogleDouble, key_file: Path
+) -> None:
+    channel = make(google, key_file)
+    batch = offers(2)
+    batch[0].currency = "EUR"  # the data source sells in USD
+    ticket = channel.start_job("listings", batch)
+    results = channel.job_results("listings", ticket, [o.sku for o in batch])
+    assert results is not None and [r.ok for r in results] == [False, True]
+    assert results[0].message and results[0].message.startswith("Google: ")
