@@ -65,6 +65,7 @@ channels:
       feed_threshold: {threshold}
       timeout: {timeout}
     orders: {{location: warehouse}}
+    rate_limit: {{requests_per_second: 1000, burst: 100}}  # the tests count requests, not seconds
 """
 FEED_POST = f"{FEEDS}/feeds"
 
@@ -451,6 +452,7 @@ WOO = """\
       consumer_secret: ${{WOOCOMMERCE_CONSUMER_SECRET}}
       timeout: 5
     orders: {{location: warehouse}}
+    rate_limit: {{requests_per_second: 1000, burst: 100}}  # the tests count requests, not seconds
 """
 
 

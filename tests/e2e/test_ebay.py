@@ -68,6 +68,7 @@ channels:
         "*": "99"
       timeout: {timeout}
     orders: {{location: warehouse}}
+    rate_limit: {{requests_per_second: 1000, burst: 100}}  # the tests count requests, not seconds
 """
 WOO = """\
   woo:
@@ -78,6 +79,7 @@ WOO = """\
       consumer_secret: ${{WOOCOMMERCE_CONSUMER_SECRET}}
       timeout: {timeout}
     orders: {{location: warehouse}}
+    rate_limit: {{requests_per_second: 1000, burst: 100}}  # the tests count requests, not seconds
 """
 
 
