@@ -56,12 +56,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
-from tests.servers import running
+from tests.servers import serve
 
 SELLER_ID = "A2EXAMPLESELLER1"
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -725,18 +725,8 @@ def _handler(double: AmazonDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve_double() -> Iterator[AmazonDouble]:
     """An Amazon double listening on 127.0.0.1 until the block ends."""
-    double = AmazonDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(AmazonDouble(), _handler) as double:
         yield double

@@ -52,13 +52,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.servers import JsonHandler, running
+from tests.servers import JsonHandler, serve
 
 TOKEN = "bc-tok-7Hq2Lx9Pz4Wm"  # the value of ${BIGCOMMERCE_TOKEN}; must never show up anywhere
 STORE = "k3x9abcd"
@@ -602,15 +601,8 @@ def _handler(double: BigCommerceDouble) -> type[JsonHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
 @contextmanager
 def serve_double() -> Iterator[BigCommerceDouble]:
     """A BigCommerce double listening on 127.0.0.1 until the block ends."""
-    double = BigCommerceDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(BigCommerceDouble(), _handler) as double:
         yield double

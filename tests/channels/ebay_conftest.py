@@ -64,12 +64,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
-from tests.servers import running
+from tests.servers import serve
 
 CLIENT_ID = "MultiSho-demo-PRD-a1b2c3d4e-5f6a7b8c"  # ${EBAY_CLIENT_ID}
 CLIENT_SECRET = "PRD-f00dcafe1234-5678-90ab-cdef-0123"  # ${EBAY_CLIENT_SECRET}: never shown
@@ -970,18 +970,8 @@ def _handler(double: EbayDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve_double() -> Iterator[EbayDouble]:
     """An eBay double listening on 127.0.0.1 until the block ends."""
-    double = EbayDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(EbayDouble(), _handler) as double:
         yield double

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,7 +46,7 @@ import pytest
 import requests
 
 from tests.prism import Prism
-from tests.servers import running
+from tests.servers import serve
 
 KEYSTRING = "etsykeyTEST1x2y3z4w5v"  # the values of the ${VARS}: must never show up anywhere
 SHARED_SECRET = "etsysecretTEST9q8r"
@@ -501,20 +501,10 @@ def _handler(double: EtsyDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve_double() -> Iterator[EtsyDouble]:
     """An Etsy double listening on 127.0.0.1 until the block ends."""
-    double = EtsyDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(EtsyDouble(), _handler) as double:
         yield double
 
 

@@ -34,14 +34,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from multichan.money import MINOR_UNITS
 from tests.prism import spec_or_skip
-from tests.servers import running
+from tests.servers import serve
 
 SPECS = tuple(
     f"google/merchantapi.{name}_v1.json" for name in ("products", "inventories", "datasources",
@@ -522,19 +522,9 @@ def _json(raw: bytes, path: str) -> Any:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve_double() -> Iterator[GoogleDouble]:
     """A Google double on 127.0.0.1 until the block ends (skips without ../shared's specs)."""
     discovery()
-    double = GoogleDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(GoogleDouble(), _handler) as double:
         yield double

@@ -34,12 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.prism import spec_or_skip
-from tests.servers import running
+from tests.servers import serve
 
 TOKEN = "EAAGm0PX4ZCpsBA-TEST-meta-7Qk2"  # the value of ${META_ACCESS_TOKEN}; never to show
 CATALOG = "1234567890123456"
@@ -371,19 +371,9 @@ def _handler(double: MetaDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up (a timeout, a killed push) is what some tests want
-
-
 @contextmanager
 def serve_double() -> Iterator[MetaDouble]:
     """A Meta double on 127.0.0.1 checking against the specs, until the block ends; skips
     (fails in CI) when the specs are absent."""
-    double = MetaDouble(contract=Contract.load())
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(MetaDouble(contract=Contract.load()), _handler) as double:
         yield double

@@ -25,12 +25,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
 
-from tests.servers import running
+from tests.servers import serve
 from tests.servers.square_orders import SquareOrders
 
 TOKEN = "sq0atp-TEST-5bL7Qx2Vk9Rm"  # the value of ${SQUARE_TOKEN}; must never show up anywhere
@@ -259,18 +259,8 @@ def _handler(double: SquareDouble) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that timed out and hung up is what the hang test wants
-
-
 @contextmanager
 def serve_double() -> Iterator[SquareDouble]:
     """A Square double listening on 127.0.0.1 until the block ends."""
-    double = SquareDouble()
-    httpd = _Server(("127.0.0.1", 0), _handler(double))
-    with running(httpd) as url:
-        double.url = url
+    with serve(SquareDouble(), _handler) as double:
         yield double

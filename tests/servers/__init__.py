@@ -8,10 +8,12 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+D = TypeVar("D")
 
 
 @contextmanager
@@ -25,6 +27,26 @@ def running(httpd: HTTPServer) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threaded test server that says nothing of a client hanging up mid-request (a client
+    that timed out, a push killed with SIGKILL: what many tests do on purpose)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(double: D, handler: Callable[[D], type[BaseHTTPRequestHandler]]) -> Iterator[D]:
+    """``double`` answering on 127.0.0.1 through ``handler(double)`` until the block ends,
+    its ``url`` set."""
+    httpd = QuietServer(("127.0.0.1", 0), handler(double))
+    with running(httpd) as url:
+        double.url = url  # type: ignore[attr-defined]
+        yield double
 
 
 def drop(handler: BaseHTTPRequestHandler, rst: bool) -> None:
