@@ -140,7 +140,10 @@ def test_reports_and_orders_keep_skus_dates_and_shares_whole(demo: Path) -> None
     assert "2026-11-10T12:00:00.000Z" in orders.stdout  # a date on one line
     shown = run_subprocess("-w", demo, "orders", "show", "shop", "1003", env=COLS)
     assert shown.code == 0, shown.output
-    assert "│ BOTTLE-STEEL-750 │" in shown.stdout  # whole, in a table too wide for 80 columns
-    assert "Problem" not in shown.stdout  # ... which leaves out its column empty in every row
+    assert "│ BOTTLE-STEEL-750 │" in shown.stdout  # whole
+    drawn = [line for line in shown.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert drawn and max(map(len, drawn)) <= 80, shown.stdout  # the lines split in two tables
+    assert "What each line holds" in shown.stdout
     wide = run_subprocess("-w", demo, "orders", "show", "shop", "1003", env={"COLUMNS": "200"})
-    assert "Problem" in wide.stdout  # where there is room, every column is shown
+    assert "What each line holds" not in wide.stdout  # where there is room, one table
+    assert re.search(r"│ BOTTLE-STEEL-750 │ BOTTLE-STEEL-750 │ warehouse │ +4 │", wide.stdout)

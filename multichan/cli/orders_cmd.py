@@ -241,6 +241,7 @@ def show(
 ) -> None:
     """One order: its lines, what each holds in stock, the stock moves it caused, and its
     parcels (multichan's, and those the channel shipped itself)."""
+    from multichan.cli.tables import fits
     from multichan.orders.queries import order_detail
 
     db = output.workspace().db()
@@ -258,7 +259,13 @@ def show(
         f"{found['updated_at']}{note}"
     )
     numbers = tuple(key for key, _ in LINE_COLUMNS[4:10])
-    output.table(found["lines"], LINE_COLUMNS, title="Lines", right=numbers)
+    if fits(found["lines"], LINE_COLUMNS):
+        output.table(found["lines"], LINE_COLUMNS, title="Lines", right=numbers)
+    else:  # a narrow terminal: what each line is, then what it holds, each table whole
+        what = [c for c in LINE_COLUMNS if c[0] not in numbers]
+        held = [LINE_COLUMNS[0], *(c for c in LINE_COLUMNS if c[0] in numbers)]
+        output.table(found["lines"], what, title="Lines")
+        output.table(found["lines"], held, title="What each line holds", right=numbers)
     numbers = tuple(key for key, _ in MOVE_COLUMNS[4:])
     output.table(found["moves"], MOVE_COLUMNS, title="Stock moves", right=numbers)
     if found["shipments"]:

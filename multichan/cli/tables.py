@@ -114,6 +114,19 @@ def _pad(text: str, width: int, right: bool) -> str:
     return " " * gap + text if right else text + " " * gap
 
 
+def natural_width(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> int:
+    """How wide the table of ``rows`` is when nothing in it wraps."""
+    keys = [k for k, _ in columns]
+    cells = [["" if r.get(k) is None else str(r.get(k)) for k in keys] for r in rows]
+    room = 10**9
+    return sum(widths(cells, [h for _, h in columns], room)) + 3 * len(keys) + 1
+
+
+def fits(rows: Iterable[dict[str, Any]], columns: list[tuple[str, str]]) -> bool:
+    """Whether the table of ``rows`` fits the terminal without wrapping anything."""
+    return natural_width(rows, columns) <= terminal_width()
+
+
 def render(
     rows: Iterable[dict[str, Any]],
     columns: list[tuple[str, str]],
