@@ -104,6 +104,16 @@ class Amazon(Channel):
     job_poll = 30.0
     grouped = frozenset()  # every call and message is one SKU
     rate_limit = RateLimit(requests_per_second=5, burst=5)  # patchListingsItem's usage plan
+    # the other operations' usage plans (rate a second, burst), from Amazon's specs
+    rate_limits: ClassVar[dict[str, RateLimit]] = {
+        r"^GET .*/orders/v0/orders$": RateLimit(0.0167, 20),  # getOrders
+        r"^GET .*/orders/v0/orders/[^/]+/orderItems$": RateLimit(0.5, 30),  # getOrderItems
+        r"^POST .*/orders/v0/orders/[^/]+/shipmentConfirmation$": RateLimit(2, 10),
+        r"^POST .*/feeds/2021-06-30/feeds$": RateLimit(0.0083, 15),  # createFeed
+        r"^GET .*/feeds/2021-06-30/feeds/[^/]+$": RateLimit(2, 15),  # getFeed
+        r"^POST .*/feeds/2021-06-30/documents$": RateLimit(0.5, 15),  # createFeedDocument
+        r"^GET .*/feeds/2021-06-30/documents/[^/]+$": RateLimit(0.0222, 10),  # getFeedDocument
+    }
     request_attempts = 5  # other operations' plans are slower: a 429 waits their rate
     orders_sorted = False  # Amazon documents no order of getOrders' results
     max_title, max_description = 200, 2000

@@ -191,6 +191,10 @@ class Channel:
     # order, so the engine sends exactly ceil(changed / max_batch) batches
     grouped: ClassVar[frozenset[str]] = frozenset({"listings", "prices", "quantities", JOINT})
     rate_limit: ClassVar[RateLimit] = RateLimit(1.0, 1)
+    # the API's own limits of some operations, each its own bucket: a pattern searched in
+    # "METHOD /path" -> its limit (Amazon's getOrders: 0.0167/s with a burst of 20); a
+    # request no pattern matches takes from ``rate_limit``
+    rate_limits: ClassVar[Mapping[str, RateLimit]] = {}
     settings_schema: ClassVar[Mapping[str, SettingSpec]] = {}
     credential_env: ClassVar[tuple[str, ...]] = ()  # documentation: the variables people set
     accepts_html: ClassVar[bool] = False  # descriptions keep the seller's HTML

@@ -6,12 +6,14 @@ Push and pull both use it."""
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from multichan.channels.base import RateLimit
+from multichan.channels.base import Channel, RateLimit
 
 
 class TokenBucket:
@@ -40,13 +42,26 @@ class TokenBucket:
 
 class PacedSession:
     """The channel's HTTP session as the engine hands it over: every request first takes a
-    token from the channel's bucket and is counted, however many requests one batch makes."""
+    token from the channel's bucket and is counted, however many requests one batch makes.
+    A request an operation limit matches (``Channel.rate_limits``: a pattern searched in
+    ``"METHOD /path"``) takes a token from that operation's bucket instead."""
 
-    def __init__(self, session: Any, bucket: TokenBucket, counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        session: Any,
+        bucket: TokenBucket,
+        counts: dict[str, int],
+        operations: Sequence[tuple[re.Pattern[str], TokenBucket]] = (),
+    ) -> None:
         self._session, self._bucket, self._counts = session, bucket, counts
+        self._operations = list(operations)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        self._bucket.take()
+        bucket = self._bucket
+        if self._operations:
+            key = f"{method.upper()} {urlsplit(url).path}"
+            bucket = next((b for p, b in self._operations if p.search(key)), bucket)
+        bucket.take()
         self._counts["requests"] += 1
         return self._session.request(method, url, *args, **kwargs)
 
@@ -64,6 +79,20 @@ class PacedSession:
 
     def __getattr__(self, name: str) -> Any:  # headers, auth, close ...
         return getattr(self._session, name)
+
+
+def paced(
+    channel: Channel, rate: RateLimit | None, pacing: Pacing, counts: dict[str, int]
+) -> PacedSession:
+    """``channel``'s session paced: its bucket at ``rate`` (channels.yaml's, else the type's),
+    and one bucket per operation limit the type declares (the API's own: never raised by
+    channels.yaml)."""
+    bucket = TokenBucket(rate or channel.rate_limit, pacing.clock, pacing.sleep)
+    operations = [
+        (re.compile(pattern), TokenBucket(limit, pacing.clock, pacing.sleep))
+        for pattern, limit in channel.rate_limits.items()
+    ]
+    return PacedSession(channel.session, bucket, counts, operations)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from multichan.errors import MultichanError
 from multichan.sync import jobs, quotas
 from multichan.sync import state as st
 from multichan.sync.batching import Ref, sends
-from multichan.sync.pacing import PacedSession, Pacing, TokenBucket
+from multichan.sync.pacing import PacedSession, Pacing, paced
 from multichan.sync.plan import Change, Plan, Spill
 
 
@@ -144,9 +144,8 @@ def push_plan(
     written at most once per push, so that read is what the run began with, as before."""
     pacing = pacing or Pacing()
     result = PushResult(channel.name, plan=plan)
-    bucket = TokenBucket(rate or channel.rate_limit, pacing.clock, pacing.sleep)
     if not isinstance(channel.session, PacedSession):
-        channel.session = PacedSession(channel.session, bucket, result.counts)
+        channel.session = paced(channel, rate, pacing, result.counts)
     channel.sleep, channel.backoff = pacing.sleep, pacing.backoff  # the client's retries too
     scrub = channel.redact
     spill = plan.spill or Spill()

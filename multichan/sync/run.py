@@ -125,7 +125,7 @@ def _push_one(
     pacing: Pacing | None, session: Any, full: bool = False,
 ) -> PushResult:  # fmt: skip
     from multichan.channels import registry
-    from multichan.sync.pacing import PacedSession, TokenBucket
+    from multichan.sync.pacing import paced
     from multichan.sync.plan import make_plan
 
     try:
@@ -137,9 +137,7 @@ def _push_one(
     if only == "shipments":
         result = PushResult(cfg.name, "dry-run" if dry_run else "ok")
         pacing = pacing or Pacing()
-        bucket = TokenBucket(configured_rate(cfg, channel) or channel.rate_limit, pacing.clock,
-                             pacing.sleep)  # fmt: skip
-        channel.session = PacedSession(channel.session, bucket, result.counts)
+        channel.session = paced(channel, configured_rate(cfg, channel), pacing, result.counts)
         channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
     else:
         kinds = kinds_for(channel, only)
@@ -252,7 +250,7 @@ def _pull_one(
 ) -> PullResult:  # fmt: skip
     from multichan.channels import registry
     from multichan.orders.pull import pull_channel
-    from multichan.sync.pacing import PacedSession, TokenBucket
+    from multichan.sync.pacing import paced
 
     pacing = pacing or Pacing()
     try:
@@ -260,9 +258,7 @@ def _pull_one(
     except MultichanError as exc:
         return PullResult(cfg.name, "failed", message=exc.message, exit_code=exc.exit_code)
     counts = {"requests": 0}
-    bucket = TokenBucket(configured_rate(cfg, channel) or channel.rate_limit, pacing.clock,
-                         pacing.sleep)  # fmt: skip
-    channel.session = PacedSession(channel.session, bucket, counts)
+    channel.session = paced(channel, configured_rate(cfg, channel), pacing, counts)
     channel.sleep, channel.backoff = pacing.sleep, pacing.backoff
     channel.tokens = CatalogTokens(db)
     try:

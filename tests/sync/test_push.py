@@ -497,3 +497,22 @@ def test_a_listing_made_with_its_price_and_stock_is_not_written_again(
     shop.sql("UPDATE products SET price = printf('%.2f', price + 1) WHERE sku = ?", (sku,))
     assert shop.cli("push").code == 0
     assert [r["path"] for r in shop.server.requests] == ["/v1/prices/batch"]
+
+
+def test_an_operation_with_its_own_limit_is_paced_by_it(
+    shop: Shop, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Amazon's getOrders takes 0.0167 a second while its patches take 5: an operation the
+    channel declares a limit for has its own bucket; every other request keeps the channel's."""
+    from multichan.channels.base import RateLimit
+
+    acme = registry.load("acme_market")
+    monkeypatch.setattr(acme, "max_batch", {"listings": 20, "prices": 50, "quantities": 1})
+    monkeypatch.setattr(acme, "rate_limits", {r"^POST /v1/inventory/batch$": RateLimit(0.5, 2)})
+    results = push_all(resolve(shop.root), ["acme"], pacing=fake_time.pacing())
+    assert results[0].exit_code == 0, results[0].message
+    stock = [r for r in shop.server.requests if r["path"] == "/v1/inventory/batch"]
+    assert len(stock) == len(shop.skus())
+    # 60 stock writes at 0.5 a second after a burst of 2: 116 s of waiting, all theirs (the
+    # 3 + 2 other requests fit Acme's own burst of 10)
+    assert sum(fake_time.sleeps) == pytest.approx((len(stock) - 2) / 0.5)
