@@ -10,7 +10,11 @@ they fail).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,3 +221,35 @@ def square_state(double: sq.SquareDouble) -> dict[str, Any]:
                 "count": double.counts.get((var["id"], SQUARE_LOCATION)),
             }  # fmt: skip
     return _with_dupes(skus, rows, len(double.items))
+
+
+def push_killed_at(
+    proxy: Any, ws: Path, args: list[str], n: int, tmp_path: Path, timeout: float = 120
+) -> tuple[Path, Path]:
+    """``multichan -w WS push ARGS`` as a real process (no TTY, no stdin) through ``proxy``
+    (tests/servers/faults.py), SIGKILLed right after the proxy's ``n``-th applied request,
+    before the push could read the answer; returns the files holding its stdout and stderr.
+    Fails the test unless the process died of that SIGKILL."""
+    victim: dict[str, subprocess.Popen[bytes]] = {}
+
+    def kill_at_n(count: int, entry: Any) -> bool:
+        if count != n:
+            return False
+        victim["proc"].send_signal(signal.SIGKILL)
+        victim["proc"].wait(timeout=30)
+        return True
+
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    proxy.on_applied = kill_at_n
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    try:
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            victim["proc"] = subprocess.Popen(
+                [sys.executable, "-m", "multichan", "-w", str(ws), "push", *args],
+                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
+            )  # fmt: skip
+            code = victim["proc"].wait(timeout=timeout)
+    finally:
+        proxy.on_applied = None
+    assert code == -signal.SIGKILL, (code, err.read_text())
+    return out, err

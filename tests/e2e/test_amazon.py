@@ -32,7 +32,7 @@ from tests.channels.amazon_conftest import (
     AmazonDouble,
 )
 from tests.conftest import run_cli
-from tests.e2e.conftest import push_fast, woo_state
+from tests.e2e.conftest import push_fast, push_killed_at, woo_state
 from tests.e2e.test_faults_and_kills import change_catalog
 from tests.e2e.test_pull_shopify import cli_json, level
 from tests.prism import Prism
@@ -281,30 +281,9 @@ def test_kill_9_then_rerun_collects_the_recorded_feed_instead_of_sending_it_agai
     expected = reference(amazon, new_demo, phases=1)
     ws = new_demo("killed")
     amazon.looks = looks
-    victim: dict[str, subprocess.Popen[bytes]] = {}
-
-    def kill_at_n(count: int, entry: Any) -> bool:
-        if count != n:
-            return False
-        victim["proc"].send_signal(signal.SIGKILL)
-        victim["proc"].wait(timeout=30)
-        return True
-
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
     with serve_proxy(amazon.url) as proxy:
         write(ws, proxy.url, token=amazon.url)
-        proxy.on_applied = kill_at_n
-        env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            victim["proc"] = subprocess.Popen(
-                [sys.executable, "-m", "multichan", "-w", str(ws), "push", "amazon"],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                env=env,
-            )
-            code = victim["proc"].wait(timeout=90)
-        assert code == -signal.SIGKILL, (code, err.read_text())
+        out, err = push_killed_at(proxy, ws, ["amazon"], n, tmp_path, timeout=90)
         assert proxy.forwarded == n
     write(ws, amazon.url)
     created = feeds_sent(amazon)

@@ -28,7 +28,7 @@ from tests.channels.ebay_conftest import (
     error,
 )
 from tests.conftest import run_cli
-from tests.e2e.conftest import push_fast, woo_state
+from tests.e2e.conftest import push_fast, push_killed_at, woo_state
 from tests.e2e.test_faults_and_kills import change_catalog
 from tests.e2e.test_pull_shopify import cli_json, level
 from tests.prism import Prism
@@ -263,30 +263,9 @@ def test_kill_9_after_the_nth_applied_request_then_rerun(
 ) -> None:
     expected = reference(ebay, new_demo, phases=1)
     ws = new_demo("killed")
-    victim: dict[str, subprocess.Popen[bytes]] = {}
-
-    def kill_at_n(count: int, entry: Any) -> bool:
-        if count != n:
-            return False
-        victim["proc"].send_signal(signal.SIGKILL)
-        victim["proc"].wait(timeout=30)
-        return True
-
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
     with serve_proxy(ebay.url) as proxy:
         write(ws, proxy.url)
-        proxy.on_applied = kill_at_n
-        env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            victim["proc"] = subprocess.Popen(
-                [sys.executable, "-m", "multichan", "-w", str(ws), "push", "ebay"],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                env=env,
-            )
-            code = victim["proc"].wait(timeout=90)
-        assert code == -signal.SIGKILL, (code, err.read_text())
+        out, err = push_killed_at(proxy, ws, ["ebay"], n, tmp_path, timeout=90)
         proxy.on_applied = None
         [rerun] = push_fast(ws, ["ebay"])
         assert rerun.exit_code == 0, rerun.message

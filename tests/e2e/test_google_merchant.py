@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,7 @@ import pytest
 
 from tests.channels.google_conftest import ACCOUNT, GoogleDouble, service_account_info
 from tests.conftest import run_cli
-from tests.e2e.conftest import push_fast
+from tests.e2e.conftest import push_fast, push_killed_at
 from tests.e2e.test_faults_and_kills import change_catalog
 from tests.servers.faults import serve_proxy
 
@@ -177,27 +173,9 @@ def test_kill_9_after_the_nth_applied_call_then_rerun(
     google.reset()
 
     ws = new_demo("killed")
-    victim: dict[str, subprocess.Popen[bytes]] = {}
-
-    def kill_at_n(count: int, entry: Any) -> bool:
-        if count != n:
-            return False
-        victim["proc"].send_signal(signal.SIGKILL)
-        victim["proc"].wait(timeout=30)
-        return True
-
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
     with serve_proxy(google.url) as proxy:
         key = configure(ws, google, url=proxy.url)
-        proxy.on_applied = kill_at_n
-        env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            victim["proc"] = subprocess.Popen(
-                [sys.executable, "-m", "multichan", "-w", str(ws), "push", "google"],
-                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
-            )  # fmt: skip
-            code = victim["proc"].wait(timeout=60)
-        assert code == -signal.SIGKILL, (code, err.read_text())
+        out, err = push_killed_at(proxy, ws, ["google"], n, tmp_path, timeout=60)
         proxy.on_applied = None
         [rerun] = push_fast(ws, ["google"])
         assert rerun.exit_code == 0, rerun.message

@@ -12,11 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from multichan.sync.run import push_all
 from multichan.workspace import resolve
 from tests.channels.meta_conftest import CATALOG, TOKEN, MetaDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import push_killed_at
 from tests.e2e.test_faults_and_kills import change_catalog
 from tests.servers.faults import serve_proxy
 from tests.sync.conftest import FakeTime
@@ -238,27 +235,9 @@ def test_pushes_through_20_percent_faults_converge(meta: MetaDouble, new_demo: A
 def _killed_at(meta: MetaDouble, ws: Path, tmp_path: Path, n: int) -> str:
     """Run ``multichan push meta`` as a real process, SIGKILLed right after the double
     answered its n-th request (before the push could read it); returns its output."""
-    victim: dict[str, subprocess.Popen[bytes]] = {}
-
-    def kill_at_n(count: int, entry: Any) -> bool:
-        if count != n:
-            return False
-        victim["proc"].send_signal(signal.SIGKILL)
-        victim["proc"].wait(timeout=30)
-        return True
-
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
     with serve_proxy(meta.url) as proxy:
         configure(ws, proxy.url)
-        proxy.on_applied = kill_at_n
-        env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            victim["proc"] = subprocess.Popen(
-                [sys.executable, "-m", "multichan", "-w", str(ws), "push", "meta"],
-                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
-            )  # fmt: skip
-            code = victim["proc"].wait(timeout=60)
-        assert code == -signal.SIGKILL, (code, err.read_text())
+        out, err = push_killed_at(proxy, ws, ["meta"], n, tmp_path, timeout=60)
         assert proxy.forwarded == n
     configure(ws, meta.url)
     return out.read_text() + err.read_text()

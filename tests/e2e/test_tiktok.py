@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,7 @@ import pytest
 from multichan.sync.run import pull_all
 from multichan.workspace import resolve
 from tests.conftest import run_cli
-from tests.e2e.conftest import push_fast
+from tests.e2e.conftest import push_fast, push_killed_at
 from tests.e2e.test_pull_shopify import cli_json, level, pull
 from tests.servers import tiktok as srv
 from tests.servers import woocommerce as woo_srv
@@ -239,27 +235,9 @@ def test_kill_9_after_the_nth_applied_request_then_rerun(
 ) -> None:
     expected = reference(tts, new_demo)
     ws = new_demo("killed")
-    victim: dict[str, subprocess.Popen[bytes]] = {}
-
-    def kill_at_n(count: int, entry: Any) -> bool:
-        if count != n:
-            return False
-        victim["proc"].send_signal(signal.SIGKILL)
-        victim["proc"].wait(timeout=30)
-        return True
-
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
     with serve_proxy(tts.url) as proxy:
         configure(ws, tts, url=proxy.url)
-        proxy.on_applied = kill_at_n
-        env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            victim["proc"] = subprocess.Popen(
-                [sys.executable, "-m", "multichan", "-w", str(ws), "push", "tts"],
-                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env,
-            )  # fmt: skip
-            code = victim["proc"].wait(timeout=120)
-        assert code == -signal.SIGKILL, (code, err.read_text())
+        out, err = push_killed_at(proxy, ws, ["tts"], n, tmp_path, timeout=120)
         proxy.on_applied = None
         [rerun] = push_fast(ws, ["tts"])
         assert rerun.exit_code == 0, rerun.message
