@@ -459,7 +459,32 @@ CREATE TABLE push_job_items (
 );
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10]
+# what each journal item sent (multichan replay), the file an export kept (replay of an
+# export run), bundles: a bundle's stock is its components' (multichan.catalog.bundles),
+# and each import with the products it last wrote (multichan catalog prune)
+V11 = """
+ALTER TABLE journal_items ADD COLUMN snapshot TEXT;
+ALTER TABLE exports ADD COLUMN kept_path TEXT;
+CREATE TABLE bundle_components (
+    bundle TEXT NOT NULL REFERENCES products (sku) ON DELETE CASCADE,
+    component TEXT NOT NULL REFERENCES products (sku),
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (bundle, component)
+) WITHOUT ROWID;
+CREATE INDEX bundle_components_component ON bundle_components (component);
+CREATE TABLE imports (
+    id INTEGER PRIMARY KEY,
+    format TEXT NOT NULL,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+    rows INTEGER NOT NULL DEFAULT 0
+);
+ALTER TABLE products ADD COLUMN last_import INTEGER;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -481,10 +481,30 @@ class Channel:
         report (Amazon's processing report, Meta's batch status)."""
         raise NotImplementedError(f"{self.type} does not implement collect_job")
 
+    # --- drift: what the channel shows now ---------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every listing the channel has now, as ``(sku, fields)``, read page by page through
+        the shared client's paging helpers (``page_numbers``, ``offsets``, ``cursors``,
+        ``next_links``), so at the channel's rate limit and with flat memory. ``fields`` uses
+        Offer field names, only those the channel shows: ``title``, ``price`` and
+        ``sale_price`` (decimal strings in the channel's currency; ``price`` is the regular
+        price, ``sale_price`` the lower one shown, None when there is none), ``quantity``
+        (an int, summed over the locations this channel's offers count) and ``listed`` (False
+        for a listing that exists but is not for sale: inactive, ended, draft). A SKU on
+        several listings is yielded once, the first time. Used by ``multichan drift``."""
+        raise NotImplementedError(f"{self.type} cannot read its live listings")
+
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Optional, for drift checks: what the channel shows now, by SKU (absent when the
-        channel has no listing). Keys are Offer field names (price, quantity, title...)."""
-        raise NotImplementedError(f"{self.type} cannot fetch remote state")
+        """What the channel shows now for ``skus`` (absent: no listing), as
+        ``remote_listings`` gives it. A module whose API can look SKUs up directly overrides
+        this; the default pages through every listing."""
+        wanted, found = set(skus), {}
+        for sku, fields in self.remote_listings():
+            if sku in wanted and sku not in found:
+                found[sku] = fields
+                if len(found) == len(wanted):
+                    break
+        return found
 
 
 def result_problems(skus: Sequence[str], results: Any) -> list[str]:

@@ -62,12 +62,17 @@ def main_options(
 def _register() -> None:
     from multichan.cli import (
         alerts_cmd,
+        bundle_cmd,
         catalog_cmd,
         channels_cmd,
+        drift_cmd,
+        explain_cmd,
         export_cmd,
         import_cmd,
         init_cmd,
         orders_cmd,
+        override_cmd,
+        replay_cmd,
         report_cmd,
         sync_cmd,
     )
@@ -81,6 +86,11 @@ def _register() -> None:
     orders_cmd.register(app)
     alerts_cmd.register(app)
     report_cmd.register(app)
+    drift_cmd.register(app)
+    explain_cmd.register(app)
+    replay_cmd.register(app)
+    bundle_cmd.register(app)
+    override_cmd.register(app)
 
 
 _register()
