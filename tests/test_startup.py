@@ -122,3 +122,77 @@ def test_a_real_start_up_prints_the_version_with_no_tty() -> None:
     assert "multichan.cli" in imported and not set(dependency_imports()) & {
         m.split(".")[0] for m in imported
     }
+
+
+# Runs a real command (an export of the demo workspace) in one process, then says which of
+# the libraries multichan never uses were loaded, and whether numpy still imports afterwards
+REAL_RUN = """
+import importlib.util, json, sys
+from multichan.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted(m for m in ("pydantic", "numpy", "pandas") if m in sys.modules)
+usable = importlib.util.find_spec("numpy") is None or bool(importlib.import_module("numpy"))
+print(json.dumps({"code": code, "loaded": loaded, "numpy_usable": usable}))
+"""
+
+
+def test_a_command_loads_neither_pydantic_nor_numpy(tmp_path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "multichan", "init", "--demo", str(tmp_path / "shop")],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", REAL_RUN, "-w", str(tmp_path / "shop"), "export", "google"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, out.stderr[-2000:]
+    assert (tmp_path / "shop" / "feeds" / "google.xml").stat().st_size > 10_000
+    assert result["loaded"] == []  # typer's pydantic adapters and sqlite-utils' numpy: 0.12 s
+    assert result["numpy_usable"]  # hidden from sqlite-utils only, not from a plugin
+
+
+def test_plain_coercion_gives_what_typers_adapters_give() -> None:
+    from pathlib import Path
+
+    from typer._coercion import build_runtime_param, resolve_type_descriptor
+    from typer.models import OptionInfo
+
+    from multichan.cli import startup
+
+    startup.plain_coercion()
+    import typer.core
+
+    plain_build = typer.core.build_runtime_param
+    assert getattr(plain_build, "plain", False), "typer's internals moved: startup.py is idle"
+    cases = {
+        str: ["", "x", "ünï", " spaced "],
+        int: ["0", "7", "-3", "+12", "007", 5],
+        Path: ["a/b", "/abs", "."],
+        bool: [True, False],
+        list[str]: [("a", "b"), ["c"], ()],
+    }
+    for annotation, values in cases.items():
+        descriptor = resolve_type_descriptor(annotation, OptionInfo())
+        plain, typers = plain_build(descriptor), build_runtime_param(descriptor)
+        assert type(plain).__name__ == "PlainRuntimeParam"
+        for value in values:
+            mine = plain._coerce_value(value, param=None, ctx=None)
+            theirs = typers._coerce_value(value, param=None, ctx=None)
+            assert (mine, type(mine)) == (theirs, type(theirs)), (annotation, value)
+    # what is not plain goes to typer's adapter, and its wording
+    descriptor = resolve_type_descriptor(int, OptionInfo())
+    for odd in (" 4", "4_000"):
+        assert plain_build(descriptor)._coerce_value(odd, param=None, ctx=None) == int(odd)
+
+
+def test_a_bad_number_is_still_worded_by_typer(workspace) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("-w", workspace, "catalog", "list", "--limit", "abc")
+    assert result.code == 2
+    assert "Invalid value for '--limit'" in result.output
+    assert "valid integer" in result.output

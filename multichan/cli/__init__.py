@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from multichan import __version__
-from multichan.cli import output
+from multichan.cli import output, startup
 from multichan.cli.help import plain_metavars
 from multichan.errors import INTERRUPTED, UNEXPECTED, USAGE, MultichanError
 
@@ -177,6 +177,8 @@ def _run(command: Any, args: list[str]) -> Any:  # command: the click command of
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
     command = typer.main.get_command(app)
+    startup.plain_coercion()
+    startup.sqlite_utils_without_numpy()
     args, wants_json = _arguments(argv)
     try:
         code = _run(command, args)
