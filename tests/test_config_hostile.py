@@ -113,6 +113,23 @@ TOKENS = ["", "~", "null", ".nan", ".inf", "-1", "1e999", "!!int x", "!!bool y",
           "!!python/name:os.system", "\x00", "\u2028", "é", "0x1F", "0o7", "yes", "on"]  # fmt: skip
 
 
+def mutated_config(base: list[str], rnd: random.Random, most: int = 4) -> str:
+    """``base`` (channels.yaml's lines) with 1 to ``most`` lines broken by TOKENS: a value
+    swapped for a token, or a token pasted in somewhere (bench/fuzz_campaign.py uses it too)."""
+    lines = list(base)
+    for _ in range(rnd.randint(1, most)):
+        n = rnd.randrange(len(lines))
+        token = rnd.choice(TOKENS)
+        line = lines[n]
+        if ":" in line and rnd.random() < 0.6:  # a value swapped for the token
+            key = line.split(":", 1)[0]
+            lines[n] = f"{key}: {token}\n"
+        else:  # the token pasted in somewhere
+            cut = rnd.randrange(len(line) + 1)
+            lines[n] = line[:cut] + token + line[cut:]
+    return "".join(lines)
+
+
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
@@ -123,19 +140,8 @@ def test_fuzzed_channels_yaml_never_exits_1(demo: Path, data: st.DataObject) -> 
     if base is None:
         base = (demo / "channels.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
         test_fuzzed_channels_yaml_never_exits_1.base = base  # type: ignore[attr-defined]
-    lines = list(base)
     rnd = random.Random(data.draw(st.integers(0, 2**32)))
-    for _ in range(rnd.randint(1, 4)):
-        n = rnd.randrange(len(lines))
-        token = rnd.choice(TOKENS)
-        line = lines[n]
-        if ":" in line and rnd.random() < 0.6:  # a value swapped for the token
-            key = line.split(":", 1)[0]
-            lines[n] = f"{key}: {token}\n"
-        else:  # the token pasted in somewhere
-            cut = rnd.randrange(len(line) + 1)
-            lines[n] = line[:cut] + token + line[cut:]
-    (demo / "channels.yaml").write_text("".join(lines), encoding="utf-8")
+    (demo / "channels.yaml").write_text(mutated_config(base, rnd), encoding="utf-8")
     result = run_cli("-w", demo, "export", "--check", "--all", env={"X": "1"})
     assert result.code != 1, result.output
     assert "unexpected" not in result.stderr, result.stderr

@@ -62,6 +62,21 @@ FILES = {
 }  # fmt: skip
 
 
+def mutated_import(rnd: random.Random, rows: int = 1) -> tuple[str, str]:
+    """A format and an import file of it: the FILES row ``rows`` times, 1 to 3 cells of each
+    swapped for TOKENS (bench/fuzz_campaign.py uses it too)."""
+    fmt = rnd.choice(sorted(FILES))
+    header, row = FILES[fmt].splitlines()
+    lines = [header]
+    for i in range(rows):
+        cells = row.split(",")
+        cells[0] = cells[0] if rows == 1 else f"{cells[0]}-{i}"
+        for _ in range(rnd.randint(1, 3)):
+            cells[rnd.randrange(len(cells))] = rnd.choice(TOKENS)
+        lines.append(",".join(cells))
+    return fmt, "\n".join(lines) + "\n"
+
+
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
@@ -69,13 +84,10 @@ FILES = {
 @given(st.data())
 def test_fuzzed_import_files_never_exit_1(demo: Path, tmp_path: Path, data: st.DataObject) -> None:
     rnd = random.Random(data.draw(st.integers(0, 2**32)))
-    fmt = rnd.choice(sorted(FILES))
-    header, row = FILES[fmt].splitlines()
-    cells = row.split(",")
-    for _ in range(rnd.randint(1, 3)):
-        cells[rnd.randrange(len(cells))] = rnd.choice(TOKENS)
+    fmt, text = mutated_import(rnd)
+    cells = text.splitlines()[1:]
     path = tmp_path / "fuzz.csv"
-    path.write_text(f"{header}\n{','.join(cells)}\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     result = run_cli("-w", demo, "import", fmt, path)
     assert result.code in (0, 2, 4), (fmt, cells, result.output)
     assert "unexpected" not in result.stderr, (fmt, cells, result.stderr)
