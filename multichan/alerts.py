@@ -7,7 +7,9 @@ A SKU given a threshold at one location (``alert_thresholds``) is compared there
 worst first: ``oversold`` (a location's available is below 0: orders hold units that are not
 there), ``out`` (0 or less), ``low`` (below the threshold), ``ok``. A threshold of 0 turns a
 SKU's low and out alerts off; an oversell is always reported. Draft and archived SKUs are not
-alerted.
+alerted. A bundle's levels are its components' (``catalog.bundles``: the whole sets they make
+at each location), compared with its own threshold; thresholds at one location are not used
+for bundles (set them on the components).
 
 One SQL pass over the catalog computes every state and compares it with ``alert_state`` (what
 each route was told; no row is ``ok``), keeping only the SKUs whose state changed for some
@@ -41,6 +43,7 @@ from typing import Any
 import sqlite_utils
 
 from multichan import __version__
+from multichan.catalog import bundles
 from multichan.catalog.schema import transaction
 from multichan.config import AlertEmail, Alerts, AlertWebhook, Config
 from multichan.errors import ChannelFailed, MultichanError, NotFound, UsageError, worst
@@ -71,6 +74,7 @@ SELECT p.sku AS sku, '*' AS location, COALESCE(p.low_stock_below, {below}) AS be
        COALESCE(MIN(s.quantity - s.committed), 0) AS lowest
 FROM products p LEFT JOIN stock s ON s.sku = p.sku
 WHERE +p.status = 'active' AND p.stock_tracking != 'untracked'
+  AND p.sku NOT IN (SELECT bundle FROM bundle_components)
 GROUP BY p.sku
 UNION ALL
 SELECT t.sku, t.location, t.low_stock_below,
@@ -78,6 +82,27 @@ SELECT t.sku, t.location, t.low_stock_below,
 FROM alert_thresholds t
 JOIN products p ON p.sku = t.sku AND p.status = 'active' AND p.stock_tracking != 'untracked'
 LEFT JOIN stock s ON s.sku = t.sku AND s.location = t.location
+WHERE t.sku NOT IN (SELECT bundle FROM bundle_components)
+UNION ALL
+SELECT p.sku, '*', COALESCE(p.low_stock_below, {below}), COALESCE(SUM(b.available), 0),
+       COALESCE(MIN(b.available), 0)
+FROM products p LEFT JOIN ({bundle_levels}) b ON b.sku = p.sku
+WHERE p.sku IN (SELECT bundle FROM bundle_components)
+  AND p.status = 'active' AND p.stock_tracking != 'untracked'
+GROUP BY p.sku
+"""
+# a bundle's available units per location (multichan.catalog.bundles): the whole sets its
+# components make there, floor((on hand - committed) / quantity) at the fewest
+BUNDLE_LEVELS = """
+SELECT c.bundle AS sku, x.location AS location,
+       MIN((COALESCE(s.quantity - s.committed, 0)
+            - (COALESCE(s.quantity - s.committed, 0) % c.quantity + c.quantity) % c.quantity)
+           / c.quantity) AS available
+FROM bundle_components c
+JOIN (SELECT DISTINCT k.bundle, t.location FROM bundle_components k
+      JOIN stock t ON t.sku = k.component) x ON x.bundle = c.bundle
+LEFT JOIN stock s ON s.sku = c.component AND s.location = x.location
+GROUP BY c.bundle, x.location
 """
 WAS = (
     "(SELECT a.state FROM alert_state a WHERE a.sku = l.sku AND a.location = l.location"
@@ -102,7 +127,7 @@ def states_sql(alerts: Alerts, since: int | None = None) -> str:
     ``since``, only of the SKUs stamped after it (``multichan.sync.changes``)."""
     below = int(alerts.low_stock_below)  # validated as a whole number: safe to inline
     was = ",\n       ".join(WAS.format(route=r) for r in ROUTES)
-    levels = LEVELS.format(below=below)
+    levels = LEVELS.format(below=below, bundle_levels=BUNDLE_LEVELS)
     if since is not None:  # an int from the catalog: safe to inline
         only = f"AND p.sku IN (SELECT sku FROM dirty_skus WHERE seq > {int(since)})"
         levels = levels.replace("AND p.stock_tracking != 'untracked'",
@@ -463,6 +488,11 @@ def fill(db: sqlite_utils.Database, items: list[AlertItem]) -> None:
             chunk,
         ):
             spread.setdefault(sku, {})[location] = int(available)
+        if bundles.present(conn):  # a bundle's levels are its components'
+            for sku in chunk:
+                derived = bundles.levels_of(conn, sku)
+                if derived is not None:
+                    spread[sku] = derived
         sold.update(
             conn.execute(
                 "SELECT l.sku, SUM(l.ordered) FROM order_lines l JOIN orders o"

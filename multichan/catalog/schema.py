@@ -472,6 +472,39 @@ CREATE TABLE bundle_components (
     PRIMARY KEY (bundle, component)
 ) WITHOUT ROWID;
 CREATE INDEX bundle_components_component ON bundle_components (component);
+CREATE TRIGGER stock_insert_bundle_stamp AFTER INSERT ON stock
+WHEN EXISTS (SELECT 1 FROM bundle_components WHERE component = NEW.sku) BEGIN
+    INSERT INTO dirty_skus SELECT bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus)
+        FROM bundle_components WHERE component = NEW.sku
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER stock_update_bundle_stamp AFTER UPDATE ON stock
+WHEN EXISTS (SELECT 1 FROM bundle_components WHERE component = NEW.sku) BEGIN
+    INSERT INTO dirty_skus SELECT bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus)
+        FROM bundle_components WHERE component = NEW.sku
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER stock_delete_bundle_stamp AFTER DELETE ON stock
+WHEN EXISTS (SELECT 1 FROM bundle_components WHERE component = OLD.sku) BEGIN
+    INSERT INTO dirty_skus SELECT bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus)
+        FROM bundle_components WHERE component = OLD.sku
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER bundle_components_insert_stamp AFTER INSERT ON bundle_components BEGIN
+    INSERT INTO dirty_skus
+        VALUES (NEW.bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER bundle_components_update_stamp AFTER UPDATE ON bundle_components BEGIN
+    INSERT INTO dirty_skus
+        VALUES (NEW.bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER bundle_components_delete_stamp AFTER DELETE ON bundle_components BEGIN
+    INSERT INTO dirty_skus
+        VALUES (OLD.bundle, (SELECT coalesce(max(seq), 0) + 1 FROM dirty_skus))
+        ON CONFLICT (sku) DO UPDATE SET seq = excluded.seq;
+END;
 CREATE TABLE imports (
     id INTEGER PRIMARY KEY,
     format TEXT NOT NULL,
@@ -484,7 +517,12 @@ CREATE TABLE imports (
 ALTER TABLE products ADD COLUMN last_import INTEGER;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11]
+# a SKU's journal lines, newest first (multichan explain: what was last sent, and when)
+V12 = """
+CREATE INDEX journal_items_sku ON journal_items (sku, id);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

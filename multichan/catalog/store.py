@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from multichan.catalog import ledger
+from multichan.catalog import bundles, ledger
 from multichan.catalog.schema import transaction
 from multichan.errors import NotFound, UsageError
 from multichan.money import normalize
@@ -72,6 +72,11 @@ class UpsertResult:
     changed_count: int = 0
     held: dict[str, list[str]] = field(default_factory=dict)  # sku -> fields seller edits kept
     held_count: int = 0  # incoming values held back by seller edits (differing from them)
+    # bundle definitions the file gave (a ``components`` field: ``bundles.Definition``):
+    # how many were written, and those refused as (definition, SKU, reason)
+    bundles_set: int = 0
+    bundles_refused: list[tuple[Any, str, str]] = field(default_factory=list)
+    import_id: int | None = None  # the full import stamped in last_import (importers.base)
 
     def add(self, sku: str) -> None:
         self.added_count += 1
@@ -108,6 +113,7 @@ def upsert(
     *,
     dry_run: bool = False,
     batch: int = BATCH,
+    import_id: int | None = None,
 ) -> UpsertResult:
     """Insert new SKUs and update changed ones; an unchanged SKU is not touched at all.
 
@@ -116,11 +122,17 @@ def upsert(
     ``items`` is read ``batch`` at a time, so it may be a generator of any length; everything
     is one transaction (a savepoint of the caller's, when one is open), also when ``items``
     raises part way: then nothing was written.
+
+    ``import_id`` (a full import, ``importers.base.recorded_upsert``) is written to
+    ``last_import`` of every SKU of ``items``: in the same statement for added and changed
+    ones, by ``_stamp_kept`` for unchanged ones, which stay unchanged for the channels.
     """
     from multichan.catalog import edits
 
-    result = UpsertResult()
+    result = UpsertResult(import_id=None if dry_run else import_id)
     edited = edits.any_edits(db.conn)
+    definitions: dict[str, bundles.Definition] = {}
+    items = _definitions(db, items, definitions)
     if dry_run:
         for chunk in _batches(items, batch):
             _read_badly_written(db, chunk, result, write=False, edited=edited)
@@ -128,7 +140,24 @@ def upsert(
     with transaction(db, "upsert"):
         for chunk in _batches(items, batch):
             _read_badly_written(db, chunk, result, write=True, edited=edited)
+        if definitions:  # after every product: a bundle may come before its components
+            result.bundles_refused = bundles.apply_definitions(db, definitions)
+            result.bundles_set = len(definitions) - len(result.bundles_refused)
     return result
+
+
+def _definitions(
+    db: sqlite_utils.Database, items: Iterable[ProductInput], found: dict[str, Any]
+) -> Iterator[ProductInput]:
+    """``items``, keeping the bundle definitions they carry (``fields["components"]``) in
+    ``found``: every one that defines a bundle, and the empty ones of SKUs that are bundles
+    now (to remove), so a million rows with an empty cell hold nothing."""
+    known = {b for (b,) in db.conn.execute("SELECT DISTINCT bundle FROM bundle_components")}
+    for item in items:
+        definition = item.fields.get("components")
+        if definition is not None and (definition.parts or item.sku in known):
+            found[item.sku] = definition
+        yield item
 
 
 def _read_badly_written(
@@ -215,6 +244,7 @@ def _upsert_batch(
     new_images: list[tuple[str, int, str]] = []
     replaced: list[tuple[str]] = []
     counts: list[tuple[str, str, int]] = []
+    unchanged: list[str] = []  # to stamp with result.import_id
     stamp = now()
     for item in chunk:
         sku = item.sku
@@ -225,6 +255,8 @@ def _upsert_batch(
             if not write:
                 continue
             values = {k: v for k, v in item.defaults.items() if k in PRODUCT_FIELDS} | fields
+            if result.import_id is not None:
+                values["last_import"] = result.import_id
             inserts.setdefault(tuple(values), []).append((sku, *values.values(), stamp, stamp))
             stored_stock: dict[str, int] = {}
             images_changed = bool(item.images)
@@ -249,10 +281,14 @@ def _upsert_batch(
             ]
             if not changed:
                 result.unchanged += 1
+                if result.import_id is not None and row.get("last_import") != result.import_id:
+                    unchanged.append(sku)
                 continue
             result.change(sku, changed)
             if not write:
                 continue
+            if result.import_id is not None:
+                fields["last_import"] = result.import_id
             updates.setdefault(tuple(fields), []).append((*fields.values(), stamp, sku))
             if images_changed:
                 replaced.append((sku,))
@@ -282,6 +318,25 @@ def _upsert_batch(
         conn.executemany("INSERT INTO images (sku, position, url) VALUES (?, ?, ?)", new_images)
     for sku, location, quantity in counts:
         ledger.set_on_hand(db, sku, location, quantity, reason="import", at=stamp)
+    if unchanged and result.import_id is not None:
+        _stamp_kept(conn, unchanged, result.import_id)
+
+
+def _stamp_kept(conn: Any, skus: list[str], import_id: int) -> None:
+    """Write ``import_id`` to ``last_import`` of ``skus``, which an import kept unchanged,
+    and put back their ``dirty_skus`` stamps as they were: the products' update triggers
+    stamp every written row, but which import last listed a SKU is no change a channel sees
+    (a nightly import of an unchanged file must not make the next push plan everything)."""
+    marks = ", ".join("?" * len(skus))
+    before = dict(conn.execute(f"SELECT sku, seq FROM dirty_skus WHERE sku IN ({marks})", skus))
+    conn.execute(f"UPDATE products SET last_import = ? WHERE sku IN ({marks})", [import_id, *skus])
+    fresh = [sku for sku in skus if sku not in before]
+    if fresh:
+        conn.execute(f"DELETE FROM dirty_skus WHERE sku IN ({', '.join('?' * len(fresh))})", fresh)
+    if before:
+        conn.executemany(
+            "UPDATE dirty_skus SET seq = ? WHERE sku = ?", [(q, s) for s, q in before.items()]
+        )
 
 
 def ensure_location(db: sqlite_utils.Database, code: str, name: str | None = None) -> None:
@@ -355,6 +410,7 @@ def _change_stock(
     new_quantity: Callable[[int], int],
 ) -> tuple[str, int, int]:
     _require_sku(db, sku)
+    bundles.refuse_stock_change(db, sku)
     with db.conn:
         loc = _pick_location(db, sku, location, create)
         old = stock_at(db, sku, loc)
@@ -412,8 +468,8 @@ ORDER BY p.sku
 
 
 def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[dict[str, Any]]:
-    """Products with their total available quantity, filtered by a case-insensitive text
-    search."""
+    """Products with their total available quantity (a bundle's derived from its
+    components'), filtered by a case-insensitive text search."""
     where, params = "", {}
     if search:
         where = (
@@ -421,12 +477,20 @@ def list_products(db: sqlite_utils.Database, search: str | None = None) -> list[
             "OR p.gtin LIKE :q OR p.item_group_id LIKE :q"
         )
         params = {"q": f"%{search}%"}
-    return list(db.query(LIST_SQL.format(where=where), params))
+    rows = list(db.query(LIST_SQL.format(where=where), params))
+    made = bundles.levels_all(db.conn) if bundles.present(db.conn) else {}
+    for row in rows if made else ():
+        if row["sku"] in made:
+            row["quantity"] = sum(made[row["sku"]].values())
+    return rows
 
 
 def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
     """One product with its images, its stock per location (``stock``: on hand, ``committed``
-    and ``available``), ``quantity`` (the total available) and overrides."""
+    and ``available``), ``quantity`` (the total available) and overrides. A bundle has
+    ``components`` (SKU, quantity) and its stock is derived from theirs (``stock`` and
+    ``available``: the whole sets available, nothing ``committed`` of its own), its own
+    stock rows shown as ``own_stock_ignored``."""
     product, images, stock = _existing(db, sku)
     if product is None:
         raise NotFound(f"no product with SKU {sku!r} in the catalog")
@@ -442,6 +506,15 @@ def get_product(db: sqlite_utils.Database, sku: str) -> dict[str, Any]:
     product["committed"] = committed
     product["available"] = {loc: q - committed.get(loc, 0) for loc, q in stock.items()}
     product["quantity"] = sum(product["available"].values())
+    parts = bundles.components(db, sku)
+    if parts:  # its stock is its components': its own rows (if any) are ignored
+        product["components"] = [{"sku": c, "quantity": q} for c, q in parts]
+        own = bundles.own_stock(db.conn, sku)
+        if own:
+            product["own_stock_ignored"] = own
+        product["available"] = bundles.levels_of(db.conn, sku) or {}
+        product["stock"], product["committed"] = dict(product["available"]), {}
+        product["quantity"] = sum(product["available"].values())
     from multichan.catalog.edits import edits_of
 
     product["edits"] = edits_of(db, sku)
@@ -469,6 +542,21 @@ def iter_catalog(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
             record["images"] = images.get(row[0]) or []
             record["stock"] = stock.get(row[0]) or {}
             yield record
+
+
+def stock_of(db: sqlite_utils.Database, sku: str) -> dict[str, int]:
+    """The available units of ``sku`` per location (ordered by location), as ``iter_catalog``
+    gives them: a bundle's derived from its components'."""
+    conn = db.conn
+    derived = bundles.levels_of(conn, sku) if bundles.present(conn) else None
+    if derived is not None:
+        return derived
+    return dict(
+        conn.execute(
+            "SELECT location, quantity - committed FROM stock WHERE sku = ? ORDER BY location",
+            [sku],
+        ).fetchall()
+    )
 
 
 Batch = tuple[list[tuple[Any, ...]], dict[str, list[str]], dict[str, Any]]
@@ -500,7 +588,9 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """``iter_catalog`` for the export's fast path: batches of (rows, images by SKU, stock by
     SKU), each row a tuple of ``columns`` (sku first), no dict per product. With ``summed``,
-    a SKU's stock is one number, summed by SQLite over the locations ``summed`` counts."""
+    a SKU's stock is one number, summed by SQLite over the locations ``summed`` counts.
+    A bundle's stock is derived from its components' (``bundles.levels_between``, read only
+    when the catalog has bundles)."""
     if not columns or columns[0] != "sku":
         raise ValueError("iter_batches needs sku as the first column")
     conn = db.conn
@@ -513,8 +603,10 @@ def iter_batches(
         params.append(stop)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     cursor = conn.execute(f"SELECT {', '.join(columns)} FROM products{clause} ORDER BY sku", params)
+    with_bundles = bundles.present(conn)  # else not one query more per batch
     while rows := cursor.fetchmany(size):
         span = (rows[0][0], rows[-1][0])
+        made = bundles.levels_between(conn, *span) if with_bundles else None
         images: dict[str, list[str]] = {}
         for sku, url in conn.execute(
             "SELECT sku, url FROM images WHERE sku BETWEEN ? AND ? ORDER BY sku, position", span
@@ -525,7 +617,10 @@ def iter_batches(
             else:
                 urls.append(url)
         if summed is not None:
-            yield rows, images, dict(conn.execute(summed.query, (*span, *(summed.locations or ()))))
+            totals = dict(conn.execute(summed.query, (*span, *(summed.locations or ()))))
+            for bundle, derived in (made or {}).items():
+                totals[bundle] = bundles.summed(derived, summed.locations)
+            yield rows, images, totals
             continue
         stock: dict[str, dict[str, int]] = {}
         for sku, location, quantity in conn.execute(
@@ -538,4 +633,6 @@ def iter_batches(
                 stock[sku] = {location: quantity}
             else:
                 levels[location] = quantity
+        if made:
+            stock.update(made)  # a bundle's stock is its components', never its own rows
         yield rows, images, stock

@@ -1,4 +1,4 @@
-"""`multichan catalog list|show|check|set|unset`, `stock set|adjust`, `price set`."""
+"""`multichan catalog list|show|check|set|unset|prune`, `stock set|adjust`, `price set`."""
 
 from __future__ import annotations
 
@@ -325,3 +325,133 @@ def price_set(
     with ws.lock():
         old, new = set_price(ws.db(), sku, price, sale)
     _changed(json_out, f"{sku} price: {old} -> {new}", sku=sku, old=old, new=new, sale=sale)
+
+
+@catalog_app.command("prune")
+def prune(
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Archive the products listed (never deletes).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --yes: archive even more than the channels' max_delist_percent of the "
+            "active products.",
+        ),
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="NAME",
+            help="Only products of this import source (the imported file's name).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List products that are no longer in the latest full import of their source.
+
+    A product whose last full import is older than the latest full import of the same
+    format and file was deleted in the shop. Without --yes this only lists them (and never
+    asks); --yes archives them (status archived, never deleted: the next push delists them).
+    Products never imported (made by hand) and partial files are never a reason to prune;
+    an interrupted import is no basis either. Refuses (exit 4) to archive more than the
+    channels' max_delist_percent of the active products without --force."""
+    from multichan.catalog import prune as pr
+
+    ws = output.workspace()
+    db = ws.db()
+    if not yes:
+        found = pr.find(db, source)
+        limit, why = _prune_limit(ws)
+        _show_prune(found, limit, why, json_out, archiving=False)
+        return
+    with ws.lock():
+        found = pr.find(db, source)
+        limit, why = _prune_limit(ws)
+        try:
+            pr.archive(db, found, max_percent=limit, force=force)
+        except ItemsRejected as exc:
+            _show_prune(found, limit, why, json_out, archiving=True, refused=exc.message)
+            raise
+    _show_prune(found, limit, why, json_out, archiving=True)
+
+
+def _prune_limit(ws: Any) -> tuple[Any, str | None]:
+    """The share prune archives without --force, and why the default applies when
+    channels.yaml cannot be read (prune itself needs no channel)."""
+    from multichan.catalog import prune as pr
+    from multichan.errors import MultichanError
+    from multichan.feeds.run import load_config
+
+    try:
+        return pr.limit(load_config(ws)), None
+    except MultichanError as exc:
+        first = exc.message.splitlines()[0]
+        return pr.limit(None), f"{first}; the default limit of {pr.DEFAULT_LIMIT}% applies"
+
+
+def _show_prune(
+    found: Any,
+    limit: Any,
+    why: str | None,
+    json_out: bool,
+    *,
+    archiving: bool,
+    refused: str | None = None,
+) -> None:
+    from rich.markup import escape
+
+    from multichan.text import counted
+
+    over = found.share > limit
+    if json_out:
+        output.print_json({
+            "exit_code": 4 if refused else 0, "archive": archiving, **found.as_dict(),
+            "limit_percent": limit, "needs_force": bool(found.candidates) and over,
+            "refused": refused,
+        })  # fmt: skip
+        return
+    if why:
+        output.warn(why)
+    rows = [
+        {"sku": c.sku, "title": c.title, "status": c.status, "quantity": c.quantity,
+         "last_seen": c.last_seen, "source": f"{c.format} {c.source}"}
+        for c in found.candidates
+    ]  # fmt: skip
+    columns = [("sku", "SKU"), ("title", "Title"), ("status", "Status"), ("quantity", "Stock"),
+               ("last_seen", "Last seen"), ("source", "Source")]  # fmt: skip
+    if rows:
+        title = f"{counted(len(rows), 'product')} not in the latest full import of their source"
+        output.table(rows, columns, title=title, right=("quantity",))
+    if not found.bases:
+        output.out(
+            "No full import yet: nothing to compare (prune compares each product with the "
+            "latest full import of the file it came from)."
+        )
+    elif not rows:
+        shown = ", ".join(f"{b['format']} {b['source']} ({b['started_at']})" for b in found.bases)
+        output.out(escape(f"Nothing to prune: every imported product is in its source's latest "
+                          f"full import ({shown})."))  # fmt: skip
+    elif found.archived or (archiving and not refused):
+        output.out(
+            f"Archived {counted(len(found.archived), 'product')} (nothing was deleted); the "
+            "next push delists them ('multichan plan' shows it)."
+        )
+    elif not archiving:
+        note = (
+            f" They are {found.share:.0f}% of the active products, more than the channels' "
+            f"max_delist_percent ({limit}%): add --force to archive them."
+            if over
+            else ""
+        )
+        output.out(
+            f"Nothing was changed. 'multichan catalog prune --yes' archives them (never "
+            f"deletes: they leave the channels at the next push).{note}"
+        )
+    if found.never_imported:
+        output.out(
+            f"{counted(found.never_imported, 'product')} never came from a full import (made "
+            "by hand, or only by partial files): never pruned."
+        )

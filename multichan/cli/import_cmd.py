@@ -51,6 +51,15 @@ def register(app: typer.Typer) -> None:
                 "from channels.yaml, else USD).",
             ),
         ] = None,
+        source: Annotated[
+            str | None,
+            typer.Option(
+                "--source",
+                metavar="NAME",
+                help="Name of the file's source for 'catalog prune' (default: the file's "
+                "name), when each export is saved under another name.",
+            ),
+        ] = None,
     ) -> None:
         """Import products (upsert by SKU): Shopify or WooCommerce exports, or the generic CSV.
 
@@ -79,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 currency=currency,
                 default_currency=shop_currency(ws.config_path),
                 progress=progress,
+                source=source,
             )
         parsed, up = outcome.parsed, outcome.upserted
         summary = {

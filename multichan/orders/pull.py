@@ -26,6 +26,8 @@ stock.
   reported yet from those it shipped itself (``line_targets``).
 - **Oversold**: a SKU whose available units fall below zero at the channel's location is
   reported with the orders holding it; the orders are always recorded.
+- **Bundles** (``catalog.bundles``): a line for a bundle keeps its applied state in bundle
+  units and moves each component by those units times its quantity, in the same step.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 import sqlite_utils
 
 from multichan import errors
-from multichan.catalog import ledger
+from multichan.catalog import bundles, ledger
 from multichan.catalog.schema import transaction
 from multichan.catalog.store import now as stamp_now
 from multichan.channels.base import Channel, Retriable
@@ -246,6 +248,8 @@ class _Puller:
         if moved:
             self.result.moves += 1
             self.touched.add(moved)
+            parts = bundles.components(self.db, moved[0])  # a bundle: its components moved
+            self.touched.update((component, moved[1]) for component, _ in parts)
 
     def oversold(self) -> list[dict[str, Any]]:
         """The SKUs this pull moved whose available units are below zero, with the orders that
@@ -253,15 +257,16 @@ class _Puller:
         found = []
         for sku, location in sorted(self.touched):
             on_hand, committed = ledger.level(self.db, sku, location)
-            if on_hand - committed >= 0:
-                continue
+            if on_hand - committed >= 0 or bundles.components(self.db, sku):
+                continue  # (a bundle's own stock rows are ignored: its components are told)
             orders = [
                 f"{channel} {number}"
                 for channel, number in self.db.conn.execute(
                     "SELECT o.channel, o.number FROM order_lines l JOIN orders o USING"
-                    " (channel, order_id) WHERE l.sku = ? AND l.location = ? AND"
+                    " (channel, order_id) WHERE (l.sku = ? OR l.sku IN (SELECT bundle FROM"
+                    " bundle_components WHERE component = ?)) AND l.location = ? AND"
                     " l.committed_applied > 0 ORDER BY o.created_at, o.channel",
-                    [sku, location],
+                    [sku, sku, location],
                 )
             ]
             found.append({"sku": sku, "location": location, "on_hand": on_hand,
@@ -341,11 +346,19 @@ def apply_line(
         reason = "restock"
     else:
         reason = "order" if d_committed > 0 else "cancel"
-    ledger.move(
-        db, sku, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
-        channel=channel, order_id=order_id, line_id=line_id,
-        note=f"{channel} order {number} ({status})",
-    )  # fmt: skip
+    parts = bundles.components(db, sku)
+    if parts:  # a bundle: its components move, each its quantity per bundle
+        bundles.move_line(
+            db, sku, parts, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
+            channel=channel, order_id=order_id, line_id=line_id,
+            note=f"{channel} order {number} ({status})",
+        )  # fmt: skip
+    else:
+        ledger.move(
+            db, sku, location, reason=reason, on_hand=-d_consumed, committed=d_committed,
+            channel=channel, order_id=order_id, line_id=line_id,
+            note=f"{channel} order {number} ({status})",
+        )  # fmt: skip
     conn.execute(
         "UPDATE order_lines SET committed_applied = ?, consumed_applied = ? WHERE channel = ?"
         " AND order_id = ? AND line_id = ?",

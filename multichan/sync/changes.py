@@ -134,6 +134,8 @@ def now_text() -> str:
 def record_rows(db: sqlite_utils.Database, skus: Iterator[str]) -> Iterator[dict[str, Any]]:
     """The catalog rows of ``skus`` (in SKU order) as ``iter_catalog`` gives them, a SKU's
     product, images and stock read by its key."""
+    from multichan.catalog.store import stock_of
+
     columns = [d[0] for d in db.conn.execute("SELECT * FROM products LIMIT 0").description]
     query = f"SELECT {', '.join(columns)} FROM products WHERE sku = ?"
     for sku in skus:
@@ -147,10 +149,5 @@ def record_rows(db: sqlite_utils.Database, skus: Iterator[str]) -> Iterator[dict
                 "SELECT url FROM images WHERE sku = ? ORDER BY position", [sku]
             )
         ]
-        record["stock"] = dict(
-            db.conn.execute(
-                "SELECT location, quantity - committed FROM stock WHERE sku = ? ORDER BY location",
-                [sku],
-            ).fetchall()
-        )
+        record["stock"] = stock_of(db, sku)  # a bundle's: derived from its components'
         yield record

@@ -65,6 +65,7 @@ def run(
     currency: str | None = None,
     default_currency: str | None = None,
     progress: Callable[[int], None] | None = None,
+    source: str | None = None,
 ) -> ImportOutcome:
     """Stream ``path`` as ``fmt`` into the catalog: its good rows are upserted, in one
     transaction (nothing is written on dry run, or when reading the file fails part way).
@@ -74,6 +75,8 @@ def run(
     with no currency column leaves the currency of existing SKUs alone, and new SKUs get
     ``default_currency`` (the shop's); an empty currency cell means the shop's.
     ``progress`` is told how many products were read so far, every ``PROGRESS_EVERY``.
+    An import that writes is recorded as one of ``source`` (default: the file's name) in
+    ``imports``, for ``catalog prune`` (``base.recorded_upsert``).
     """
     given = _code(currency, "--currency", UsageError) if currency else None
     shop = (
@@ -88,7 +91,13 @@ def run(
         parsed.items = _reported(parsed.items, progress)
     if given and "currency" in parsed.absent:
         parsed.absent.remove("currency")
-    return ImportOutcome(parsed, upsert(db, parsed.items, dry_run=dry_run))
+    if dry_run:
+        upserted = upsert(db, parsed.items, dry_run=True)
+    else:
+        upserted = base.recorded_upsert(db, fmt, source or path.name, parsed)
+    for definition, sku, reason in upserted.bundles_refused:  # a bundle definition refused
+        parsed.rejected.append(base.Rejection(definition.line, sku, reason))
+    return ImportOutcome(parsed, upserted)
 
 
 PROGRESS_EVERY = 500  # products read between two progress reports

@@ -16,11 +16,24 @@ does not carry; a column that is present but empty still clears the field (the s
 Cells are cleaned as they are read: control characters are removed (line breaks and tabs become
 a space), except in the SKU columns, which ``check_sku`` validates instead, and in description
 columns, where line breaks and tabs are text and stay.
+
+Each import that writes is recorded (``recorded_upsert``) as a row of ``imports``: format,
+source (the file's name unless named), start, end, ``rows`` (products it wrote or kept) and
+``complete``, which ``catalog prune`` trusts. The row is committed before the import's one
+transaction begins, so a killed import leaves it with no end; the end, ``complete`` and the
+products' ``last_import`` are written in that transaction, together or not at all. A *full*
+import is a file of one format read to its end, with a column for each of ``FULL_FIELDS``:
+it stamps every product it lists, kept (unchanged) and rejected ones too (a row with a bad
+price still names a product the shop has), and is complete. A *partial* file (no title, price
+or stock column: an edited export, a price list, Matrixify's chosen columns, which may hold
+any subset of the SKUs) changes what it carries but is no basis for pruning and stamps
+nothing: its products keep the full import that last listed them.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import fnmatch
 import json
@@ -33,7 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from multichan.catalog.store import ProductInput
+import sqlite_utils
+
+from multichan.catalog.schema import transaction
+from multichan.catalog.store import ProductInput, UpsertResult, now, upsert
 from multichan.errors import InputError
 from multichan.money import currency_problem, normalize
 
@@ -167,6 +183,50 @@ class ParseResult:
     warnings: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # the header, in the importer's names
     absent: list[str] = field(default_factory=list)  # catalog fields the file does not carry
+
+
+FULL_FIELDS = ("title", "price", "quantity")
+"""A file without a column for one of these is a partial import: it updates some fields of
+some products, it does not say which products the shop has."""
+
+
+def is_full(result: ParseResult) -> bool:
+    """True when ``result`` (after ``leave_alone``) reads a whole export: see FULL_FIELDS."""
+    return not any(name in result.absent for name in FULL_FIELDS)
+
+
+def recorded_upsert(
+    db: sqlite_utils.Database, fmt: str, source: str, result: ParseResult
+) -> UpsertResult:
+    """Upsert ``result``'s items as one recorded import of ``source`` (see the module's
+    docstring): its ``imports`` row is committed first, then the products, the stamps and
+    the row's end in one transaction; an import that fails part way ends its row incomplete
+    (a killed one leaves it without an end)."""
+    conn = db.conn
+    with transaction(db, "import_start"):
+        import_id = conn.execute(
+            "INSERT INTO imports (format, source, started_at) VALUES (?, ?, ?)",
+            [fmt, source, now()],
+        ).lastrowid
+    full = is_full(result)
+    try:
+        with transaction(db, "import"):
+            done = upsert(db, result.items, import_id=import_id if full else None)
+            if full:
+                conn.executemany(
+                    "UPDATE products SET last_import = ? WHERE sku = ? AND last_import IS NOT ?",
+                    ((import_id, r.sku, import_id) for r in result.rejected if r.sku),
+                )
+            conn.execute(
+                "UPDATE imports SET ended_at = ?, rows = ?, complete = ? WHERE id = ?",
+                [now(), done.added_count + done.changed_count + done.unchanged, int(full),
+                 import_id],
+            )  # fmt: skip
+    except Exception:
+        with contextlib.suppress(sqlite3.Error), transaction(db, "import_failed"):
+            conn.execute("UPDATE imports SET ended_at = ? WHERE id = ?", [now(), import_id])
+        raise
+    return done
 
 
 def leave_alone(result: ParseResult, sources: Sources) -> None:

@@ -6,7 +6,9 @@ google_product_category, item_group_id, color, size, material, pattern, gender, 
 weight_grams, tags, status and stock_tracking (tracked, untracked: not counted, offered as in
 stock; continue: counted, still offered when out of stock) are optional;
 ``quantity:<location>`` columns give stock per location (a plain ``quantity`` column counts
-for the location ``default``).
+for the location ``default``). A ``components`` column makes the row's SKU a bundle of other
+SKUs (``MUG-1:1,BOWL-1:2``; ``multichan.catalog.bundles``), written after every product of the
+file, so components may come later in it; an empty cell makes it no bundle.
 
 An optional column the file does not have leaves that field of existing SKUs alone (``SOURCES``);
 an empty cell clears it (condition and status go back to new and active).
@@ -17,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from multichan.catalog import bundles
 from multichan.catalog.importers import base
 from multichan.catalog.store import DEFAULT_LOCATION, ProductInput
+from multichan.errors import UsageError
 
 REQUIRED = {"sku", "title", "price"}
 TWICE = "SKU appears twice in this file; the first row was kept"
@@ -33,6 +37,7 @@ SOURCES: base.Sources = {
     **{column: (column,) for column in TEXT_COLUMNS},
     "images": ("image_link", "additional_image_link"),
     "quantity": ("quantity", "quantity:*"),
+    "components": ("components",),
 }  # fmt: skip
 
 
@@ -64,6 +69,8 @@ def _items(
                 base.check_sku(sku)
                 try:
                     item = _item(sku, row, stock_columns, currency)
+                    if "components" in row:
+                        item.fields["components"] = _components(row["components"], line)
                 except base.RowError:
                     if sku in seen:
                         raise base.RowError(TWICE) from None
@@ -77,6 +84,16 @@ def _items(
     finally:
         seen.close()
         rows.close()
+
+
+def _components(cell: str | None, line: int) -> bundles.Definition:
+    """A ``components`` cell (``MUG-1:1,BOWL-1:2``) as a bundle definition; RowError when
+    it cannot be read. Whether its SKUs exist is checked once the file's products are in."""
+    try:
+        parts = bundles.parse_parts([cell or ""])
+    except UsageError as exc:
+        raise base.RowError(f"components: {exc.message}") from None
+    return bundles.Definition(line, tuple(parts))
 
 
 def _item(
