@@ -16,10 +16,19 @@ Order of the rules, documented in the README:
   ``untracked``) is offered ``stock.untracked_quantity`` (capped by ``stock.cap``), in stock,
   whatever its count says; one sold when out of stock (``continue``) is offered its quantity by
   those rules, or ``untracked_quantity`` when that is more. Per location alike.
+
+Tracing (``Rules.tracing``, for ``multichan explain``): while a trace list is set, the rules
+append a ``Step`` (step, rule, value after it) for each rule they apply, as they apply it, so
+an explanation is the engine's own arithmetic, never a second copy of it. Tracing takes the
+general stock path (the plain-stock shortcut gives the same numbers) and keeps no price memo.
+Untraced, the fast paths (plain stock, a memoised price) run no tracing code at all; the
+general stock path and a price computed afresh test for a trace once per step, and the
+reasons for leaving a product out are only formatted while tracing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -87,6 +96,26 @@ class Offer:
 
 
 FIELDS: tuple[str, ...] = Offer.__slots__  # type: ignore[attr-defined]  # its fields, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One rule as the engine applied it while tracing: its name, the channel's setting
+    (``rule``) and the value after it (``value``)."""
+
+    step: str
+    rule: Any
+    value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "rule": self.rule, "value": self.value}
+
+
+class _Unkept(dict[Any, Any]):
+    """A memo that keeps nothing: while tracing, every price is computed (and traced)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
 
 
 def round_price(amount: Decimal, mode: str) -> Decimal:
@@ -159,15 +188,52 @@ class Rules:
         # the lengths of the memoised descriptions that were cut
         self.title_cut = self.description_cut = 0
         self.cut_descriptions: dict[str, int] = {}
+        self.trace: list[Step] | None = None  # set by ``tracing``: the steps applied
+
+    @contextlib.contextmanager
+    def tracing(self) -> Iterator[list[Step]]:
+        """Trace the offers made inside: each rule applied appends a ``Step`` to the list
+        yielded (clear it between offers). The general stock path and unmemoised prices are
+        used meanwhile; they give the same offers as the fast paths."""
+        saved = self.trace, self.plain_stock, self.prices
+        steps: list[Step] = []
+        self.trace, self.plain_stock, self.prices = steps, False, _Unkept()
+        try:
+            yield steps
+        finally:
+            self.trace, self.plain_stock, self.prices = saved
+
+    def _left_out(self, reason: str, *values: Any) -> None:
+        """Trace why a product gets no offer, ``reason`` formatted with ``values`` (called
+        only on the way out; formatted only while tracing)."""
+        if self.trace is not None:
+            self.trace.append(Step("left out", None, reason.format(*values)))
+
+    def _sale_dropped(self, amount: Decimal) -> None:
+        """Trace a sale price dropped for not being below the price."""
+        if self.trace is not None:
+            self.trace.append(Step("sale price: dropped", f"not below {amount}", None))
 
     # --- stock -------------------------------------------------------------------------
-    def quantity(self, on_hand: int) -> int:
+    def quantity(self, on_hand: int, trace: list[Step] | None = None) -> int:
+        """The stock rules on an available count: buffer, percent, cap, out-of-stock
+        threshold; each step appended to ``trace`` when given."""
         qty = max(on_hand - self.buffer, 0)
+        buffered = qty
         if self.percent != HUNDRED:
             qty = int((Decimal(qty) * self.percent / HUNDRED).to_integral_value(ROUND_FLOOR))
+        shared = qty
         if self.cap is not None:
             qty = min(qty, self.cap)
-        return 0 if qty < self.threshold else qty
+        final = 0 if qty < self.threshold else qty
+        if trace is not None:
+            trace += (
+                Step("buffer", self.buffer, buffered),
+                Step("percent", self.percent, shared),
+                Step("cap", self.cap, qty),
+                Step("out of stock below", self.threshold, final),
+            )
+        return final
 
     def counted(self, stock: dict[str, int]) -> dict[str, int]:
         """The stock levels of the locations this channel counts."""
@@ -186,21 +252,42 @@ class Rules:
         return Totals(None if self.locations is None else tuple(sorted(self.locations)))
 
     # --- price -------------------------------------------------------------------------
-    def price(self, amount: Decimal, currency: str) -> tuple[Decimal, str]:
-        """A catalog amount in ``currency`` as the channel shows it, in its currency."""
-        target = self.target_currency
+    def price(self, amount: Decimal, currency: str, label: str = "price") -> tuple[Decimal, str]:
+        """A catalog amount in ``currency`` as the channel shows it, in its currency (its
+        steps traced as ``label``)."""
+        target, trace = self.target_currency, self.trace
+        if trace is not None:
+            trace.append(Step(f"{label}: catalog", currency, amount))
         if currency != target:
             rate = self.rates.get(currency)
             if rate is None:
+                if trace is not None:
+                    trace.append(Step(f"{label}: conversion", f"no rate {currency} -> {target}",
+                                      None))  # fmt: skip
                 raise ValueError(
                     f"price in {currency}, channel sells in {target}: add price.rates.{currency}"
                 )
             amount = amount * rate
-        amount = amount * self.markup + self.add
+        if trace is not None:
+            same = currency == target
+            rule = f"none ({target})" if same else f"1 {currency} = {self.rates[currency]} {target}"
+            trace.append(Step(f"{label}: conversion", rule, amount))
+        amount = amount * self.markup
+        if trace is not None:
+            percent = self.channel.price["markup_percent"]
+            trace.append(Step(f"{label}: markup percent", percent, amount))
+        amount = amount + self.add
+        if trace is not None:
+            trace.append(Step(f"{label}: add", self.add, amount))
         amount = round_price(quantize(amount, target), self.rounding)
+        if trace is not None:
+            trace.append(Step(f"{label}: round", self.rounding, amount))
         if self.min_price is not None and amount < self.min_price:
             amount = self.min_price
-        return quantize(amount, target), target
+        amount = quantize(amount, target)
+        if trace is not None:
+            trace.append(Step(f"{label}: min price", self.min_price, amount))
+        return amount, target
 
     def category(self, product_type: str | None, fallback: str | None) -> str | None:
         if product_type and self.category_map:
@@ -215,26 +302,36 @@ class Rules:
     def wanted(self, sku: str, brand: str | None, tags: str | None, ptype: str | None) -> bool:
         """The include/exclude filters (``self.filtered``; the status is checked before)."""
         if (self.skus_in and sku not in self.skus_in) or sku in self.skus_out:
+            self._left_out("filters.include_skus / exclude_skus")
             return False
         brand = (brand or "").lower()
         if (self.brands_in and brand not in self.brands_in) or brand in self.brands_out:
+            self._left_out("filters.include_brands / exclude_brands: brand {!r}", brand)
             return False
         if self.tags_in or self.tags_out:
             found = {t.strip().lower() for t in (tags or "").split(",") if t.strip()}
             if (self.tags_in and not found & self.tags_in) or found & self.tags_out:
+                self._left_out("filters.include_tags / exclude_tags: tags {}", sorted(found))
                 return False
         ptype = ptype or ""
         if self.types_in and not any(_within(ptype, t) for t in self.types_in):
+            self._left_out("filters.include_product_types: product type {!r}", ptype)
             return False
-        return not any(_within(ptype, t) for t in self.types_out)
+        if any(_within(ptype, t) for t in self.types_out):
+            self._left_out("filters.exclude_product_types: product type {!r}", ptype)
+            return False
+        return True
 
     # --- memoised steps (pure functions of their input) --------------------------------
-    def catalog_price(self, amount: Any, currency: str) -> tuple[Decimal, str]:
+    def catalog_price(
+        self, amount: Any, currency: str, label: str = "price"
+    ) -> tuple[Decimal, str]:
         """``price`` of a catalog amount, computed once per amount and currency: a catalog
-        repeats few prices (variants share them, shops use price points)."""
+        repeats few prices (variants share them, shops use price points). While tracing,
+        nothing is memoised: every price is computed, and traced."""
         found = self.prices.get((amount, currency))
         if found is None:
-            price = self.price(Decimal(amount), currency)
+            price = self.price(Decimal(amount), currency, label)
             found = _keep(self.prices, (amount, currency), price, PRICE_MEMO_SIZE)
         return found
 
@@ -321,12 +418,22 @@ class Rules:
             pattern, gender, age_group, tags, status, tracking,
         ) = row if len(row) == WIDTH else row[:WIDTH]  # fmt: skip
         if status not in self.statuses or (override and override.get("excluded")):
+            if self.trace is not None:
+                self._left_out(
+                    "excluded by the overrides table" if status in self.statuses
+                    else "filters.status: status {!r} is not {}",
+                    status, " or ".join(sorted(self.statuses)),
+                )  # fmt: skip
             return None
         if self.filtered and not self.wanted(sku, brand, tags, ptype):
             return None
         if not isinstance(stock, dict):  # summed over this channel's locations (Totals)
             by_location: dict[str, int] = {}
-            quantity = (stock if stock > 0 else 0) if self.plain_stock else self.quantity(stock)
+            quantity = (
+                (stock if stock > 0 else 0)
+                if self.plain_stock
+                else self.quantity(stock, self.trace)
+            )
         elif self.plain_stock:  # quantity() is max(q, 0): no arithmetic to do
             counted = self.counted(stock)
             total = sum(counted.values())
@@ -336,33 +443,55 @@ class Rules:
                 if min(counted.values(), default=0) >= 0
                 else {loc: q if q > 0 else 0 for loc, q in counted.items()}
             )
-        else:
+        else:  # (and the traced path)
+            trace = self.trace
             counted = self.counted(stock)
-            quantity = self.quantity(sum(counted.values()))
+            total = sum(counted.values())
+            if trace is not None:
+                where = "all" if self.locations is None else ", ".join(sorted(self.locations))
+                trace += (
+                    Step("available", "on hand - committed", dict(stock)),
+                    Step("locations", where, dict(counted)),
+                    Step("locations summed", None, total),
+                )
+            quantity = self.quantity(total, trace)
             by_location = {loc: self.quantity(q) for loc, q in counted.items()}
+            if trace is not None:
+                trace.append(Step("stock tracking", tracking, quantity))
         if tracking == "untracked" or (tracking == "continue" and quantity < self.untracked):
             quantity, floor = self.untracked, self.untracked
             if tracking == "untracked":
                 by_location = dict.fromkeys(by_location, floor)
             else:
                 by_location = {loc: q if q > floor else floor for loc, q in by_location.items()}
+            if self.trace is not None:
+                self.trace.append(Step(f"{tracking}: untracked quantity", floor, quantity))
         if self.in_stock_only and quantity <= 0:
+            self._left_out("filters.in_stock_only: out of stock")
             return None
         currency = currency.upper() if currency else self.target_currency
         sale = None
         if override and override.get("price"):  # in the channel's currency, as given
             out_currency = self.target_currency
             amount = override_price(override["price"], out_currency, self.channel.name)
+            if self.trace is not None:
+                self.trace.append(Step("price: override", override["price"], amount))
         else:
             amount, out_currency = self.catalog_price(price, currency)
             if self.use_sale and sale_price:
-                sale, _ = self.catalog_price(sale_price, currency)
+                sale, _ = self.catalog_price(sale_price, currency, "sale price")
                 if sale >= amount:
                     sale = None
+                    self._sale_dropped(amount)
         shown = sale if sale is not None else amount
         if (self.price_min is not None and shown < self.price_min) or (
             self.price_max is not None and shown > self.price_max
         ):
+            if self.trace is not None:
+                self._left_out(
+                    "filters.price_min / price_max: price {} is outside {} - {}",
+                    shown, self.price_min or "", self.price_max or "",
+                )  # fmt: skip
             return None
         new_title = override.get("title") if override else None
         new_description = override.get("description") if override else None
