@@ -29,6 +29,7 @@ CONFIG = "channels.yaml"
 TEMPLATES = "templates"
 FEEDS = "feeds"
 LOCK = ".multichan.lock"
+STATE = ".multichan"  # what multichan keeps for itself (kept copies of exported feeds)
 DEFAULT_LOCK_TIMEOUT = 10.0
 
 
@@ -60,6 +61,11 @@ class Workspace:
     @property
     def feeds_dir(self) -> Path:
         return self.root / FEEDS
+
+    @property
+    def state_dir(self) -> Path:
+        """multichan's own files (``.multichan/``): never a seller's, never uploaded."""
+        return self.root / STATE
 
     def exists(self) -> bool:
         return self.db_path.exists()

@@ -11,11 +11,16 @@ place (the row is inserted under the write lock, the file renamed, then the row 
 so the file, the export history and the shrink guard never disagree: a catalog that cannot
 be written leaves the previous feed where it was. Stale temp files of the feed, left by a run
 that was killed, are removed before writing and named in the result's notes.
+
+Each written feed is then kept for ``multichan replay`` (``keep``): a hard link under the
+workspace's state folder, the last KEEP_EXPORTS per channel, never uploaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -41,6 +46,10 @@ __all__ = ["ChannelResult", "Diagnostic", "export_channel", "record_upload", "re
 # a channel's first feed (no earlier export with items) may leave out at most this share of
 # the products it offers; more looks like a broken import or a missing column, not a shop
 FIRST_EXPORT_MAX_LEFT_OUT_PERCENT = 50
+# each written feed is kept, for `multichan replay`, under the workspace's state folder
+# (.multichan/exports/<channel>/<export id><suffix>): the last KEEP_EXPORTS of each channel;
+# MULTICHAN_KEEP_EXPORTS sets another number (0 keeps none). Kept copies are never uploaded.
+KEEP_EXPORTS = 5
 
 
 @dataclass
@@ -110,13 +119,17 @@ def export_channel(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     started_at: str | None = None,
+    render_to: Path | None = None,
 ) -> ChannelResult:
     """Export one channel; problems become the result's status and exit code, not exceptions,
     so one channel's failure never stops the others (template errors raise TemplateError).
     A written feed is recorded in ``exports`` (as started at ``started_at``, default now).
 
     A template written as header/item/footer macros renders on ``workers`` processes
-    (default: one per core; see feeds.parallel), any other template in this one."""
+    (default: one per core; see feeds.parallel), any other template in this one.
+
+    ``render_to`` renders the feed into that file only (status ``rendered``): no guard, no
+    record, no kept copy, no upload; what ``multichan replay --against now`` compares."""
     started_at = started_at or now()
     started = time.monotonic()
     result = ChannelResult(channel.name)
@@ -237,7 +250,12 @@ def export_channel(
     text = classic() if parts is None else engine(parts)
     target = output_path(ws, channel)
     result.path = target
-    if check:
+    if render_to is not None:
+        written = writer.write_temp(render_to, text)
+        os.replace(written.temp, render_to)
+        result.path, result.bytes, result.sha256 = render_to, written.bytes, written.sha256
+        result.status = "rendered"
+    elif check:
         for _ in text:
             pass
         result.status = "checked"
@@ -266,6 +284,7 @@ def export_channel(
                 result.exit_code = exc.exit_code
             else:
                 result.status = "written"
+                keep(ws, db, result)
     if result.left_out and result.exit_code == errors.OK:
         result.exit_code = errors.REJECTED
     if result.status != "written":  # a written feed keeps the duration it was recorded with
@@ -432,6 +451,64 @@ def publish(
         _rollback(conn)
         raise
     result.record_id = cursor.lastrowid
+
+
+def kept_limit() -> int:
+    """How many written feeds of each channel are kept (KEEP_EXPORTS, or the number
+    MULTICHAN_KEEP_EXPORTS gives)."""
+    given = os.environ.get("MULTICHAN_KEEP_EXPORTS", "").strip()
+    return int(given) if given.isdigit() else KEEP_EXPORTS
+
+
+def keep(ws: Workspace, db: sqlite_utils.Database, result: ChannelResult) -> None:
+    """Keep the feed just written and recorded, for ``multichan replay``: a hard link under
+    ``.multichan/exports/<channel>/`` (costs no space while it is the current feed; a copy
+    where that folder is on another disk), its path (relative to the workspace) recorded in
+    ``exports.kept_path``; then drop the channel's kept feeds beyond the last
+    ``kept_limit()``, and any file there no export row names. A feed that cannot be kept is
+    a note, never a failed export."""
+    if result.record_id is None or result.path is None:
+        return
+    limit = kept_limit()
+    folder = ws.state_dir / "exports" / result.channel
+    try:
+        if limit > 0:
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = folder / f"{result.record_id}{result.path.suffix}"
+            kept.unlink(missing_ok=True)  # of an export row a restored catalog lost
+            try:
+                os.link(result.path, kept)
+            except OSError:  # another disk, or a folder without hard links
+                temp = folder / f".{kept.name}.tmp"
+                shutil.copyfile(result.path, temp)
+                os.replace(temp, kept)
+            with db.conn:
+                db.conn.execute(
+                    "UPDATE exports SET kept_path = ? WHERE id = ?",
+                    [str(kept.relative_to(ws.root)), result.record_id],
+                )
+        with db.conn:
+            old = db.conn.execute(
+                "SELECT id FROM exports WHERE channel = ? AND kept_path IS NOT NULL"
+                " ORDER BY id DESC LIMIT -1 OFFSET ?",
+                [result.channel, limit],
+            ).fetchall()
+            db.conn.executemany("UPDATE exports SET kept_path = NULL WHERE id = ?", old)
+        named = {
+            ws.root / p
+            for (p,) in db.conn.execute(
+                "SELECT kept_path FROM exports WHERE channel = ? AND kept_path IS NOT NULL",
+                [result.channel],
+            )
+        }
+        for entry in folder.iterdir() if folder.is_dir() else ():
+            if entry.is_file() and entry not in named:
+                entry.unlink(missing_ok=True)
+    except (OSError, sqlite3.Error) as exc:
+        result.notes.append(Diagnostic(
+            result.channel, "", "kept copy",
+            f"the feed was written but not kept for multichan replay ({exc})",
+        ))  # fmt: skip
 
 
 def require_writable(ws: Workspace, db: sqlite_utils.Database) -> None:

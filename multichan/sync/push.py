@@ -245,7 +245,7 @@ def push_plan(
                     db, channel, op, batch, pacing, result, known, partners, run_id
                 )
                 if results is None:  # still running: the next run collects it
-                    pending: dict[str, list[tuple[str, str, str, str | None]]] = {}
+                    pending: dict[str, list[st.Line]] = {}
                     _lines(pending, [*batch, *partners.values()], "submitted", f"job {job_id}")
                     result.counts["pending"] += sum(len(v) for v in pending.values())
                     with st.batch_written(db):
@@ -266,7 +266,7 @@ def push_plan(
             outcomes: dict[str, list[st.Outcome]] = {}
             revised: list[str] = []  # listings written, for a channel that counts revisions
             stale: set[str] = set()
-            items: dict[str, list[tuple[str, str, str, str | None]]] = {}
+            items: dict[str, list[st.Line]] = {}
             again: list[Change] = []
             waits: list[float] = []  # the Retry-After of the items sent again
             forced: list[Change] = []  # stale again after a pull explained nothing
@@ -333,7 +333,7 @@ def push_plan(
                     done = [(c.sku, True, c.hash, c.snapshot, {}, None) for c in found]
                     st.save_outcomes(db, channel.name, kind, done, previous)
                     st.journal_items(db, run_id, kind, batch_no, attempts,
-                                     [(c.sku, c.action, "ok", "with its listing")
+                                     [(c.sku, c.action, "ok", "with its listing", c.snapshot)
                                       for c in found])  # fmt: skip
                 quotas.record_revisions(db, channel.name, revised)
                 quotas.record_requests(db, channel.name, result.counts["requests"] - recorded)
@@ -454,8 +454,8 @@ def push_plan(
         result.counts["failed"] = len(failed)
         with st.batch_written(db):
             for kind in st.KINDS:
-                lines = [(c.sku, c.action, "failed", result.message) for c in failed
-                         if c.kind == kind]  # fmt: skip
+                lines = [(c.sku, c.action, "failed", result.message, c.snapshot)
+                         for c in failed if c.kind == kind]  # fmt: skip
                 st.journal_items(db, run_id, kind, batch_no, exc.attempts, lines)
     except BaseException as exc:  # Ctrl-C or a bug: mark the run, then let the CLI report it
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed"
@@ -528,14 +528,15 @@ def _remote_ids(
 
 
 def _lines(
-    items: dict[str, list[tuple[str, str, str, str | None]]],
+    items: dict[str, list[st.Line]],
     changes: list[Change],
     outcome: str,
     message: str | None,
 ) -> None:
-    """Journal lines (sku, action, outcome, message) for ``changes``, by kind."""
-    for change in changes:
-        items.setdefault(change.kind, []).append((change.sku, change.action, outcome, message))
+    """Journal lines (sku, action, outcome, message, the snapshot sent) for ``changes``, by
+    kind."""
+    for c in changes:
+        items.setdefault(c.kind, []).append((c.sku, c.action, outcome, message, c.snapshot))
 
 
 def _send(
@@ -628,19 +629,22 @@ def _collect_jobs(
         by_sku = {r.sku: r for r in results}
         previous = st.load(db, channel.name, job.skus)
         outcomes: dict[str, list[st.Outcome]] = {}
-        lines: dict[str, list[tuple[str, str, str, str | None]]] = {}
+        lines: dict[str, list[st.Line]] = {}
         for item in job.items:
             r = by_sku[item.sku]
             if not r.ok and r.retriable:  # sent again with this run's plan
                 lines.setdefault(item.kind, []).append((item.sku, item.action, "retry",
-                                                        channel.redact(r.message)))  # fmt: skip
+                                                        channel.redact(r.message),
+                                                        item.snapshot))  # fmt: skip
                 continue
             message = channel.redact(r.message)
             outcomes.setdefault(item.kind, []).append(
                 (item.sku, r.ok, item.hash, item.snapshot, r.remote_ids, message)
             )
             outcome = "ok" if r.ok else "rejected"
-            lines.setdefault(item.kind, []).append((item.sku, item.action, outcome, message))
+            lines.setdefault(item.kind, []).append(
+                (item.sku, item.action, outcome, message, item.snapshot)
+            )
             result.counts[outcome] += 1
             collected[(item.sku, item.kind)] = item.hash
             if not r.ok:

@@ -14,6 +14,9 @@ order. Its order lines say how many units it has taken: ``unshipped + shipped - 
 (units not back on its shelf, whatever the order's status). A confirmed quantity row keeps that
 sum as ``channel_held``; the channel then holds the confirmed number less what its orders took
 since (held now - held then), and the next push compares against that.
+
+The journal (``journal_runs``, ``journal_items``) keeps every line a push writes, each with the
+snapshot of the fields it sent (schema V11), accepted or not: ``multichan replay`` reads it.
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ UPSERT_STATE = (
     + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS[3:])
 )
 INSERT_ITEM = (
-    "INSERT INTO journal_items (run_id, sku, kind, action, batch, attempts, outcome, message, at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO journal_items (run_id, sku, kind, action, batch, attempts, outcome, message,"
+    " at, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -56,6 +59,8 @@ def batch_written(db: sqlite_utils.Database) -> contextlib.AbstractContextManage
 
 # (sku, accepted, hash, snapshot, remote_ids, error message)
 Outcome = tuple[str, bool, str | None, dict[str, Any] | None, dict[str, str], str | None]
+# a journal line: (sku, action, outcome, message, the snapshot of the fields sent)
+Line = tuple[str, str, str, str | None, dict[str, Any] | None]
 State = dict[str, dict[str, dict[str, Any]]]  # sku -> kind -> row (snapshot/remote_ids decoded)
 
 
@@ -151,11 +156,13 @@ def count_listed(db: sqlite_utils.Database, channel: str) -> int:
 
 
 def rejected_skus(db: sqlite_utils.Database, channel: str) -> set[str]:
-    """The SKUs of ``channel`` whose latest attempt of some kind was rejected."""
+    """The SKUs of ``channel`` whose latest attempt of some kind was rejected (no DISTINCT:
+    SQLite would then walk every row of the channel in SKU order instead of the status index,
+    0.13 s at 100,000 SKUs on every push)."""
     return {
         r[0]
         for r in db.conn.execute(
-            "SELECT DISTINCT sku FROM push_state WHERE channel = ? AND status = 'rejected'",
+            "SELECT sku FROM push_state WHERE channel = ? AND status = 'rejected'",
             [channel],
         )
     }
@@ -287,15 +294,18 @@ def journal_items(
     kind: str,
     batch: int,
     attempts: int,
-    items: Iterable[tuple[str, str, str, str | None]],
+    items: Iterable[Line],
 ) -> None:
-    """Record (sku, action, outcome, message) for every SKU of one request (inside
-    ``batch_written``)."""
+    """Record (sku, action, outcome, message, snapshot) for every SKU of one request (inside
+    ``batch_written``). The snapshot is what was sent of the SKU's fields, whatever the
+    channel answered (``Change.snapshot``, the one push_state takes on acceptance): what
+    ``multichan replay`` reads back."""
     stamp = now()
     db.conn.executemany(
         INSERT_ITEM,
-        [(run_id, sku, kind, action, batch, attempts, outcome, message, stamp)
-         for sku, action, outcome, message in items],
+        [(run_id, sku, kind, action, batch, attempts, outcome, message, stamp,
+          None if snap is None else json.dumps(snap, sort_keys=True))
+         for sku, action, outcome, message, snap in items],
     )  # fmt: skip
 
 
