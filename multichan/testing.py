@@ -168,6 +168,122 @@ def batch_problems(channel: Channel, offers: Sequence[Offer]) -> list[str]:
     return problems
 
 
+LISTING_FIELDS = frozenset(
+    {"title", "price", "sale_price", "quantity", "location_quantities", "listed"}
+)
+
+
+def _field_problems(sku: object, fields: object) -> list[str]:
+    """What is wrong with one ``(sku, fields)`` of ``remote_listings``."""
+    if not isinstance(sku, str) or not sku:
+        return [f"remote_listings yielded the SKU {sku!r}, not a non-empty str"]
+    if not isinstance(fields, Mapping):
+        return [f"remote_listings: {sku}: fields are a {type(fields).__name__}, not a mapping"]
+    problems = [f"remote_listings: {sku}: unknown field {k!r}" for k in fields
+                if k not in LISTING_FIELDS]  # fmt: skip
+    for name in ("price", "sale_price"):
+        value = fields.get(name)
+        if name in fields and value is not None and not _decimal_text(value):
+            problems.append(f"remote_listings: {sku}: {name} {value!r} is not a decimal string")
+    quantity = fields.get("quantity")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
+        problems.append(f"remote_listings: {sku}: quantity {quantity!r} is not an int")
+    by_location = fields.get("location_quantities")
+    if by_location is not None and not (
+        isinstance(by_location, Mapping)
+        and all(isinstance(k, str) and type(v) is int for k, v in by_location.items())
+    ):
+        problems.append(
+            f"remote_listings: {sku}: location_quantities {by_location!r} is not a mapping of "
+            "location to int"
+        )
+    if "listed" in fields and not isinstance(fields["listed"], bool):
+        problems.append(f"remote_listings: {sku}: listed {fields['listed']!r} is not a bool")
+    if "title" in fields and not isinstance(fields["title"], str | None):
+        problems.append(f"remote_listings: {sku}: title {fields['title']!r} is not a str")
+    return problems
+
+
+def _decimal_text(value: object) -> bool:
+    try:
+        return isinstance(value, str) and Decimal(value).is_finite()
+    except ArithmeticError:
+        return False
+
+
+def listing_problems(channel: Channel, offers: Sequence[Offer]) -> list[str]:
+    """Push ``offers`` (each supported kind, with the ids the channel answered), then read
+    ``remote_listings``: every SKU the channel accepted must be there once, with its price
+    (``price`` the regular one and ``sale_price`` the sale, or, for a channel that shows one
+    price, what is charged) and its quantity (or, for a channel that shows stock per
+    location, each location's), and listed; every entry well typed. A channel whose type does
+    not implement ``remote_listings`` (drift cannot read it) fails."""
+    if type(channel).remote_listings is Channel.remote_listings:
+        return [f"{channel.type} does not implement remote_listings (multichan drift)"]
+    ids: dict[str, dict[str, str]] = {}
+    accepted = {o.sku for o in offers}
+    for kind in ("listings", "prices", "quantities"):
+        if kind not in channel.supports:
+            continue
+        limit = channel.max_batch.get(kind, 1)
+        for start in range(0, len(offers), limit):
+            part = list(offers[start : start + limit])
+            for r in channel.send(kind, part, known_ids=ids):
+                ids.setdefault(r.sku, {}).update(r.remote_ids)
+                if not r.ok:
+                    accepted.discard(r.sku)
+    problems: list[str] = []
+    found: dict[str, Mapping[str, object]] = {}
+    for sku, fields in channel.remote_listings():
+        problems += _field_problems(sku, fields)
+        if sku in accepted and isinstance(fields, Mapping):
+            found.setdefault(sku, fields)
+    for offer in offers:
+        if offer.sku not in accepted:
+            continue
+        shown = found.get(offer.sku)
+        if shown is None:
+            problems.append(f"remote_listings: {offer.sku} was accepted but is not listed")
+            continue
+        problems += _pushed_problems(offer, shown, channel.supports)
+    return problems
+
+
+def _pushed_problems(
+    offer: Offer, fields: Mapping[str, object], supports: frozenset[str]
+) -> list[str]:
+    problems = []
+    price = fields.get("price")
+    if "prices" in supports and "price" in fields:
+        want = offer.price if "sale_price" in fields else (offer.sale_price or offer.price)
+        if not _decimal_text(price) or Decimal(str(price)) != want:
+            problems.append(f"remote_listings: {offer.sku}: price {price!r}, pushed {want}")
+        sale = fields.get("sale_price")
+        if "sale_price" in fields and (
+            (sale is None) != (offer.sale_price is None)
+            or (sale is not None and Decimal(str(sale)) != offer.sale_price)
+        ):
+            problems.append(
+                f"remote_listings: {offer.sku}: sale_price {sale!r}, pushed {offer.sale_price}"
+            )
+    if "quantities" in supports and "quantity" in fields and fields["quantity"] != offer.quantity:
+        problems.append(
+            f"remote_listings: {offer.sku}: quantity {fields['quantity']!r}, pushed "
+            f"{offer.quantity}"
+        )
+    shown = fields.get("location_quantities")
+    if "quantities" in supports and isinstance(shown, Mapping):
+        for loc, qty in shown.items():
+            if qty != max(offer.location_quantities.get(str(loc), 0), 0):
+                problems.append(
+                    f"remote_listings: {offer.sku}: quantity at {loc} {qty!r}, pushed "
+                    f"{offer.location_quantities.get(str(loc), 0)}"
+                )
+    if fields.get("listed") is False and offer.quantity > 0:
+        problems.append(f"remote_listings: {offer.sku}: pushed, in stock, but not listed")
+    return problems
+
+
 def check_channel(
     channel_cls: type[Channel],
     make_channel: Callable[[], Channel],
@@ -199,6 +315,12 @@ class ChannelConformance:
 
     def test_batches(self, channel: Channel) -> None:
         assert batch_problems(channel, self.sample()) == []
+
+    def test_remote_listings(self, channel: Channel) -> None:
+        """What drift reads: every pushed SKU with its price and quantity (see
+        :func:`listing_problems`; nothing to check for a channel that cannot read them)."""
+        problems = listing_problems(channel, self.sample())
+        assert problems == [], "\n".join(problems)
 
     def test_send_refuses_unsupported_operations(self, channel: Channel) -> None:
         for op in set(OPERATIONS) - channel.supports:

@@ -28,6 +28,24 @@ Amazon's rules this module follows (``listingsItems_2021-08-01.json``, ``feeds_2
   Retry-After (a 429 without one waits ``1 / x-amzn-RateLimit-Limit``: getOrderItems takes
   0.5 a second, confirmShipment 2), a 400 of a patch rejects that SKU.
 - A SKU no longer offered is sent with quantity 0 (Amazon keeps the listing and its history).
+
+Live listings (``remote_listings``, for ``multichan drift``): ``searchListingsItems`` (GET
+``/listings/2021-08-01/items/{sellerId}``, 5 a second, burst 5) with ``includedData``
+summaries, attributes, offers and fulfillmentAvailability, 20 a page (its ``pageSize``
+maximum), oldest ``createdDate`` first, paged by ``pageToken``. One search pages through at
+most 1,000 items (``ItemSearchResults.numberOfResults`` says how many it found; at 1,000 one
+more search checks, in case the count stops there too), so past that a new search starts at
+the last ``createdDate`` read (``createdAfter`` is inclusive: the SKUs already read at that
+instant are skipped); more than 1,000 listings created at one instant
+cannot be paged past, and the read fails saying so rather than report the rest missing.
+Per SKU, for the channel's marketplace: ``title`` the summary's ``itemName``; ``price`` the
+``purchasable_offer`` ``our_price`` and ``sale_price`` its ``discounted_price`` while its
+schedule runs (the attributes multichan writes; the B2C offer's price when there are none);
+``quantity`` the ``DEFAULT`` (merchant-fulfilled) ``fulfillmentAvailability``, the only stock
+multichan writes (FBA counts are Amazon's: left out); ``listed`` False when Amazon does not
+show it ``BUYABLE`` for a reason other than being out of stock (inactive, suppressed, no
+price). At the usage plan's rate this reads about 100 listings a second (Amazon points very
+large catalogs to its reports instead).
 """
 
 from __future__ import annotations
@@ -37,7 +55,8 @@ import gzip
 import json
 import urllib.parse
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from multichan.channels import amazon_orders as ao
@@ -52,6 +71,7 @@ from multichan.channels.base import (
     Retriable,
     SettingSpec,
 )
+from multichan.money import api_amount, to_text
 from multichan.offers import Offer
 from multichan.orders.model import Order
 
@@ -63,6 +83,10 @@ RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 CONDITIONS = {"new": "new_new", "refurbished": "refurbished_refurbished", "used": "used_good"}
 MAX_MESSAGE = 500
 OPERATIONS = ("listings", "prices", "quantities", JOINT)
+# searchListingsItems: its pageSize maximum, the most items one search pages through, and
+# what each item comes with
+SEARCH_PAGE, SEARCH_CAP = 20, 1000
+SEARCH_DATA = "summaries,attributes,offers,fulfillmentAvailability"
 
 
 def _number(value: Any) -> float | int:
@@ -113,6 +137,7 @@ class Amazon(Channel):
         r"^GET .*/feeds/2021-06-30/feeds/[^/]+$": RateLimit(2, 15),  # getFeed
         r"^POST .*/feeds/2021-06-30/documents$": RateLimit(0.5, 15),  # createFeedDocument
         r"^GET .*/feeds/2021-06-30/documents/[^/]+$": RateLimit(0.0222, 10),  # getFeedDocument
+        r"^GET .*/listings/2021-08-01/items/[^/]+$": RateLimit(5, 5),  # searchListingsItems
     }
     request_attempts = 5  # other operations' plans are slower: a 429 waits their rate
     orders_sorted = False  # Amazon documents no order of getOrders' results
@@ -444,6 +469,32 @@ class Amazon(Channel):
             return ItemResult.rejected(shipment.key, f"Amazon: {said}")
         return ItemResult.accepted(shipment.key, fulfillment_id=package)
 
+    # --- live listings (drift) ---------------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every listing of the seller in the marketplace, oldest first, mapped to Offer fields
+        (searchListingsItems; past each 1,000 a new search: see the module docstring)."""
+        seller = urllib.parse.quote(str(self.settings["seller_id"]), safe="")
+        search = _Search()
+        first = {"marketplaceIds": self.marketplace, "includedData": SEARCH_DATA,
+                 "pageSize": SEARCH_PAGE, "sortBy": "createdDate", "sortOrder": "ASC",
+                 "issueLocale": str(self.settings.get("locale") or "en_US")}  # fmt: skip
+
+        def ask(cursor: str | None) -> dict[str, Any]:
+            params = dict(first)
+            if search.after:
+                params["createdAfter"] = search.after
+            if cursor and cursor.startswith("page:"):
+                params["pageToken"] = cursor.removeprefix("page:")
+            return {"params": params}
+
+        pages = self.api.cursors("GET", f"{LISTINGS}/items/{seller}", ask, search.next_cursor)
+        try:
+            for answer in pages:
+                for sku, item in search.read(answer.body):
+                    yield sku, _listing(item, self.marketplace)
+        except Refused as exc:
+            raise Fatal(f"Amazon refused the listings search ({_describe(exc.answer)})") from None
+
     # --- HTTP --------------------------------------------------------------------------------
     def _refine(self, answer: Answer) -> Exception | None:
         """A 403 refusing the access token (expired before the cache said, or revoked) gets a
@@ -504,3 +555,130 @@ def _feed_reason(report: dict[str, Any]) -> str | None:
         if isinstance(i, dict) and i.get("message") and not i.get("messageId")
     ]
     return "; ".join(said) or None
+
+
+class _Search:
+    """Where a read of every listing is: the ``createdAfter`` of the current search (None for
+    the first), how many items it read of the ``numberOfResults`` it found, and the SKUs read
+    at the latest ``createdDate`` (the next search starts there and gives them again)."""
+
+    def __init__(self) -> None:
+        self.after: str | None = None
+        self.read_here = self.found = 0
+        self.last: str | None = None
+        self.edge: set[str] = set()
+
+    def read(self, body: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The items of one page not read before, as (SKU, item)."""
+        body = body if isinstance(body, dict) else {}
+        found = body.get("numberOfResults")
+        self.found = found if isinstance(found, int) else 0
+        for item in body.get("items") or []:
+            if not isinstance(item, dict) or not item.get("sku"):
+                continue
+            self.read_here += 1
+            sku = str(item["sku"])
+            created = next((str(s["createdDate"]) for s in item.get("summaries") or []
+                            if isinstance(s, dict) and s.get("createdDate")), None)  # fmt: skip
+            if created is None:
+                yield sku, item
+                continue
+            if created != self.last:
+                self.last, self.edge = created, set()
+            elif sku in self.edge:
+                continue  # read at the end of the search before
+            self.edge.add(sku)
+            yield sku, item
+
+    def next_cursor(self, answer: Answer) -> str | None:
+        """The next page's token; past Amazon's 1,000 a new search from the latest
+        ``createdDate``; None once the search read all it found."""
+        body = answer.body if isinstance(answer.body, dict) else {}
+        token = (body.get("pagination") or {}).get("nextToken")
+        if token:
+            return f"page:{token}"
+        if self.read_here >= self.found and self.read_here < SEARCH_CAP:
+            return None  # read all it found (at the cap, look once more: the count may be capped)
+        if self.last is None or self.last == self.after:
+            at = f"created at {self.last}" if self.last else "without a createdDate"
+            raise Fatal(f"Amazon's listings search pages through at most {SEARCH_CAP} items and "
+                        f"more than that were {at}: the rest cannot be read this way (Amazon's "
+                        "GET_MERCHANT_LISTINGS_ALL_DATA report lists them)")  # fmt: skip
+        self.after, self.read_here = self.last, 0
+        return f"after:{self.after}"
+
+
+def _mine(entries: Any, marketplace: str, key: str) -> list[dict[str, Any]]:
+    """The entries of a per-marketplace list that are ``marketplace``'s (or name none)."""
+    if not isinstance(entries, list):
+        return []
+    return [e for e in entries if isinstance(e, dict) and e.get(key) in (None, marketplace)]
+
+
+def _running(values: Any) -> Decimal | None:
+    """The ``value_with_tax`` of the first schedule of an ``our_price``/``discounted_price``
+    running now (no ``start_at`` or one passed, no ``end_at`` or one to come)."""
+    now = datetime.now(UTC).isoformat()
+    for value in values if isinstance(values, list) else []:
+        for entry in (value.get("schedule") or []) if isinstance(value, dict) else []:
+            if not isinstance(entry, dict):
+                continue
+            start, end = (_stamp(entry.get(k)) for k in ("start_at", "end_at"))
+            if (start is None or start <= now) and (end is None or end > now):
+                amount = api_amount(entry.get("value_with_tax"))
+                if amount is not None:
+                    return amount
+    return None
+
+
+def _stamp(value: Any) -> str | None:
+    """A schedule's start or end (text or ``{"value": text}``) in UTC ISO form, comparable."""
+    text = value.get("value") if isinstance(value, dict) else value
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _prices(item: dict[str, Any], marketplace: str) -> tuple[str | None, Decimal | None,
+                                                             Decimal | None]:  # fmt: skip
+    """(currency, regular price, sale price running now) of a listing: its ``purchasable_offer``
+    for everyone (audience ALL), else the B2C offer's price with no sale price."""
+    attributes = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
+    for entry in _mine((attributes or {}).get("purchasable_offer"), marketplace, "marketplace_id"):
+        if entry.get("audience") not in (None, "ALL"):
+            continue
+        price = _running(entry.get("our_price"))
+        if price is not None:
+            return entry.get("currency"), price, _running(entry.get("discounted_price"))
+    for offer in _mine(item.get("offers"), marketplace, "marketplaceId"):
+        audience = (offer.get("audience") or {}).get("value") or "ALL"
+        money = offer.get("price") if isinstance(offer.get("price"), dict) else {}
+        amount = api_amount((money or {}).get("amount"))
+        if offer.get("offerType", "B2C") == "B2C" and audience == "ALL" and amount is not None:
+            return (money or {}).get("currencyCode"), amount, None
+    return None, None, None
+
+
+def _listing(item: dict[str, Any], marketplace: str) -> dict[str, Any]:
+    """A searchListingsItems item as Offer fields (see the module docstring)."""
+    summary = next(iter(_mine(item.get("summaries"), marketplace, "marketplaceId")), {})
+    fields: dict[str, Any] = {}
+    if summary.get("itemName"):
+        fields["title"] = str(summary["itemName"])
+    currency, price, sale = _prices(item, marketplace)
+    if price is not None:
+        fields["price"] = to_text(price, currency)
+        fields["sale_price"] = to_text(sale, currency) if sale is not None else None
+    counts = [f.get("quantity") for f in item.get("fulfillmentAvailability") or []
+              if isinstance(f, dict) and f.get("fulfillmentChannelCode") == "DEFAULT"]  # fmt: skip
+    quantity = None
+    if counts:
+        quantity = sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool))
+        fields["quantity"] = quantity
+    buyable = "BUYABLE" in (summary.get("status") or [])
+    fields["listed"] = buyable or (quantity == 0 and price is not None)  # out of stock only
+    return fields

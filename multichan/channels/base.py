@@ -229,6 +229,11 @@ class Channel:
     # stock is written per location (Google local inventory): a move between locations with
     # the same total is a change too
     stock_by_location: ClassVar[bool] = False
+    # drift: the one price the channel shows is what a buyer pays (it has no sale price of its
+    # own, so multichan writes the sale price when there is one: Etsy, TikTok Shop, eBay); its
+    # ``remote_listings`` show no ``sale_price``, and drift compares their ``price`` with the
+    # pushed sale price, else the price
+    shows_buyer_price: ClassVar[bool] = False
     # asynchronous jobs (see "Jobs" in the module docstring): per operation, the most offers
     # one job takes; how long one run waits on a job before leaving it to the next run, and
     # the seconds between two looks at it
@@ -489,7 +494,9 @@ class Channel:
         Offer field names, only those the channel shows: ``title``, ``price`` and
         ``sale_price`` (decimal strings in the channel's currency; ``price`` is the regular
         price, ``sale_price`` the lower one shown, None when there is none), ``quantity``
-        (an int, summed over the locations this channel's offers count) and ``listed`` (False
+        (an int, summed over the locations this channel's offers count; a channel with
+        ``stock_by_location`` gives ``location_quantities`` instead, each catalog location it
+        holds stock for -> its count) and ``listed`` (False
         for a listing that exists but is not for sale: inactive, ended, draft). A SKU on
         several listings is yielded once, the first time. Used by ``multichan drift``."""
         raise NotImplementedError(f"{self.type} cannot read its live listings")

@@ -34,6 +34,20 @@ BigCommerce's rules this module follows (bigcommerce/docs, reference/*.yml):
   address), then one ``POST
   /v2/orders/{id}/shipments``, which the client does not resend itself (the engine's retry
   reads the shipments again first). Tracking given later is a ``PUT`` of that shipment.
+- Drift (``remote_listings``): every variant of the catalog, ``GET /v3/catalog/variants`` 250 a
+  page (``page``/``limit``, until a short page), the base variant of a simple product included
+  (its SKU is the product's); per page, one ``GET /v3/catalog/products?id:in=`` for the
+  products' name, visibility, tracking and default prices, and one ``GET
+  /v3/inventory/locations/{location_id}/items?sku:in=`` for the count at the location
+  multichan writes (``total_inventory_onhand``, what the absolute adjustment sets: the
+  catalog's ``inventory_level`` sums every location; a SKU with a comma, which ``sku:in``
+  cannot name, shows no quantity). So three requests per 250 variants (more when the SKUs
+  are long: the filter is cut to keep URLs short).
+  Fields: ``price`` and ``sale_price`` (the variant's, else its product's; 0 is no sale),
+  ``quantity`` (none for a product that does not track stock), ``title`` only for a simple
+  product (a variant has no name of its own), ``listed``: False for a hidden product
+  (``is_visible`` false), one whose ``availability`` is ``disabled`` or a variant whose
+  purchasing is disabled.
 Not pushed: categories (set ``category_id`` for new products), weight only on creation (in the
 store's ``weight_unit``), custom fields, SEO fields.
 """
@@ -59,6 +73,10 @@ CATALOG, VARIANTS = "/v3/catalog/products", "/v3/catalog/variants"
 ABSOLUTE = "/v3/inventory/adjustments/absolute"
 PRODUCTS_PER_PUT, VARIANTS_PER_PUT, ITEMS_PER_ADJUSTMENT = 10, 50, 2000
 NOT_LISTED = "not listed on bigcommerce yet; push listings first"
+PER_PAGE = 250  # BigCommerce's most per page
+SKUS_PER_URL = 4000  # characters of SKUs in one sku:in filter (URLs stay well under 8 KB)
+VARIANT_FIELDS = "product_id,sku,price,sale_price,purchasing_disabled,option_values"
+PRODUCT_FIELDS = "name,is_visible,availability,inventory_tracking,price,sale_price"
 OPTION_FIELDS = (("Color", "color"), ("Size", "size"), ("Material", "material"),
                  ("Pattern", "pattern"))  # fmt: skip
 GRAMS = {"kg": 1000, "g": 1, "lb": 453.59237, "oz": 28.349523125}
@@ -516,6 +534,51 @@ class BigCommerce(Channel):
             )
         return int(addresses[0]["id"])
 
+    # --- drift ------------------------------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every variant of the store, with its product's name and visibility and its count at
+        ``location_id``, 250 a page (see the module docstring). BigCommerce keeps SKUs unique
+        across the store (case aside), so each comes once and no set of them is kept."""
+        pages = self.api.page_numbers(
+            VARIANTS, {"include_fields": VARIANT_FIELDS}, per_page=PER_PAGE,
+            per_page_param="limit", total_pages_header=None, items=_data,
+        )  # fmt: skip
+        for answer in pages:
+            variants = [v for v in _data(answer) if isinstance(v, dict) and v.get("sku")]
+            if not variants:
+                continue
+            products = self._remote_products(variants)
+            stock = self._remote_stock(variants)
+            for v in variants:
+                product = products.get(int(v.get("product_id") or 0))
+                yield str(v["sku"]), _remote_fields(v, product, stock)
+
+    def _remote_products(self, variants: list[Json]) -> dict[int, Json]:
+        """The products of a page of variants (at most 250), by id."""
+        ids = sorted({int(v["product_id"]) for v in variants if str(v.get("product_id")).isdigit()})
+        if not ids:
+            return {}
+        params = {"id:in": ",".join(map(str, ids)), "include_fields": PRODUCT_FIELDS,
+                  "limit": PER_PAGE}  # fmt: skip
+        rows = _data(self.api.request("GET", CATALOG, params=params))
+        return {int(p["id"]): p for p in rows if isinstance(p, dict) and p.get("id")}
+
+    def _remote_stock(self, variants: list[Json]) -> dict[str, int]:
+        """The count at ``location_id`` of a page of variants, by SKU in lower case."""
+        location = int(self.settings.get("location_id") or 1)
+        skus = sorted({str(v["sku"]) for v in variants if "," not in str(v["sku"])})
+        stock: dict[str, int] = {}
+        for part in _within(skus, SKUS_PER_URL):  # long SKUs: more than one request
+            params = {"sku:in": ",".join(part), "limit": PER_PAGE}
+            answer = self.api.request("GET", f"/v3/inventory/locations/{location}/items",
+                                      params=params)  # fmt: skip
+            for item in _data(answer):
+                sku = str(((item or {}).get("identity") or {}).get("sku") or "")
+                count = item.get("total_inventory_onhand", item.get("available_to_sell"))
+                if sku and isinstance(count, int):
+                    stock[sku.casefold()] = count
+        return stock
+
     # --- HTTP -------------------------------------------------------------------------------
     def _id(self, offer: Offer, key: str) -> int | None:
         value = str(self.known_ids.get(offer.sku, {}).get(key) or "")
@@ -538,6 +601,53 @@ class BigCommerce(Channel):
             auth_hint="The store API account needs Products, Orders and Stock Inventory "
             "set to modify; check store_hash too",
         )  # fmt: skip
+
+
+def _remote_fields(variant: Json, product: Json | None, stock: dict[str, int]) -> Json:
+    """The drift fields of one variant (see the module docstring)."""
+    product = product or {}
+    price = variant.get("price")
+    sale = variant.get("sale_price")
+    for_sale = bool(product.get("is_visible", True)) and product.get("availability") != "disabled"
+    fields: Json = {
+        "price": _amount(price if price is not None else product.get("price")),
+        "sale_price": _amount(sale if sale is not None else product.get("sale_price")) or None,
+        "listed": for_sale and not variant.get("purchasing_disabled"),
+    }
+    if fields["sale_price"] is not None and Decimal(fields["sale_price"]) == 0:
+        fields["sale_price"] = None  # BigCommerce's 0: no sale
+    sku = str(variant["sku"]).casefold()
+    if product.get("inventory_tracking") != "none" and sku in stock:
+        fields["quantity"] = stock[sku]
+    if not variant.get("option_values") and product.get("name") is not None:
+        fields["title"] = str(product["name"])
+    return fields
+
+
+def _within(skus: list[str], length: int) -> Iterator[list[str]]:
+    """``skus`` in runs whose comma-joined text stays within ``length`` characters."""
+    part: list[str] = []
+    used = 0
+    for sku in skus:
+        if part and used + len(sku) + 1 > length:
+            yield part
+            part, used = [], 0
+        part.append(sku)
+        used += len(sku) + 1
+    if part:
+        yield part
+
+
+def _amount(value: Any) -> str | None:
+    """A BigCommerce number (a JSON float) as a decimal string: cents shown, no float noise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    cents = amount.quantize(Decimal("0.01"))
+    return f"{cents}" if cents == amount else f"{amount.normalize()}"
 
 
 def _opt(key: str, value: Any) -> dict[str, str]:

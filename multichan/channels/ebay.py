@@ -35,6 +35,20 @@ order with a cancellation (getOrders never lists its requests). Shipments: the o
 fulfillments are read first (``GET /order/{id}/shipping_fulfillment``), so a parcel sent
 before (its tracking number) is answered, not sent again; then ``POST`` one. Tracking given
 later is one more fulfillment of the same lines with that tracking (eBay has no update).
+
+Live listings (``remote_listings``, for ``multichan drift``): ``GET /inventory_item``
+(getInventoryItems), 200 items a page (its ``limit`` maximum), following each answer's
+``next`` (eBay's own description calls ``offset`` a page number while clients send a record
+offset; the ``next`` it names settles it; only its query is taken, on this client's own URL, so
+the token never goes to another host), then ``GET /offer?sku=&marketplace_id=`` (getOffers)
+per item: eBay has no bulk read of offers, so a read takes one request per SKU besides one per
+page, at the channel's rate. Per SKU: ``title`` the item's ``product.title``; ``price`` the
+fixed-price offer's ``pricingSummary.price``: eBay holds one price, what buyers pay, which
+multichan writes as the sale price when there is one (``shows_buyer_price``: drift compares it
+with the sale price, else the price; no ``sale_price`` is given); ``quantity`` the offer's
+``availableQuantity``, else the item's ship-to-home ``quantity`` (its warehouses summed;
+in-store pickup is not counted: multichan does not write it); ``listed`` False for an item
+without a published offer in the marketplace, an ended or inactive listing, or one on hold.
 """
 
 from __future__ import annotations
@@ -44,7 +58,7 @@ import functools
 import hashlib
 import json
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -59,11 +73,14 @@ from multichan.channels.base import (
     RateLimit,
     SettingSpec,
 )
-from multichan.money import to_text
+from multichan.money import api_amount, to_text
 from multichan.offers import Offer
 from multichan.orders.model import Order
 
 LIMIT = 25  # items per bulk call (eBay's prose)
+PER_READ = 200  # getInventoryItems' largest limit
+LIVE = frozenset({"ACTIVE", "OUT_OF_STOCK"})  # listing statuses for sale (out of stock: at 0)
+NO_OFFER = frozenset({25702, 25713})  # getOffers' "not available" errors
 SCOPES = ("https://api.ebay.com/oauth/api_scope/sell.inventory "
           "https://api.ebay.com/oauth/api_scope/sell.fulfillment")  # fmt: skip
 NOT_LISTED = "not listed on ebay yet; push listings first"
@@ -117,6 +134,7 @@ class Ebay(Channel):
     grouped = frozenset({"listings"})  # a group's variants are written (and published) together
     rate_limit = RateLimit(requests_per_second=5, burst=10)
     daily_revisions = 250
+    shows_buyer_price = True  # an offer has one price: the sale price when there is one
     # an offer is created with its price and stock: sending them again costs a revision each
     listing_carries = frozenset({"prices", "quantities"})
     orders_sorted = False  # eBay documents no order of getOrders' results
@@ -567,6 +585,47 @@ class Ebay(Channel):
         made = location.rstrip("/").rpartition("/")[2] or body.get("trackingNumber") or "sent"
         return ItemResult.accepted(shipment.key, fulfillment_id=urllib.parse.unquote(made))
 
+    # --- live listings (drift) -----------------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every inventory item with its offer in the marketplace, as Offer fields (see the
+        module docstring)."""
+        path = "/inventory_item"
+        pages = self.inventory.next_links(
+            path, {"limit": PER_READ}, next_url=_follow(self.inventory.base_url + path)
+        )
+        try:
+            for answer in pages:
+                body = answer.body if isinstance(answer.body, dict) else {}
+                for item in body.get("inventoryItems") or []:
+                    if isinstance(item, dict) and item.get("sku"):
+                        sku = str(item["sku"])
+                        yield sku, _live(item, self._live_offer(sku))
+        except Refused as exc:
+            raise Fatal(f"eBay refused the inventory read ({_describe(exc.answer)})") from None
+
+    def _live_offer(self, sku: str) -> dict[str, Any] | None:
+        """The SKU's fixed-price offer in the marketplace (a published one first), else None."""
+        market = self.settings["marketplace_id"]
+        try:
+            body = self.inventory.request(
+                "GET", "/offer", params={"sku": sku, "marketplace_id": market}
+            ).body
+        except Refused as exc:
+            found = exc.answer.body if isinstance(exc.answer.body, dict) else {}
+            codes = {e.get("errorId") for e in found.get("errors") or [] if isinstance(e, dict)}
+            if exc.answer.status == 404 or codes & NO_OFFER:
+                return None
+            raise Fatal(f"eBay refused the offers of SKU {sku} ({_describe(exc.answer)})") from None
+        mine = [
+            o
+            for o in (body or {}).get("offers") or []
+            if isinstance(o, dict)
+            and o.get("format", "FIXED_PRICE") == "FIXED_PRICE"
+            and o.get("marketplaceId", market) == market
+        ]
+        published = [o for o in mine if o.get("status") == "PUBLISHED"]
+        return (published or mine)[0] if mine else None
+
     # --- HTTP --------------------------------------------------------------------------------
     def _locale(self) -> str:
         return str(self.settings.get("content_language") or "en-US").replace("-", "_")
@@ -608,3 +667,47 @@ class Ebay(Channel):
     @functools.cached_property
     def fulfillment(self) -> ApiClient:
         return self._client(self._url("fulfillment_url", "/sell/fulfillment/v1"))
+
+
+def _follow(url: str) -> Callable[[Answer], str | None]:
+    """The ``next_url`` of getInventoryItems pages: ``url`` with the query of the ``next``
+    eBay names (None at the end, or when it names a page already read)."""
+    seen: set[str] = set()
+
+    def next_url(answer: Answer) -> str | None:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        query = urllib.parse.urlsplit(str(body.get("next") or "")).query
+        if not query or query in seen:
+            return None
+        seen.add(query)
+        return f"{url}?{query}"
+
+    return next_url
+
+
+def _live(item: dict[str, Any], offer: dict[str, Any] | None) -> dict[str, Any]:
+    """An inventory item and its offer as Offer fields (see the module docstring)."""
+    fields: dict[str, Any] = {}
+    product = item.get("product") if isinstance(item.get("product"), dict) else {}
+    if (product or {}).get("title"):
+        fields["title"] = str((product or {})["title"])
+    ship = ((item.get("availability") or {}).get("shipToLocationAvailability") or {}).get(
+        "quantity"
+    )
+    count = (offer or {}).get("availableQuantity")
+    for quantity in (count, ship):
+        if isinstance(quantity, int) and not isinstance(quantity, bool):
+            fields["quantity"] = quantity
+            break
+    price = ((offer or {}).get("pricingSummary") or {}).get("price") or {}
+    amount = api_amount(price.get("value")) if isinstance(price, dict) else None
+    if amount is not None:
+        fields["price"] = to_text(amount, price.get("currency"))
+    listing = (offer or {}).get("listing") or {}
+    fields["listed"] = bool(
+        offer
+        and offer.get("status") == "PUBLISHED"
+        and listing.get("listingStatus", "ACTIVE") in LIVE
+        and not listing.get("listingOnHold")
+    )
+    return fields

@@ -51,12 +51,24 @@ Etsy's rules this module follows (etsy_open_api_v3_oas.json, Feb 2025, unless no
   the keystring alone when no shared secret is set.
 - Limits: 10 requests per second and 10,000 per day per app (``daily_requests``: the engine
   counts them across runs and sends the most urgent changes first near the end).
+- Drift (``remote_listings``): ``getListingsByShop`` once per state (Etsy answers one state a
+  call, ``active`` by default: draft, active, inactive, sold_out, expired), 100 listings a page
+  with ``includes=Inventory``, so each listing's SKUs, prices and quantities come in the same
+  page: one request per 100 listings and state, never one per listing (the daily 10,000). Per
+  SKU of an inventory product: ``price`` (its offering's, what a buyer pays: Etsy has no sale
+  price of its own, hence ``shows_buyer_price`` and no ``sale_price``), ``quantity`` (one
+  count per offering, no locations), ``title`` only for a listing of that one SKU (a variant
+  has none of its own; Etsy sends some text with HTML entities, etsy/open-api#446, which are
+  unescaped), ``listed``: False for an inactive, sold-out or expired listing or a disabled
+  offering. Drafts count as listed: multichan makes its listings as drafts (the
+  seller publishes them, paying Etsy's fee), so a draft is where multichan left it.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,6 +102,10 @@ MAX_IMAGES = 10
 CUSTOM_PROPERTIES = (513, 514)  # Etsy's custom variation properties (free values)
 ATTRIBUTES = ("color", "size", "material", "pattern")
 LISTING_STATES = ("draft", "active", "inactive", "sold_out", "expired")
+# drift: the states read (a SKU on two listings is shown as on the first: the live one), and
+# those where multichan's listings are for sale or where it left them (see the docstring)
+READ_STATES = ("active", "draft", "inactive", "sold_out", "expired")
+LISTED_STATES = ("active", "draft")
 Results = dict[str, ItemResult]
 Product = dict[str, Any]
 
@@ -200,6 +216,7 @@ class Etsy(Channel):
     grouped = frozenset({"listings", "prices", "quantities", JOINT})  # a listing is one write
     rate_limit = RateLimit(requests_per_second=10, burst=1)  # never 11 in one second
     daily_requests = 10_000
+    shows_buyer_price = True  # one price per offering: what the buyer pays
     late_orders = timedelta(hours=48)  # cancellations reach tools up to 48 h late
     max_title = 140
     max_description = 5000
@@ -570,6 +587,23 @@ class Etsy(Channel):
             shipment.key, fulfillment_id=again.done or f"{receipt_id}:{tracking}"
         )
 
+    # --- drift -------------------------------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every SKU of the shop's listings in every state, 100 listings (with their inventory)
+        a page; see the module docstring."""
+        seen: set[str] = set()
+        for state in READ_STATES:
+            pages = self.api.offsets(
+                f"{self._shop}/listings", {"state": state, "includes": "Inventory"},
+                limit=100, items=_results, total=_count,
+            )  # fmt: skip
+            for answer in pages:
+                for listing in _results(answer):
+                    for sku, fields in _remote(listing, state):
+                        if sku not in seen:
+                            seen.add(sku)
+                            yield sku, fields
+
     # --- HTTP --------------------------------------------------------------------------------
     @property
     def _shop(self) -> str:
@@ -610,6 +644,26 @@ def _results(answer: Answer) -> list[dict[str, Any]]:
 def _count(answer: Answer) -> int | None:
     count = answer.body.get("count") if isinstance(answer.body, dict) else None
     return count if isinstance(count, int) else None
+
+
+def _remote(listing: dict[str, Any], state: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(SKU, drift fields) of each product of a listing read with its inventory."""
+    products = [p for p in (listing.get("inventory") or {}).get("products") or []
+                if isinstance(p, dict) and p.get("sku") and not p.get("is_deleted")]  # fmt: skip
+    for p in products:
+        offers = [o for o in p.get("offerings") or [] if not o.get("is_deleted")]
+        if not offers:
+            continue
+        off = offers[0]
+        price = off.get("price") or {}
+        fields: dict[str, Any] = {
+            "price": to_text(eo.money(price), price.get("currency_code")),
+            "quantity": int(off.get("quantity") or 0),
+            "listed": state in LISTED_STATES and bool(off.get("is_enabled", True)),
+        }
+        if len(products) == 1 and not p.get("property_values"):  # entities: open-api#446
+            fields["title"] = html.unescape(str(listing.get("title") or ""))
+        yield str(p["sku"]), fields
 
 
 def _said(answer: Answer) -> str:

@@ -38,6 +38,18 @@ What Google documents and this module follows:
   checks the rest asynchronously and reports it in the processed product's
   ``productStatus.itemLevelIssues``: ``issues`` reads them (and ``fetch_remote`` shows them).
 - Google has no order API a seller's own account uses: this channel is push only.
+- Drift (``remote_listings``) reads ``GET products/v1/accounts/{a}/products`` (the processed
+  products, ``pageSize`` 1,000, Google's most, then ``nextPageToken``), keeping those of this
+  channel's content language and feed label (legacy local products aside): ``title``,
+  ``price`` and ``sale_price`` from the micros of ``price``/``salePrice`` as decimal strings
+  of their currency, ``listed`` False when the product is paused everywhere (``pause`` ALL).
+  With ``stores`` set, ``location_quantities`` is what Google holds at each mapped store, by
+  its catalog location: one ``GET .../products/{name}/localInventories`` per product (a
+  mapped store without an entry counts 0, unmapped stores are not multichan's). Stock is
+  written per store (``stock_by_location``), so drift compares each store's count with what
+  was pushed there, whatever else the channel's offers count; without ``stores`` Google shows
+  no count (availability only), so no quantity is compared. A product without a price shows
+  none. The processed product can lag an insert or patch by minutes (Google's own note).
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -77,6 +89,9 @@ MAX_OFFER_ID = 50
 INSERT, PATCH = "products/v1/productInputs.insert", "products/v1/productInputs.patch"
 LOCAL = "inventories/v1/localInventories.insert"
 GET = "products/v1/products.get"
+LIST, LOCAL_LIST = "products/v1/products.list", "inventories/v1/localInventories.list"
+LIST_PAGE = 1000  # products.list: Google's most a page (more is coerced to it)
+LOCAL_PAGE = 25000  # localInventories.list: Google's most a page
 PRICE_FIELDS = ("price", "salePrice")
 STOCK_FIELDS = ("availability",)
 AVAILABILITY = {
@@ -216,6 +231,9 @@ class GoogleMerchantApi(Channel):
     # processed, by this run or, when Google takes longer than job_wait, the next
     job_batch: ClassVar[dict[str, int]] = {"listings": 50}
     job_wait, job_poll = 120.0, 20.0
+    # each mapped store's count is written: a move between stores is a change, and drift
+    # compares each store's count
+    stock_by_location = True
     max_title, max_description = 150, 5000
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
         "base_url": SettingSpec("url", default="https://merchantapi.googleapis.com"),
@@ -454,6 +472,12 @@ class GoogleMerchantApi(Channel):
 
     def _call(self, method_path: str, method: str, path: str, **kwargs: Any) -> Answer:
         """One call of a quota-counted method: refused here when its group's day is spent."""
+        self._meter(method_path)
+        return self.api.request(method, path, idempotent=True, **kwargs)
+
+    def _meter(self, method_path: str) -> None:
+        """Before a call of ``method_path``: Fatal when its group's day is spent, else the
+        group its answer counts against (``_pause``)."""
         quota = self.quotas().get(method_path)
         if quota is not None and quota.daily and quota.used >= quota.daily:
             raise Fatal(
@@ -461,8 +485,17 @@ class GoogleMerchantApi(Channel):
                 f"({quota.name}); it resets at 12:00 UTC, and what was not sent goes on "
                 "the next run after that"
             )
-        self._group = quota  # what the answers to it count against (``_pause``)
-        return self.api.request(method, path, idempotent=True, **kwargs)
+        self._group = quota
+
+    def _pages(self, method_path: str, path: str, size: int) -> Iterator[Answer]:
+        """The pages of a Google list call (``pageSize``, then each ``nextPageToken``),
+        each metered against its quota group."""
+
+        def request(token: str | None) -> dict[str, Any]:
+            self._meter(method_path)
+            return {"params": {"pageSize": size, **({"pageToken": token} if token else {})}}
+
+        return self.api.cursors("GET", path, request, _next_token)
 
     def _pause(self, answer: Answer) -> float | None:
         """The client's ``pause_after``: count the answered call against its group, and wait
@@ -512,6 +545,50 @@ class GoogleMerchantApi(Channel):
             }  # fmt: skip
         return found
 
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every processed product of this channel's language and feed label, as drift
+        compares it (see the module docstring): title, price, sale_price, listed, and with
+        ``stores`` each mapped store's count by its catalog location
+        (``location_quantities``)."""
+        language, label = self.settings["content_language"], self.settings["feed_label"]
+        mapped = self.settings.get("stores") or {}
+        stores = set(mapped.values())
+        for answer in self._pages(LIST, f"products/v1/{self.account}/products", LIST_PAGE):
+            body = answer.body if isinstance(answer.body, dict) else {}
+            for product in body.get("products") or []:
+                if not isinstance(product, dict) or product.get("legacyLocal"):
+                    continue
+                sku = product.get("offerId")
+                if not sku or (product.get("contentLanguage"), product.get("feedLabel")) != (
+                    language, label
+                ):  # fmt: skip
+                    continue
+                fields = _shown(product.get("productAttributes") or {})
+                if stores:
+                    held = self._store_quantities(str(sku), stores)
+                    fields["location_quantities"] = {
+                        location: held.get(store, 0) for location, store in mapped.items()
+                    }
+                yield str(sku), fields
+
+    def _store_quantities(self, sku: str, stores: set[str]) -> dict[str, int]:
+        """The units Google holds for ``sku`` at each of ``stores`` (its local inventories;
+        a store without an entry is absent)."""
+        path = f"inventories/v1/{self.account}/products/{self.product_id(sku)}/localInventories"
+        held: dict[str, int] = {}
+        try:
+            for answer in self._pages(LOCAL_LIST, path, LOCAL_PAGE):
+                body = answer.body if isinstance(answer.body, dict) else {}
+                for entry in body.get("localInventories") or []:
+                    if isinstance(entry, dict) and entry.get("storeCode") in stores:
+                        attrs = entry.get("localInventoryAttributes") or {}
+                        code = str(entry["storeCode"])
+                        held[code] = held.get(code, 0) + max(_int(attrs.get("quantity") or 0), 0)
+        except Refused as exc:
+            if exc.answer.status != 404:  # no product (deleted since the list): no stock
+                raise
+        return held
+
     # --- HTTP ----------------------------------------------------------------------------
     @functools.cached_property
     def api(self) -> ApiClient:
@@ -542,6 +619,22 @@ class GoogleMerchantApi(Channel):
             return Fatal(f"Google has no {answer.path} at {self.settings['base_url']} (HTTP "
                          "404); check base_url and account")  # fmt: skip
         return None
+
+
+def _next_token(answer: Answer) -> str | None:
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return str(body.get("nextPageToken") or "") or None
+
+
+def _shown(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """What drift compares of a processed product's attributes (price only when shown)."""
+    fields: dict[str, Any] = {"title": str(attrs.get("title") or "")}
+    price = _amount(attrs.get("price") or {})
+    if price is not None:
+        fields["price"] = price
+    fields["sale_price"] = _amount(attrs.get("salePrice") or {})
+    fields["listed"] = attrs.get("pause") != "ALL"
+    return fields
 
 
 def _int(value: Any) -> int:

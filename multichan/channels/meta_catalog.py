@@ -28,12 +28,28 @@ Meta's rules this module follows (Graph API; ``ProductCatalog.json``, ``ProductI
   or names a time (``api.usage_pause``). Throttling errors (codes 4, 17, 32, 613, 80000 to
   80014) are retriable, an invalid token (190) or missing permission (10, 200-299) fatal.
 - Push-only: Meta has no order API a small seller uses.
+- Drift (``remote_listings``) reads ``GET /{version}/{catalog_id}/products`` with ``fields``
+  (retailer_id, name, price, sale_price, currency, availability,
+  quantity_to_sell_on_facebook, inventory, visibility), ``limit`` 250 and
+  ``bulk_pagination=true`` (the edge's parameter for reading all of it), page after page by
+  ``paging.cursors.after`` while the answer has a ``paging.next`` (the next link itself is
+  not followed: Meta puts the access token in it). The SKU is the retailer id; ``price`` and
+  ``sale_price`` are read as Meta shows them (``"$1,299.00"``, ``"12.00 USD"``, or an integer
+  of minor units, as the legacy batch API took them) in the item's ``currency`` and given as
+  that currency's decimal string (a sale price of 0 is none); ``quantity`` is
+  ``quantity_to_sell_on_facebook``, else the deprecated ``inventory``; ``listed`` is False
+  for an item hidden (``visibility`` staging) or no longer for sale (``discontinued``,
+  ``mark_as_sold``). An item still ``out of stock`` is listed: that is how a delist is sent.
+  A price Meta shows that is not an amount is left out, not guessed.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from multichan.channels.api import Answer, ApiClient, usage_pause
@@ -47,7 +63,7 @@ from multichan.channels.base import (
     Retriable,
     SettingSpec,
 )
-from multichan.money import feed_price
+from multichan.money import feed_price, from_minor, normalize
 from multichan.offers import Offer
 
 API_VERSION = "v25.0"
@@ -60,6 +76,12 @@ USAGE = usage_pause("X-Business-Use-Case-Usage", "X-App-Usage")
 # offer fields of a listing, as the Meta feed template sends them (feed names)
 LISTING_TEXT = ("brand", "gtin", "mpn", "item_group_id", "google_product_category",
                 "product_type", "color", "size", "material", "pattern")  # fmt: skip
+# what drift reads of each item (ProductItem fields) and how many items a page
+REMOTE_FIELDS = ("retailer_id", "name", "price", "sale_price", "currency", "availability",
+                 "quantity_to_sell_on_facebook", "inventory", "visibility")  # fmt: skip
+REMOTE_PAGE = 250
+NOT_FOR_SALE = frozenset({"discontinued", "mark_as_sold"})
+CODE_RE = re.compile(r"\b([A-Z]{3})\b")
 
 
 def availability(offer: Offer) -> str:
@@ -69,9 +91,12 @@ def availability(offer: Offer) -> str:
 
 def listing_data(offer: Offer) -> dict[str, Any]:
     """The whole item: what a create needs and what the feed sends. Optional fields the offer
-    does not have are sent empty, which unsets them at Meta (null would leave them)."""
+    does not have are sent empty, which unsets them at Meta (null would leave them). An item
+    multichan lists is ``published``: one hidden in Commerce Manager (``staging``) is shown
+    again by the next listing write (``drift --fix``)."""
     data: dict[str, Any] = {
         "id": offer.sku,
+        "visibility": "published",
         "title": offer.title,
         "description": offer.description,
         "availability": availability(offer),
@@ -251,6 +276,22 @@ class MetaCatalogApi(Channel):
     def update_prices_and_quantities(self, offers: list[Offer]) -> list[ItemResult]:
         return self.job_now(JOINT, offers)
 
+    # --- drift: what the catalog holds now ---------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every item of the catalog, by retailer id, as drift compares it (see the module
+        docstring): title, price, sale_price, quantity, listed."""
+
+        def request(after: str | None) -> dict[str, Any]:
+            params = {"fields": ",".join(REMOTE_FIELDS), "limit": REMOTE_PAGE,
+                      "bulk_pagination": "true", **({"after": after} if after else {})}  # fmt: skip
+            return {"params": params}
+
+        for answer in self.api.cursors("GET", self._path("products"), request, _after):
+            data = answer.body.get("data") if isinstance(answer.body, dict) else None
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict) and item.get("retailer_id"):
+                    yield str(item["retailer_id"]), _shown(item)
+
     # --- HTTP ------------------------------------------------------------------------------
     def _path(self, edge: str) -> str:
         version = str(self.settings.get("api_version") or API_VERSION).strip("/")
@@ -300,6 +341,51 @@ class MetaCatalogApi(Channel):
 def _error(answer: Answer) -> dict[str, Any]:
     error = answer.body.get("error") if isinstance(answer.body, dict) else None
     return error if isinstance(error, dict) else {}
+
+
+def _after(answer: Answer) -> str | None:
+    """The cursor of the next page: ``paging.cursors.after`` while ``paging.next`` says
+    there is one (the last page may still carry an ``after``)."""
+    paging = answer.body.get("paging") if isinstance(answer.body, dict) else None
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, dict) else None
+    return str(after) if after else None
+
+
+def _shown(item: dict[str, Any]) -> dict[str, Any]:
+    """What drift compares of one item, in the contract's names and types."""
+    currency = str(item.get("currency") or "").upper() or None
+    fields: dict[str, Any] = {"title": str(item.get("name") or "")}
+    price = _amount(item.get("price"), currency)
+    if price is not None:
+        fields["price"] = price
+    sale = _amount(item.get("sale_price"), currency)
+    fields["sale_price"] = sale if sale is not None and Decimal(sale) > 0 else None
+    quantity = item.get("quantity_to_sell_on_facebook", item.get("inventory"))
+    if isinstance(quantity, int | str) and str(quantity).strip().lstrip("-").isdigit():
+        fields["quantity"] = max(int(quantity), 0)
+    hidden = str(item.get("visibility") or "").lower() == "staging"
+    gone = str(item.get("availability") or "").lower() in NOT_FOR_SALE
+    fields["listed"] = not (hidden or gone)
+    return fields
+
+
+def _amount(value: Any, currency: str | None) -> str | None:
+    """A price as Meta shows it, as a decimal string of its currency (None: none shown,
+    or not an amount)."""
+    if value is None or value == "" or isinstance(value, bool | float):
+        return None
+    if isinstance(value, int):  # minor units (cents), as the legacy batch API took prices
+        return normalize(from_minor(value, currency or "USD"), currency)
+    text = str(value)
+    named = CODE_RE.search(text)
+    code = currency or (named.group(1) if named else None)
+    try:
+        return normalize(text, code)
+    except ValueError:
+        return None
 
 
 def _code(value: Any) -> int | None:

@@ -330,6 +330,24 @@ class Shopify(Channel):
                 return node, lines
             variables["after"] = node["lineItems"]["pageInfo"]["endCursor"]
 
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every variant with a SKU, a page of ``q.LISTINGS_PAGE`` at a time (cost-paced like
+        every call): prices, whether its product is active, its title where the product has
+        no other variant, and its "available" count at ``location_id`` (when set)."""
+        location = str(self.settings.get("location_id") or "").strip()
+        doc = q.listings(bool(location))
+        variables: dict[str, Any] = {"first": q.LISTINGS_PAGE, "after": None}
+        if location:
+            variables["location"] = self._location()
+        while True:
+            found = self._call(doc, variables)["productVariants"]
+            for node in found["nodes"]:
+                if node.get("sku"):  # a SKU on two variants: the drift engine takes the first
+                    yield node["sku"], q.listing_fields(node)
+            if not found["pageInfo"]["hasNextPage"]:
+                return
+            variables["after"] = found["pageInfo"]["endCursor"]
+
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Title, price, sale price and quantity (all locations) of each SKU Shopify has."""
         remote = {}

@@ -13,6 +13,7 @@ import functools
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from multichan.catalog.importers.base import slugify
@@ -77,6 +78,59 @@ LEVELS = Doc(
 }""",
     2 + 4 * 2 * SKUS_PER_SEARCH,
 )
+LISTINGS_PAGE = 100  # variants per page when reading every listing (6 points a variant)
+
+
+@functools.cache
+def listings(located: bool) -> Doc:
+    """Every variant, a page at a time (``$after``: the last page's end cursor): its SKU,
+    prices, its product's title, status and variant count, and, where ``located``, its
+    "available" count at ``$location``."""
+    level = (
+        "\n      inventoryItem { inventoryLevel(locationId: $location) {"
+        ' quantities(names: ["available"]) { quantity } } }'
+        if located else ""
+    )  # fmt: skip
+    params = "$first: Int!, $after: String" + (", $location: ID!" if located else "")
+    name = "MultichanListings" + ("Located" if located else "")
+    return Doc(
+        name,
+        f"""query {name}({params}) {{
+  productVariants(first: $first, after: $after) {{
+    nodes {{
+      sku price compareAtPrice
+      product {{ title status variantsCount {{ count }} }}{level}
+    }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}""",
+        2 + (6 if located else 3) * LISTINGS_PAGE,
+    )
+
+
+def listing_fields(node: Mapping[str, Any]) -> dict[str, Any]:
+    """A variant of ``listings`` as drift reads it: ``price`` the regular price (Shopify's
+    compare-at price during a sale), ``sale_price`` the lower one shown, ``listed`` whether
+    the product is active, ``title`` only for a product of one variant (a product's title is
+    its variants' shared title, not any one offer's), ``quantity`` where a count was read."""
+    product = node.get("product") or {}
+    price, compare = node.get("price"), node.get("compareAtPrice")
+    sale = compare is not None and price is not None and Decimal(compare) > Decimal(price)
+    fields: dict[str, Any] = {
+        "price": compare if sale else price,
+        "sale_price": price if sale else None,
+        "listed": product.get("status") == "ACTIVE",
+    }
+    if ((product.get("variantsCount") or {}).get("count")) == 1:
+        fields["title"] = product.get("title")
+    item = node.get("inventoryItem")
+    if item is not None:
+        level = item.get("inventoryLevel")
+        quantities = (level or {}).get("quantities") or []
+        fields["quantity"] = int(quantities[0]["quantity"]) if quantities else None
+    return fields
+
+
 PRODUCT_SET = Doc(
     "MultichanProductSet",
     """mutation MultichanProductSet($input: ProductSetInput!) {

@@ -39,6 +39,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from multichan.channels import square_orders as sq_orders
@@ -52,6 +53,7 @@ from multichan.channels.base import (
     Retriable,
     SettingSpec,
 )
+from multichan.money import from_minor, to_text
 from multichan.money import to_minor as minor_units  # Square's Money.amount (tests use the name)
 from multichan.offers import Offer
 from multichan.orders.model import Order
@@ -59,6 +61,7 @@ from multichan.orders.model import Order
 API_VERSION = "2025-08-20"  # Square-Version of the contract the tests run against
 PER_BATCH, PER_REQUEST = 1000, 10_000  # batch-upsert object limits
 NOT_LISTED = "not listed on square yet; push listings first"
+LISTING_PAGE = 100  # items per SearchCatalogObjects page, variation ids per count request
 TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
 INDEX_RE = re.compile(r"(?:batches|changes)\W{0,2}(\d+)")
 BOUND = r"(?<![\w#:-])%s(?![\w-])"  # an id, not part of a longer one
@@ -362,6 +365,55 @@ class Square(Channel):
                                                      retriable=retriable)  # fmt: skip
         return [results[o.sku] for o in offers]
 
+    # --- drift: the live listings -------------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every variation with a SKU, ``LISTING_PAGE`` items a page (SearchCatalogObjects),
+        with its on-hand count at ``location_id`` (BatchRetrieveInventoryCounts, per page).
+        Square has one price, what the till charges: ``price`` only, no ``sale_price`` (a
+        push sends the sale price there when there is one). ``title`` for an item of one
+        "Regular" variation (a variant's title is split into item and variation names)."""
+        location = self.settings["location_id"]
+        pages = self.api.cursors(
+            "POST", "/v2/catalog/search",
+            lambda cursor: {"json": _search_body(cursor)},
+            lambda answer: (answer.body or {}).get("cursor"),
+        )  # fmt: skip
+        try:
+            for answer in pages:
+                body = answer.body if isinstance(answer.body, dict) else {}
+                found = [(item, var) for item in body.get("objects") or []
+                         if item.get("type") == "ITEM" and not item.get("is_deleted")
+                         for var in (item.get("item_data") or {}).get("variations") or []
+                         if (var.get("item_variation_data") or {}).get("sku")]  # fmt: skip
+                counts = self._counts([str(var.get("id")) for _, var in found], location)
+                for item, var in found:
+                    fields = _listing(item, var, location, counts.get(str(var.get("id"))))
+                    yield str(var["item_variation_data"]["sku"]), fields
+        except _Refused as exc:
+            raise Fatal(f"Square refused reading the catalog ({_said(exc.errors)})") from None
+
+    def _counts(self, ids: list[str], location: str) -> dict[str, int]:
+        """The IN_STOCK count of each of ``ids`` at ``location`` (absent: never counted)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), LISTING_PAGE):
+            part = ids[start : start + LISTING_PAGE]
+            body = {"catalog_object_ids": part, "location_ids": [location], "states": ["IN_STOCK"]}
+
+            def page(cursor: str | None, body: dict[str, Any] = body) -> dict[str, Any]:
+                return {"json": {**body, "cursor": cursor} if cursor else body}
+
+            pages = self.api.cursors(
+                "POST", "/v2/inventory/counts/batch-retrieve", page,
+                lambda answer: (answer.body or {}).get("cursor"),
+            )  # fmt: skip
+            for answer in pages:
+                for count in (answer.body or {}).get("counts") or []:
+                    object_id = str(count.get("catalog_object_id"))
+                    if count.get("location_id") == location and object_id in part:
+                        units = int(Decimal(str(count.get("quantity") or "0")))
+                        found[object_id] = found.get(object_id, 0) + units
+        return found
+
     # --- orders ----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime) -> Iterator[list[Order]]:
         """Orders of ``location_id`` changed at or after ``since``, oldest change first."""
@@ -471,6 +523,45 @@ class Square(Channel):
             text = " ".join(answer.text.split())[:300]
             return _Refused(errors or [{"code": f"HTTP {answer.status}", "detail": text}])
         return None
+
+
+def _search_body(cursor: str | None) -> dict[str, Any]:
+    """A SearchCatalogObjects page of items (their variations come nested)."""
+    body: dict[str, Any] = {"object_types": ["ITEM"], "limit": LISTING_PAGE}
+    return {**body, "cursor": cursor} if cursor else body
+
+
+def _present(obj: dict[str, Any], location: str) -> bool:
+    """Whether a catalog object is present at ``location`` (Square's location overrides)."""
+    if obj.get("present_at_all_locations", True):
+        return location not in (obj.get("absent_at_location_ids") or [])
+    return location in (obj.get("present_at_location_ids") or [])
+
+
+def _listing(
+    item: dict[str, Any], var: dict[str, Any], location: str, count: int | None
+) -> dict[str, Any]:
+    """One variation as drift reads it (see ``Square.remote_listings``)."""
+    data = var.get("item_variation_data") or {}
+    item_data = item.get("item_data") or {}
+    money = data.get("price_money") or {}
+    price = None
+    if money.get("amount") is not None:
+        currency = str(money.get("currency") or "USD")
+        price = to_text(from_minor(int(money["amount"]), currency), currency)
+    listed = (
+        _present(item, location) and _present(var, location)
+        and not item_data.get("is_archived") and data.get("sellable", True) is not False
+    )  # fmt: skip
+    fields: dict[str, Any] = {"price": price, "listed": listed}
+    if data.get("track_inventory", True) is not False:
+        fields["quantity"] = count or 0
+    else:
+        fields["quantity"] = None  # not counted: sold whatever is on hand
+    variations = item_data.get("variations") or []
+    if len(variations) == 1 and data.get("name") == "Regular":
+        fields["title"] = item_data.get("name")
+    return fields
 
 
 def _errors(answer: Answer) -> list[dict[str, Any]]:

@@ -50,6 +50,16 @@ that one product with TikTok's message while the other products go on.
   /fulfillment/202309/orders/{order_id}/packages`` with the tracking number, the carrier's
   ``shipping_provider_id`` (``shipping_providers``: carrier name -> TikTok provider id) and the
   line item ids of the parcel's units (one per unit).
+- Drift (``remote_listings``): every product of the shop, ``POST products/search`` with
+  ``status`` ALL (100 a page, following ``next_page_token``; a DELETED product is left out
+  whatever ALL holds). Per SKU: ``price`` (``tax_exclusive_price``, the price the seller
+  enters, which ``prices/update`` writes, else ``sale_price``: what the buyer pays, as TikTok
+  has no sale price of its own, hence ``shows_buyer_price`` and no ``sale_price``),
+  ``quantity`` (the units at ``warehouse_id``, the warehouse multichan writes, 0 while the
+  product is not live: what a buyer can order), ``title`` only for a one-SKU product (the
+  others' variants have none of their own), ``listed``: False unless the product is ACTIVATE
+  and not ``is_not_for_sale``. ``fetch_remote`` keeps looking SKUs up directly
+  (``seller_skus``), with its own fields (title, price, quantity in every warehouse).
 A send is several calls; the API client sends a read or an absolute write again after a
 failure that may pass. A create carries its idempotency key and is found by SKU, and a
 package is found by its tracking number, so a run killed at any point repeats nothing.
@@ -109,6 +119,7 @@ class TikTokShop(Channel):
     # one product per call: TikTok's price and stock updates take the SKUs of one product
     max_groups: ClassVar[dict[str, int]] = {"listings": 1, "prices": 1, "quantities": 1}
     rate_limit = RateLimit(requests_per_second=50.0, burst=10)  # 50 QPS per API, app and shop
+    shows_buyer_price = True  # one price per SKU, what the buyer pays (see Prices)
     accepts_html = True
     max_title, max_description = 255, 10_000
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
@@ -466,6 +477,25 @@ class TikTokShop(Channel):
                                       "quantity": _total(sku) if live else 0}  # fmt: skip
         return remote
 
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every SKU of every product of the shop, 100 products a page (see the module
+        docstring)."""
+        warehouse = self._warehouse()
+        seen: set[str] = set()
+
+        def page(token: str | None) -> dict[str, Any]:
+            query = {"page_size": "100", **({"page_token": token} if token else {})}
+            return {"params": query, "json": {"status": "ALL"}}
+
+        for answer in self.api.cursors("POST", f"{API}/products/search", page, _next_token):
+            for product in (answer.body.get("data") or {}).get("products") or []:
+                if not isinstance(product, dict) or product.get("status") == "DELETED":
+                    continue
+                for sku, fields in _remote(product, warehouse):
+                    if sku not in seen:
+                        seen.add(sku)
+                        yield sku, fields
+
     # --- ids ----------------------------------------------------------------------------------
     def _ids(self, offer: Offer) -> Ids:
         return dict(self.known_ids.get(offer.sku, {}))
@@ -611,6 +641,26 @@ def _sku_ids(product: dict[str, Any]) -> dict[str, str]:
 
 def _total(sku: dict[str, Any]) -> int:
     return sum(int(r.get("quantity") or 0) for r in sku.get("inventory") or [])
+
+
+def _remote(product: dict[str, Any], warehouse: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(seller SKU, drift fields) of each SKU of a product from products/search."""
+    live = product.get("status") == "ACTIVATE" and not product.get("is_not_for_sale")
+    skus = [s for s in product.get("skus") or [] if isinstance(s, dict) and s.get("seller_sku")]
+    for sku in skus:
+        price = sku.get("price") or {}
+        amount = price.get("tax_exclusive_price") or price.get("sale_price")
+        try:
+            shown = to_text(Decimal(str(amount)), price.get("currency")) if amount else None
+        except ArithmeticError:
+            shown = None
+        here = sum(int(r.get("quantity") or 0) for r in sku.get("inventory") or []
+                   if isinstance(r, dict) and str(r.get("warehouse_id")) == warehouse)  # fmt: skip
+        fields: dict[str, Any] = {"price": shown, "quantity": here if live else 0,
+                                  "listed": live}  # fmt: skip
+        if len(skus) == 1:
+            fields["title"] = str(product.get("title") or "")
+        yield str(sku["seller_sku"]), fields
 
 
 def _price(o: Offer) -> dict[str, str]:

@@ -277,6 +277,26 @@ class WooCommerce(Channel):
             int(r["id"]): r for r in wb.rows(rows) if r.get("type") == "variable" and r.get("id")
         }
 
+    # --- drift: the live listings -----------------------------------------------------------
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every simple product and every variation with a SKU, 100 a page (any status: a
+        draft, pending or private product is there but not for sale); a variable product's
+        own SKU is its group's, not an offer's, so its variations stand for it."""
+        params = {"orderby": "id", "order": "asc"}
+        for answer in self.api.page_numbers("products", params, per_page=LIMIT):
+            for product in wb.rows(answer.body):
+                published = product.get("status") == "publish"
+                if product.get("type") == "variable" and product.get("id"):
+                    path = f"products/{int(product['id'])}/variations"
+                    for page in self.api.page_numbers(path, params, per_page=LIMIT):
+                        for row in wb.rows(page.body):
+                            if row.get("sku"):
+                                yield str(row["sku"]), _listing(row, published)
+                elif product.get("sku"):
+                    fields = _listing(product, True)
+                    fields["title"] = product.get("name")
+                    yield str(product["sku"]), fields
+
     # --- orders -------------------------------------------------------------------------------
     def fetch_orders(self, since: datetime) -> Iterator[list[Order]]:
         """Orders changed after ``since``, in creation order, 100 a page; the refunds of an
@@ -445,3 +465,16 @@ class WooCommerce(Channel):
                 f"WooCommerce refused {answer.method} {path} (HTTP {answer.status}{said})"
             )
         return None
+
+
+def _listing(row: Json, parent_published: bool) -> dict[str, Any]:
+    """A product's or variation's price, sale price, stock and status as drift reads them;
+    a quantity WooCommerce does not manage is None (shown in stock whatever is sold)."""
+    managed = bool(row.get("manage_stock"))
+    quantity = row.get("stock_quantity")
+    return {
+        "price": row.get("regular_price") or None,
+        "sale_price": row.get("sale_price") or None,
+        "quantity": int(quantity) if managed and quantity is not None else None,
+        "listed": parent_published and row.get("status") == "publish",
+    }

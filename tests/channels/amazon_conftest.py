@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import itertools
 import json
 import re
@@ -325,6 +326,13 @@ class AmazonDouble:
     lock: threading.RLock = field(default_factory=threading.RLock)
     orders: AmazonOrders = field(init=False)
     _validators: tuple[Any, Any, Any] | None = None
+    # searchListingsItems: the most items one search pages through (Amazon: 1,000), its page
+    # tokens (token -> the query it continues, the offset), the last createdDate given
+    search_cap: int = 1000
+    capped_count: bool = False  # numberOfResults says at most search_cap (not the total found)
+    search_pages: dict[str, tuple[str, int]] = field(default_factory=dict)
+    last_moment: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    _search_results: Any = None
 
     def __post_init__(self) -> None:
         self.orders = AmazonOrders(self)
@@ -335,6 +343,8 @@ class AmazonDouble:
     def reset(self, validate: dict[str, str] | None = None) -> None:
         self.validate, self.grants, self.looks, self.end = validate, 0, 0, None
         self.gzip_reports, self.too_recent = False, 0
+        self.search_cap, self.capped_count = 1000, False
+        self.search_pages.clear()
         for store in (
             self.listings,
             self.documents,
@@ -384,6 +394,138 @@ class AmazonDouble:
     def shown(self) -> dict[str, tuple[Decimal | None, int | None]]:
         """What buyers see: SKU -> (price, quantity)."""
         return {sku: (self.price_of(sku), self.quantity_of(sku)) for sku in sorted(self.listings)}
+
+    # --- behind multichan's back: what a seller does in Seller Central -----------------------
+    def moment(self) -> str:
+        """Now, as Amazon stamps a listing (milliseconds; never the same twice here)."""
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        at = self.last_moment = max(now, self.last_moment + timedelta(milliseconds=1))
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+    def set_price(self, sku: str, price: str, sale_price: str | None = None) -> None:
+        """Edit the listing's price (and sale price: None ends it), as in Seller Central."""
+        offer = self.listings[sku]["attributes"]["purchasable_offer"][0]
+        offer["our_price"] = [{"schedule": [{"value_with_tax": float(price)}]}]
+        offer.pop("discounted_price", None)
+        if sale_price is not None:
+            offer["discounted_price"] = [{"schedule": [{"value_with_tax": float(sale_price)}]}]
+        self.listings[sku]["lastUpdatedDate"] = self.moment()
+
+    def set_quantity(self, sku: str, quantity: int) -> None:
+        stock = self.listings[sku]["attributes"]["fulfillment_availability"]
+        stock[:] = [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}]
+        self.listings[sku]["lastUpdatedDate"] = self.moment()
+
+    def set_title(self, sku: str, title: str) -> None:
+        self.listings[sku]["attributes"]["item_name"][0]["value"] = title
+        self.listings[sku]["lastUpdatedDate"] = self.moment()
+
+    def deactivate(self, sku: str) -> None:
+        """Make the listing inactive (closed in Seller Central): it stays, not for sale."""
+        self.listings[sku]["inactive"] = True
+
+    def delete(self, sku: str) -> None:
+        """Delete the listing (Seller Central's "Delete product and listing")."""
+        del self.listings[sku]
+
+    # --- searchListingsItems --------------------------------------------------------------------
+    def search(self, seller: str, query: dict[str, list[str]]) -> Answer:
+        """searchListingsItems: the seller's listings in the marketplace, sorted as asked,
+        ``pageSize`` a page; one search pages through at most ``search_cap`` of them (its
+        ``numberOfResults`` says how many it found); a ``pageToken`` continues the same query
+        only. Approximated: only ``createdAfter`` of the filters."""
+        if seller != SELLER_ID:
+            return 403, errors("Unauthorized", "Access to requested resource is denied."), {}
+        if query.get("marketplaceIds") != [MARKETPLACE]:
+            return 400, errors("InvalidInput", "Invalid marketplaceIds"), {}
+        one = {k: v[0] for k, v in query.items()}
+        asked = urllib.parse.urlencode(sorted((k, v) for k, v in one.items() if k != "pageToken"))
+        offset = 0
+        if "pageToken" in one:
+            there = self.search_pages.get(one["pageToken"])
+            if there is None or there[0] != asked:
+                return 400, errors("InvalidInput", "Invalid pageToken"), {}
+            offset = there[1]
+        after = _when(one["createdAfter"]) if "createdAfter" in one else None
+        found = [
+            (sku, listing)
+            for sku, listing in self.listings.items()
+            if after is None or _when(listing["createdDate"]) >= after  # type: ignore[operator]
+        ]
+        by = {"sku": lambda r: r[0], "lastUpdatedDate": lambda r: r[1]["lastUpdatedDate"]}.get(
+            one.get("sortBy", ""), lambda r: (r[1]["createdDate"], r[0])
+        )
+        found.sort(key=by, reverse=one.get("sortOrder", "DESC") == "DESC")
+        shown = found[: self.search_cap]
+        size = int(one.get("pageSize", "10"))
+        included = set(one.get("includedData", "summaries").split(","))
+        page = shown[offset : offset + size]
+        body: Row = {
+            "numberOfResults": len(shown) if self.capped_count else len(found),
+            "pagination": {},
+            "items": [self._search_item(sku, listing, included) for sku, listing in page],
+        }
+        if offset + size < len(shown):
+            token = f"pt{self.next():08d}"
+            self.search_pages[token] = (asked, offset + size)
+            body["pagination"]["nextToken"] = token
+        problems = [e.message for e in self.search_results.iter_errors(body)]
+        self.violations += [f"searchListingsItems answer: {p}" for p in problems]
+        return 200, body, {}
+
+    def _search_item(self, sku: str, listing: Row, included: set[str]) -> Row:
+        attributes = listing["attributes"]
+        price, quantity = self.price_of(sku), self.quantity_of(sku)
+        item: Row = {"sku": sku}
+        if "summaries" in included:
+            status = [] if listing.get("inactive") else ["DISCOVERABLE"]
+            if status and price is not None and quantity:
+                status.insert(0, "BUYABLE")
+            condition = (attributes.get("condition_type") or [{}])[0].get("value") or "new_new"
+            item["summaries"] = [
+                {
+                    "marketplaceId": MARKETPLACE,
+                    "asin": "B0" + hashlib.sha1(sku.encode()).hexdigest()[:8].upper(),
+                    "productType": listing["productType"],
+                    "conditionType": condition,
+                    "status": status,
+                    "itemName": (attributes.get("item_name") or [{}])[0].get("value") or sku,
+                    "createdDate": listing["createdDate"],
+                    "lastUpdatedDate": listing["lastUpdatedDate"],
+                }
+            ]
+        if "attributes" in included:
+            item["attributes"] = copy.deepcopy(attributes)
+        offer = (attributes.get("purchasable_offer") or [{}])[0]
+        if "offers" in included and price is not None:
+            item["offers"] = [
+                {
+                    "marketplaceId": MARKETPLACE,
+                    "offerType": "B2C",
+                    "price": {"currencyCode": offer.get("currency") or "USD", "amount": str(price)},
+                    "audience": {"value": "ALL", "displayName": "Sell on Amazon"},
+                }
+            ]
+        if "fulfillmentAvailability" in included:
+            item["fulfillmentAvailability"] = [
+                {"fulfillmentChannelCode": f["fulfillment_channel_code"], "quantity": f["quantity"]}
+                for f in attributes.get("fulfillment_availability") or []
+            ]
+        return item
+
+    @property
+    def search_results(self) -> Any:
+        """A validator of searchListingsItems answers: Amazon's ItemSearchResults."""
+        if self._search_results is None:
+            from jsonschema import Draft4Validator
+
+            from tests.prism import spec_or_skip
+
+            spec = json.loads(spec_or_skip(SPECS["listings"]).read_text())
+            schema = {"$ref": "#/definitions/ItemSearchResults", "definitions": spec["definitions"]}
+            self._search_results = Draft4Validator(schema)
+        return self._search_results
 
     # --- LWA ----------------------------------------------------------------------------------
     def token(self, raw: bytes) -> Answer:
@@ -439,6 +581,7 @@ class AmazonDouble:
             elif patch.get("op") == "delete":
                 listing["attributes"].pop(name, None)
         listing["productType"] = product_type
+        listing["lastUpdatedDate"] = self.moment()
         return None
 
     def patch(self, seller: str, sku: str, query: dict[str, list[str]], body: Row) -> Answer:
@@ -548,9 +691,12 @@ class AmazonDouble:
                     code, text = self.refuse[sku]
                     problem = {"code": code, "message": text, "severity": "ERROR"}
                 else:
+                    made = (self.listings.get(sku) or {}).get("createdDate") or self.moment()
                     self.listings[sku] = {
                         "productType": m["productType"],
                         "attributes": copy.deepcopy(m["attributes"]),
+                        "createdDate": made,
+                        "lastUpdatedDate": self.moment(),
                     }
             else:
                 problem = self._apply(sku, m["productType"], m.get("patches") or [])
@@ -660,6 +806,9 @@ class AmazonDouble:
         # the upload and download URLs name the host the client called (a proxy in front of
         # the double, in fault tests, sees them too)
         base = f"http://{headers['Host']}" if headers.get("Host") else self.url
+        search = re.fullmatch(rf"{LISTINGS}/items/([^/]+)", path)
+        if search and method == "GET":
+            return self.search(urllib.parse.unquote(search.group(1)), query)
         item = re.fullmatch(rf"{LISTINGS}/items/([^/]+)/([^/]+)", path)
         if item and method == "PATCH":
             seller, sku = (urllib.parse.unquote(g) for g in item.groups())

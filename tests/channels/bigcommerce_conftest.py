@@ -22,7 +22,15 @@ What the double does, written from the contracts and the docs' prose:
 - ``GET /v3/catalog/products?sku:in=&include=variants``; ``PUT /v3/catalog/products`` (at most
   10 products, else 413 as the contract's example) and ``PUT /v3/catalog/variants`` (at most 50,
   else 413), each all-or-nothing: one invalid object refuses the batch with 422;
-  ``POST /v3/catalog/products/{id}/variants``.
+  ``POST /v3/catalog/products/{id}/variants``; ``GET /v3/catalog/products`` also by ``id:in``
+  with ``include_fields``, and every V3 list paged by ``page``/``limit`` (default 50) with
+  ``meta.pagination``.
+- ``GET /v3/catalog/variants`` (every variant, a simple product's base variant included, its
+  ``inventory_level`` summed over the locations) and ``GET
+  /v3/inventory/locations/{id}/items`` (``sku:in``: each item's units at that location).
+- What the merchant does in the control panel behind multichan's back: ``tamper`` (a SKU's
+  price, sale price or stock at a location), ``hide`` (a product, or purchasing of one
+  variant), ``delete_product``, ``seed`` (a product multichan never made).
 - ``PUT /v3/inventory/adjustments/absolute``: at most 2,000 items, else 422; an item by
   ``variant_id`` of a product tracked by product is refused as the contract's example ("Item
   with variant_id 106 is tracked by product, please update stock by product id"), unknown ids
@@ -89,6 +97,16 @@ def spec_of(path: str) -> str | None:
 def problem(status: int, title: str, errors: dict[str, str] | None = None) -> Answer:
     return status, {"status": status, "title": title, "type": "/api-docs/getting-started/"
                     "api-status-codes", "errors": errors or {}}  # fmt: skip
+
+
+def paged(rows: list[Any], query: dict[str, str]) -> dict[str, Any]:
+    """A V3 list answer: the ``page`` of ``limit`` rows (default 50) and its pagination."""
+    limit, page = max(int(query.get("limit") or 50), 1), max(int(query.get("page") or 1), 1)
+    chosen = rows[(page - 1) * limit : page * limit]
+    pages = max(-(-len(rows) // limit), 1)
+    return {"data": chosen, "meta": {"pagination": {
+        "total": len(rows), "count": len(chosen), "per_page": limit, "current_page": page,
+        "total_pages": pages}}}  # fmt: skip
 
 
 def v2_error(status: int, message: str) -> Answer:
@@ -237,14 +255,115 @@ class BigCommerceDouble:
 
     def list_products(self, query: dict[str, str]) -> Answer:
         wanted = {s.casefold() for s in (query.get("sku:in") or "").split(",") if s}
+        ids = {int(i) for i in (query.get("id:in") or "").split(",") if i.strip().isdigit()}
         found = [self._shown(p) for p in self.products.values()
-                 if not wanted or p["sku"].casefold() in wanted]  # fmt: skip
+                 if (not wanted or p["sku"].casefold() in wanted)
+                 and (not ids or p["id"] in ids)]  # fmt: skip
         if "variants" not in (query.get("include") or ""):
             for p in found:
                 p.pop("variants", None)
-        meta = {"pagination": {"total": len(found), "count": len(found), "per_page": 250,
-                               "current_page": 1, "total_pages": 1}}  # fmt: skip
-        return 200, {"data": found, "meta": meta}
+        if query.get("include_fields"):  # the id and the fields asked for
+            keep = {"id", "variants", *query["include_fields"].split(",")}
+            found = [{k: v for k, v in p.items() if k in keep} for p in found]
+        return 200, paged(found, query)
+
+    def list_variants(self, query: dict[str, str]) -> Answer:
+        """``GET /v3/catalog/variants``: every variant of every product (a simple product's
+        base variant included), in id order, ``page``/``limit`` (at most 250)."""
+        rows = []
+        for product in self.products.values():
+            for v in self._shown(product)["variants"]:
+                row = {"id": v["id"], "product_id": product["id"], "sku": v["sku"],
+                       "price": v.get("price"), "sale_price": v.get("sale_price"),
+                       "purchasing_disabled": bool(v.get("purchasing_disabled", False)),
+                       "inventory_level": self.inventory_level(product, v),
+                       "option_values": v["option_values"]}  # fmt: skip
+                rows.append(row)
+        rows.sort(key=lambda r: r["id"])
+        if int(query.get("limit") or 50) > 250:
+            self.breaches.append(f"GET /v3/catalog/variants limit={query['limit']}")
+        return 200, paged(rows, query)
+
+    def inventory_level(self, product: dict[str, Any], variant: dict[str, Any]) -> int:
+        """The catalog's count of a variant: its units at every location."""
+        key = (f"product:{product['id']}" if product["inventory_tracking"] == "product"
+               else f"variant:{variant['id']}")  # fmt: skip
+        return sum(n for (_, item), n in self.stock.items() if item == key)
+
+    def location_items(self, location: int, query: dict[str, str]) -> Answer:
+        """``GET /v3/inventory/locations/{id}/items``: the units of each item counted at
+        ``location`` (``sku:in``, ``page``/``limit``)."""
+        wanted = {s.casefold() for s in (query.get("sku:in") or "").split(",") if s}
+        rows = []
+        for product in self.products.values():
+            for v in self._shown(product)["variants"]:
+                if wanted and v["sku"].casefold() not in wanted:
+                    continue
+                key = (f"product:{product['id']}" if product["inventory_tracking"] == "product"
+                       else f"variant:{v['id']}")  # fmt: skip
+                if (location, key) not in self.stock:
+                    continue
+                units = self.stock[(location, key)]
+                settings = {"safety_stock": 0, "is_in_stock": units > 0, "warning_level": 0,
+                            "bin_picking_number": ""}  # fmt: skip
+                rows.append({"identity": {"sku": v["sku"], "variant_id": v["id"],
+                                          "product_id": product["id"]},
+                             "available_to_sell": units, "total_inventory_onhand": units,
+                             "settings": settings})  # fmt: skip
+        return 200, paged(rows, query)
+
+    # --- what the merchant does in the control panel, behind multichan's back ---------------
+    def tamper(self, sku: str, *, price: float | None = None, sale_price: float | None = None,
+               quantity: int | None = None, location: int = 1) -> None:  # fmt: skip
+        """The merchant edits a SKU's price, sale price or stock at ``location``."""
+        found = self.by_sku(sku)
+        assert found is not None, sku
+        product, variant = found
+        target = variant or product["variants"][0]  # a simple product: its base variant
+        for key, value in (("price", price), ("sale_price", sale_price)):
+            if value is not None:
+                target[key] = value
+                if variant is None:
+                    product[key] = value
+        if quantity is not None:
+            item = (f"product:{product['id']}" if product["inventory_tracking"] == "product"
+                    else f"variant:{target['id']}")  # fmt: skip
+            self.stock[(location, item)] = quantity
+
+    def hide(self, sku: str, *, purchasing_disabled: bool = False) -> None:
+        """The merchant hides the product holding ``sku`` (or, with ``purchasing_disabled``,
+        only disables buying that variant)."""
+        found = self.by_sku(sku)
+        assert found is not None, sku
+        product, variant = found
+        if purchasing_disabled:
+            (variant or product["variants"][0])["purchasing_disabled"] = True
+        else:
+            product["is_visible"] = False
+
+    def delete_product(self, sku: str) -> int:
+        """The merchant deletes the product holding ``sku``, with its variants and stock."""
+        found = self.by_sku(sku)
+        assert found is not None, sku
+        pid = int(found[0]["id"])
+        ids = {f"product:{pid}", *(f"variant:{v['id']}" for v in found[0]["variants"])}
+        del self.products[pid]
+        for key in [k for k in self.stock if k[1] in ids]:
+            del self.stock[key]
+        return pid
+
+    def seed(self, sku: str, name: str, price: float, quantity: int, location: int = 1) -> int:
+        """A simple product the merchant made in the control panel, with its stock."""
+        pid = self.next_id()
+        base = {"id": self.next_id(), "product_id": pid, "sku": sku, "option_values": [],
+                "price": price, "sale_price": 0}  # fmt: skip
+        self.products[pid] = {"id": pid, "name": name, "type": "physical", "sku": sku,
+                              "price": price, "sale_price": 0, "weight": 1,
+                              "is_visible": True, "inventory_tracking": "product",
+                              "images": [], "variants": [base],
+                              "base_variant_id": base["id"]}  # fmt: skip
+        self.stock[(location, f"product:{pid}")] = quantity
+        return pid
 
     def update_products(self, body: list[dict[str, Any]]) -> Answer:
         if len(body) > 10:
@@ -552,6 +671,11 @@ class BigCommerceDouble:
             return self.create_variant(int(match.group(1)), body)
         if path == "/v3/catalog/variants" and method == "PUT":
             return self.update_variants(body)
+        if path == "/v3/catalog/variants" and method == "GET":
+            return self.list_variants(query)
+        match = re.fullmatch(r"/v3/inventory/locations/(\d+)/items", path)
+        if match and method == "GET":
+            return self.location_items(int(match.group(1)), query)
         if path == "/v3/inventory/adjustments/absolute" and method == "PUT":
             return self.adjust(body)
         if path == "/v2/orders" and method == "GET":

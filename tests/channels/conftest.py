@@ -150,7 +150,15 @@ def _handler(server: AcmeServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(401, {"error": "bad token"})
             path, _, query = self.path.partition("?")
             if method == "GET" and path == "/v1/listings":
-                skus = parse_qs(query).get("skus", [""])[0].split(",")
+                asked = parse_qs(query)
+                if "skus" not in asked:  # every listing, a page at a time
+                    start, size = int(asked["offset"][0]), min(int(asked["limit"][0]), 100)
+                    skus = sorted(server.listings)[start : start + size]
+                    more = start + size < len(server.listings)
+                    rows = [{"sku": s, **server.listings[s]} for s in skus]
+                    page = {"listings": rows, "next_offset": start + size if more else None}
+                    return self._send(200, page)
+                skus = asked.get("skus", [""])[0].split(",")
                 rows = [{"sku": s, **server.listings[s]} for s in skus if s in server.listings]
                 return self._send(200, {"listings": rows})
             if method == "POST" and path.endswith("/batch"):

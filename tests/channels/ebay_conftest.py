@@ -381,6 +381,8 @@ class EbayDouble:
     serial: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
     orders: EbayOrders = field(init=False)
+    _schemas: Any = None  # the Inventory contract's components, to check the double's answers
+    page_cap: int | None = None  # getInventoryItems gives at most this many a page (None: limit)
 
     def __post_init__(self) -> None:
         self.orders = EbayOrders(self)
@@ -390,6 +392,7 @@ class EbayDouble:
 
     def reset(self, validate: dict[str, str] | None = None) -> None:
         self.validate, self.categories, self.grants, self.token_busy = validate, None, 0, 0
+        self.page_cap = None
         for store in (
             self.items,
             self.groups,
@@ -613,10 +616,101 @@ class EbayDouble:
         for o in self.offers.values():
             if o["sku"] == sku and (market is None or o.get("marketplaceId") == market):
                 shown = {k: copy.deepcopy(v) for k, v in o.items() if k != "listingId"}
+                shown.pop("listingStatus", None)
                 if o.get("listingId"):  # EbayOfferDetailsWithAll.listing
-                    shown["listing"] = {"listingId": o["listingId"], "listingStatus": "ACTIVE"}
+                    status = o.get("listingStatus", "ACTIVE")
+                    shown["listing"] = {"listingId": o["listingId"], "listingStatus": status}
                 found.append(shown)
-        return 200, {"total": len(found), "size": len(found), "offers": found}, {}
+        body = {"total": len(found), "size": len(found), "offers": found}
+        self._conforms("Offers", body)
+        return 200, body, {}
+
+    # --- getInventoryItems ----------------------------------------------------------------------
+    def inventory_items(self, query: dict[str, list[str]]) -> Answer:
+        """getInventoryItems: ``limit`` items (1-200, default 25) of page ``offset`` (0 first:
+        the contract's description makes ``offset`` a page number), in the order they were
+        made; ``next`` names the following page while there is one."""
+        one = {k: v[0] for k, v in query.items()}
+        limit, page = one.get("limit", "25"), one.get("offset", "0")
+        if not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT and page.isdigit()):
+            why = f"limit must be 1 to {MAX_LIMIT} and offset 0 or more"
+            return (
+                400,
+                {"errors": [error(25706, f"You have provided invalid pagination values. {why}.")]},
+                {},
+            )
+        size, at = min(int(limit), self.page_cap or MAX_LIMIT), int(page)
+        skus = list(self.items)
+        here = f"{self.url}{INVENTORY}/inventory_item?limit={size}&offset="
+        body: Row = {
+            "href": f"{here}{at}",
+            "limit": size,
+            "size": -(-len(skus) // size),  # the contract: the number of pages
+            "total": len(skus),
+            "inventoryItems": [self._shown_item(sku) for sku in skus[at * size : (at + 1) * size]],
+        }
+        if (at + 1) * size < len(skus):
+            body["next"] = f"{here}{at + 1}"
+        if at > 0:
+            body["prev"] = f"{here}{at - 1}"
+        self._conforms("InventoryItems", body)
+        return 200, body, {}
+
+    def _shown_item(self, sku: str) -> Row:
+        item: Row = {"sku": sku, **copy.deepcopy(self.items[sku])}
+        groups = [k for k, g in self.groups.items() if sku in g["variantSKUs"]]
+        if groups:
+            item["groupIds"] = groups
+        return item
+
+    def _conforms(self, name: str, body: Row) -> None:
+        """Record where an answer of the double breaks the contract's schema ``name`` (with
+        ``aspects`` JSON-encoded: the contract's string, see the module docstring)."""
+        if not self.validate:
+            return
+        if self._schemas is None:
+            from tests.prism import spec_or_skip
+
+            self._schemas = json.loads(spec_or_skip(INVENTORY_SPEC).read_text())["components"]
+        from jsonschema import Draft4Validator
+
+        sent = copy.deepcopy(body)
+        for item in sent.get("inventoryItems") or []:
+            product = item.get("product") or {}
+            if isinstance(product.get("aspects"), dict):
+                product["aspects"] = json.dumps(product["aspects"])
+        schema = {"$ref": f"#/components/schemas/{name}", "components": self._schemas}
+        found = [e.message for e in Draft4Validator(schema).iter_errors(sent)]
+        self.violations += [f"{name} answer: {f}" for f in found]
+
+    # --- behind multichan's back: what a seller does in Seller Hub ---------------------------
+    def set_price(self, sku: str, value: str) -> None:
+        """Revise the listing's price (its offer's one price), as in Seller Hub."""
+        offer = self.offer_of(sku) or {}
+        offer["pricingSummary"]["price"]["value"] = value
+
+    def set_quantity(self, sku: str, quantity: int) -> None:
+        """Revise the quantity: the item's ship-to-home count and the offer's."""
+        self.items[sku]["availability"]["shipToLocationAvailability"]["quantity"] = quantity
+        offer = self.offer_of(sku)
+        if offer is not None:
+            offer["availableQuantity"] = quantity
+
+    def set_title(self, sku: str, title: str) -> None:
+        self.items[sku]["product"]["title"] = title
+
+    def end_listing(self, sku: str) -> None:
+        """End the listing (Seller Hub's "End listing"): the offer stays, its listing ENDED."""
+        (self.offer_of(sku) or {})["listingStatus"] = "ENDED"
+
+    def delete(self, sku: str) -> None:
+        """Delete the inventory item, and with it its offers (deleteInventoryItem)."""
+        del self.items[sku]
+        for offer_id in [k for k, o in self.offers.items() if o["sku"] == sku]:
+            del self.offers[offer_id]
+        for group in self.groups.values():
+            if sku in group["variantSKUs"]:
+                group["variantSKUs"].remove(sku)
 
     def put_offer(self, offer_id: str, body: Row) -> Answer:
         offer = self.offers.get(offer_id)
@@ -658,6 +752,7 @@ class EbayDouble:
     def _go_live(self, offer: Row, listing_id: str) -> None:
         was = offer.get("listingId")
         offer.update(status="PUBLISHED", listingId=listing_id)
+        offer.pop("listingStatus", None)  # an ended listing published again is live
         if was:
             self._revise(listing_id)
 
@@ -907,6 +1002,8 @@ class EbayDouble:
             return routes[(method, path)](body or {})
         if method == "GET" and path == "/offer":
             return self.find_offers(query)
+        if method == "GET" and path == "/inventory_item":
+            return self.inventory_items(query)
         group = re.fullmatch(r"/inventory_item_group/([^/]+)", path)
         if group:
             key = urllib.parse.unquote(group.group(1))

@@ -20,6 +20,9 @@ It implements the endpoints the channel uses as Etsy documents them:
   give it back (Etsy: "Canceling a sold-out item doesn't put the item back in your shop");
 - titles: ``%``, ``:``, ``&`` and ``+`` at most once each, as the createDraftListing
   description says (a 400 with Etsy's ``error`` otherwise).
+- what the seller does on Etsy.com behind multichan's back: ``tamper`` (a SKU's offering:
+  price, quantity, on/off), ``set_state`` (deactivate, expire), ``delete_listing``, ``seed`` (a
+  listing multichan never made).
 
 With ``validate`` set to a Prism URL it first forwards every call (the token call aside) to
 Prism and answers with Prism's error, recording it in ``violations``, when the request breaks
@@ -141,6 +144,61 @@ class EtsyDouble:
                     "duplicate": p["sku"] in found,
                 })  # fmt: skip
         return found
+
+    # --- what the seller does on Etsy.com, behind multichan's back -----------------------------
+    def _holding(self, sku: str) -> tuple[int, dict[str, Any]]:
+        for listing_id, inventory in self.inventories.items():
+            for p in inventory["products"]:
+                if p["sku"] == sku:
+                    return listing_id, p
+        raise KeyError(sku)
+
+    def tamper(self, sku: str, *, price: str | None = None, quantity: int | None = None,
+               enabled: bool | None = None) -> None:  # fmt: skip
+        """The seller changes a SKU's offering on Etsy.com (price, quantity, on/off)."""
+        listing_id, product = self._holding(sku)
+        off = product["offerings"][0]
+        if price is not None:
+            off["price"] = money(price, off["price"]["currency_code"])
+        if quantity is not None:
+            off["quantity"] = quantity
+        if enabled is not None:
+            off["is_enabled"] = enabled
+        listing = self.listings[listing_id]
+        listing["quantity"] = sum(p["offerings"][0]["quantity"]
+                                  for p in self.inventories[listing_id]["products"])  # fmt: skip
+
+    def set_state(self, sku: str, state: str) -> None:
+        """The listing holding ``sku`` moves to ``state`` (the seller deactivates it, Etsy lets
+        it expire...)."""
+        self.listings[self._holding(sku)[0]]["state"] = state
+
+    def delete_listing(self, sku: str) -> int:
+        """The seller deletes the listing holding ``sku`` (deleteListing): gone, with its
+        inventory and images. Its id."""
+        listing_id = self._holding(sku)[0]
+        for store in (self.listings, self.inventories, self.images):
+            store.pop(listing_id, None)
+        return listing_id
+
+    def seed(self, sku: str, title: str, price: str, quantity: int,
+             state: str = "active") -> int:  # fmt: skip
+        """A one-product listing the seller made on Etsy.com; its id."""
+        listing_id = self.next_id()
+        now = int(time.time())
+        self.listings[listing_id] = {
+            "listing_id": listing_id, "user_id": USER_ID, "shop_id": SHOP_ID, "title": title,
+            "description": title, "state": state, "quantity": quantity, "tags": [],
+            "taxonomy_id": 1296, "price": money(price, self.currency),
+            "creation_timestamp": now, "created_timestamp": now, "updated_timestamp": now,
+            "last_modified_timestamp": now, "has_variations": False, "listing_type": "physical",
+        }  # fmt: skip
+        self.inventories[listing_id] = {
+            "products": [self._product(sku, [], {"price": float(price), "quantity": quantity,
+                                                 "is_enabled": True})],
+            "price_on_property": [], "quantity_on_property": [], "sku_on_property": [],
+        }  # fmt: skip
+        return listing_id
 
     # --- receipts (what buyers do) -------------------------------------------------------------
     def place(self, lines: list[tuple[str, int]], status: str = "paid", country: str = "US",

@@ -17,6 +17,10 @@ read in place, never copied) and the behaviour Google documents for them.
   quota groups (daily calls per group, ``quota/daily_limit_exceeded`` past them). It refuses
   what Google refuses: an unknown data source, a currency other than the account's, an offer
   id over 50 characters, a patch or a local inventory of a product it does not have.
+- It lists what it holds as Google does: ``products.list`` pages of processed products
+  (``pageSize``, at most ``list_page``, ``nextPageToken``) and ``localInventories.list``;
+  ``change_behind`` / ``delete_behind`` edit or delete a product as a seller in Merchant
+  Center would, behind multichan's back (drift tests).
 - It is its own OAuth token endpoint (``/token``): a service account's JWT (RS256, signed with
   the test key ``service_account_info`` gives, audience the token URI) or a refresh-token grant
   gets a short-lived access token; API calls need one.
@@ -33,6 +37,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -233,7 +238,8 @@ QUOTA_GROUPS = {  # group -> the methods in it (MethodDetails.path)
     "products_insert": ["products/v1/productInputs.insert", "products/v1/productInputs.patch",
                         "products/v1/productInputs.delete"],
     "products_get": ["products/v1/products.get", "products/v1/products.list"],
-    "inventories": ["inventories/v1/localInventories.insert"],
+    "inventories": ["inventories/v1/localInventories.insert",
+                    "inventories/v1/localInventories.list"],
 }  # fmt: skip
 METHOD_PATHS = {
     "merchantapi.accounts.productInputs.insert": "products/v1/productInputs.insert",
@@ -243,6 +249,8 @@ METHOD_PATHS = {
     "merchantapi.accounts.products.list": "products/v1/products.list",
     "merchantapi.accounts.products.localInventories.insert":
         "inventories/v1/localInventories.insert",
+    "merchantapi.accounts.products.localInventories.list":
+        "inventories/v1/localInventories.list",
 }  # fmt: skip
 
 
@@ -262,10 +270,13 @@ class GoogleDouble:
     requests: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
+    # the most products one products.list page holds (Google: "might contain fewer items
+    # than specified by pageSize"); tests lower it to page through a few products
+    list_page: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
-        self.currency, self.grants = "USD", 0
+        self.currency, self.grants, self.list_page = "USD", 0, 1000
         self.unprocessed.clear()
         for store in (self.inputs, self.local, self.tokens, self.usage, self.writes):
             store.clear()
@@ -403,6 +414,66 @@ class GoogleDouble:
         self.local.setdefault(pid, {})[body["storeCode"]] = entry
         return 200, entry
 
+    def list_products(self, query: dict[str, str]) -> Answer:
+        """products.list: the processed products in name order, ``pageSize`` (default 25,
+        at most 1,000, and at most ``list_page``) a page, ``nextPageToken`` while more follow.
+        A token is only good with the same pageSize (Google: the other parameters must
+        match the call that gave it)."""
+        asked = int(query.get("pageSize") or 25)
+        size = max(1, min(asked if asked > 0 else 25, 1000, self.list_page))
+        start = 0
+        token = query.get("pageToken")
+        if token:
+            try:
+                size_then, start = (int(n) for n in base64.urlsafe_b64decode(token).split(b":"))
+            except ValueError:
+                return google_error(400, "INVALID_ARGUMENT", "Invalid page token")
+            if size_then != size:
+                return google_error(400, "INVALID_ARGUMENT", "pageSize must match the call "
+                                    "that provided the page token")  # fmt: skip
+        products = [p for p in (self.product(pid) for pid in sorted(self.inputs)) if p]
+        page = products[start : start + size]
+        found: dict[str, Any] = {"products": page}
+        if start + size < len(products):
+            found["nextPageToken"] = base64.urlsafe_b64encode(
+                f"{size}:{start + size}".encode()).decode()  # fmt: skip
+        return 200, found
+
+    # --- behind multichan's back (a seller editing in Merchant Center) ---------------------
+    def change_behind(
+        self, sku: str, *, store_quantity: dict[str, int] | None = None, **attributes: Any
+    ) -> None:
+        """Set product attributes of ``sku`` as Merchant Center would (``price="9.99"``
+        becomes a Price in micros; None removes the attribute) and, per store code,
+        the quantity of its local inventory."""
+        pid = f"en~US~{sku}"
+        with self.lock:
+            attrs = self.inputs[pid].setdefault("productAttributes", {})
+            for name, value in attributes.items():
+                if value is None:
+                    attrs.pop(name, None)
+                elif name in ("price", "salePrice"):
+                    micros = int(Decimal(str(value)) * 1_000_000)
+                    attrs[name] = {"amountMicros": str(micros), "currencyCode": self.currency}
+                else:
+                    attrs[name] = value
+            for store, quantity in (store_quantity or {}).items():
+                self.local.setdefault(pid, {})[store] = {
+                    "name": f"accounts/{ACCOUNT}/products/{pid}/localInventories/{store}",
+                    "storeCode": store,
+                    "localInventoryAttributes": {
+                        "quantity": str(quantity),
+                        "availability": "IN_STOCK" if quantity > 0 else "OUT_OF_STOCK",
+                    },
+                }
+
+    def delete_behind(self, sku: str) -> None:
+        """Delete the product of ``sku`` (its input and local inventories)."""
+        pid = f"en~US~{sku}"
+        with self.lock:
+            self.inputs.pop(pid, None)
+            self.local.pop(pid, None)
+
     def quota_groups(self) -> Answer:
         groups = []
         for group, methods in QUOTA_GROUPS.items():
@@ -472,6 +543,8 @@ class GoogleDouble:
         if name == "products.get":
             product = self.product(pid)
             return (200, product) if product else google_error(404, "NOT_FOUND", "not found")
+        if name == "products.list":
+            return self.list_products(query)
         if name == "products.localInventories.insert":
             return self.insert_local(pid, body)
         if name == "products.localInventories.list":

@@ -1,6 +1,7 @@
-"""A Meta catalog double for the Meta channel tests: the Catalog Batch API's two endpoints on
-127.0.0.1, stateful, written from Meta's documented contract and checking every request
-against Meta's own SDK specs (``../shared/specs/meta``, read in place, never copied):
+"""A Meta catalog double for the Meta channel tests: the Catalog Batch API's two endpoints and
+the catalog's products edge on 127.0.0.1, stateful, written from Meta's documented contract
+and checking every request against Meta's own SDK specs (``../shared/specs/meta``, read in
+place, never copied):
 
 - ``POST /{version}/{catalog_id}/items_batch``: the call's parameters must be those of the
   ``items_batch`` edge in ``ProductCatalog.json`` (``item_type`` and ``requests`` required), at
@@ -18,6 +19,13 @@ against Meta's own SDK specs (``../shared/specs/meta``, read in place, never cop
   ids_of_invalid_requests}]}``; ``started`` for the first ``looks`` looks, then ``finished``
   (or ``end_status``); ``errors`` is a sample of at most ``sample_errors``;
   ``ids_of_invalid_requests`` only with ``load_ids_of_invalid_requests=true``.
+- ``GET /{version}/{catalog_id}/products``: the params must be the GET ``products`` edge's
+  (``ProductCatalog.json``) or a Graph read's own (fields, limit, after, before, summary),
+  every field asked for a field of ``ProductItem.json``; items in retailer id order with the
+  node's names (``name``, ``retailer_id``), prices shown as ``price_format`` says
+  (``"$1,299.00"`` or ``"1299.00 USD"``), Graph cursor paging (``paging.cursors.after``,
+  ``paging.next`` while more follow). ``change_behind`` / ``delete_behind`` edit or delete
+  an item as a seller in Commerce Manager would, behind multichan's back (drift tests).
 
 A wrong token is Meta's HTTP 400 with OAuthException code 190. ``usage`` (or ``usage_once``,
 one answer each) is sent as the ``X-Business-Use-Case-Usage`` header; ``fail_next`` answers
@@ -26,10 +34,12 @@ the next requests with (status, body, headers). ``requests`` records every call.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +68,10 @@ FEED_NAMES = {
 }
 REQUIRED = ("title", "description", "availability", "condition", "price", "link", "image_link")
 PRICE = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]{3})$")
-PATH = re.compile(r"^/(v\d+\.\d+)/([^/]+)/(items_batch|check_batch_request_status)$")
+PATH = re.compile(r"^/(v\d+\.\d+)/([^/]+)/(items_batch|check_batch_request_status|products)$")
+# what any Graph API read takes besides its edge's own params (field selection, paging)
+READ_PARAMS = frozenset({"fields", "limit", "after", "before", "summary", "access_token"})
+SYMBOLS = {"USD": "$", "EUR": "\u20ac", "GBP": "\u00a3", "JPY": "\u00a5"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,9 @@ class Contract:
     status_params: dict[str, dict[str, Any]]
     item_params: dict[str, str]
     enums: dict[str, list[str]]
+    # the GET products edge's params, and the fields of a ProductItem node a read can ask for
+    products_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    item_fields: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls) -> Contract:
@@ -80,6 +96,11 @@ class Contract:
         edges = {
             a.get("endpoint"): a for a in catalog["apis"] if a.get("method") in ("GET", "POST")
         }
+        edges["products"] = next(
+            a
+            for a in catalog["apis"]
+            if (a.get("method"), a.get("endpoint")) == ("GET", "products")
+        )
         update = next(a for a in item["apis"] if a.get("name") == "#update")
         return cls(
             {p["name"]: p for p in edges["items_batch"]["params"]},
@@ -90,6 +111,8 @@ class Contract:
                 **{p["name"]: p["type"] for p in update["params"]},
             },
             {e["name"].lower(): e["values"] for e in enums},
+            {p["name"]: p for p in edges["products"]["params"]},
+            frozenset(f["name"] for f in item["fields"]),
         )
 
     def problem(self, name: str, value: Any) -> tuple[str, str] | None:
@@ -153,9 +176,14 @@ class MetaDouble:
     usage: dict[str, Any] | None = None
     usage_once: list[dict[str, Any]] = field(default_factory=list)
     serial: int = 0
+    # how a read shows prices: "symbol" ("$1,299.00", as Commerce Manager shows them) or
+    # "code" ("1299.00 USD", as they were written); the most items a page holds
+    price_format: str = "symbol"
+    max_page: int = 5000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
+        self.price_format, self.max_page = "symbol", 5000
         self.items.clear()
         self.batches.clear()
         self.requests.clear()
@@ -292,6 +320,86 @@ class MetaDouble:
             "ids_of_invalid_requests": invalid if want_ids else [],
         }]}  # fmt: skip
 
+    def products(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        """GET products: the items in retailer id order, the ``fields`` asked for (the
+        node's ``id`` always), ``limit`` (default 25, at most ``max_page``) a page, Graph
+        cursors (``paging.cursors``, ``paging.next`` while more follow)."""
+        assert self.contract is not None
+        known = set(self.contract.products_params) | READ_PARAMS
+        unknown = sorted(set(params) - known)
+        asked = [f for f in str(params.get("fields") or "").split(",") if f]
+        bad = sorted(set(asked) - self.contract.item_fields)
+        limit = str(params.get("limit") or "25")
+        problem = None
+        if unknown:
+            problem = f"unknown parameter(s) {unknown} for GET products"
+        elif bad:
+            problem = f"fields {bad} are not fields of a ProductItem"
+        elif not limit.isdigit() or int(limit) < 1:
+            problem = f"limit {limit!r} must be a positive integer"
+        if problem:
+            self.violations.append(f"GET products: {problem}")
+            return 400, graph_error(f"(#100) {problem}", 100)
+        size = min(int(limit), self.max_page)
+        skus = sorted(self.items)
+        start = 0
+        if params.get("after"):
+            try:
+                start = skus.index(_uncursor(str(params["after"]))) + 1
+            except ValueError:
+                return 400, graph_error("(#100) Invalid cursor", 100)
+        page = skus[start : start + size]
+        data = [self._read(rid, asked) for rid in page]
+        found: dict[str, Any] = {"data": data}
+        if page:
+            found["paging"] = {"cursors": {"before": _cursor(page[0]), "after": _cursor(page[-1])}}
+            if start + size < len(skus):
+                query = {**params, "after": _cursor(page[-1])}
+                query.pop("access_token", None)
+                found["paging"]["next"] = f"{self.url}{path}?" + "&".join(
+                    f"{k}={v}" for k, v in query.items()
+                )
+        return 200, found
+
+    def _read(self, rid: str, fields: list[str]) -> dict[str, Any]:
+        """One item as a Graph read shows it: node names (``name``, not ``title``), prices
+        as ``price_format`` says, ``inventory`` mirroring the count to sell."""
+        item = self.items[rid]
+        price = PRICE.match(str(item.get("price") or ""))
+        currency = price.group(2) if price else "USD"
+        shown: dict[str, Any] = {
+            "retailer_id": rid, "name": item.get("title"), "currency": currency,
+            "price": self._price(item.get("price")),
+            "sale_price": self._price(item.get("sale_price")),
+            "availability": item.get("availability"),
+            "quantity_to_sell_on_facebook": item.get("quantity_to_sell_on_facebook"),
+            "inventory": item.get("quantity_to_sell_on_facebook"),
+            "visibility": item.get("visibility", "published"),
+        }  # fmt: skip
+        found = {"id": str(zlib.crc32(rid.encode()) + 10**15)}
+        found.update({f: shown[f] for f in fields if f in shown and shown[f] is not None})
+        return found
+
+    def _price(self, written: Any) -> str | None:
+        match = PRICE.match(str(written or ""))
+        if not match:
+            return None
+        amount, code = Decimal(match.group(1)), match.group(2)
+        if self.price_format == "code":
+            return f"{amount:.2f} {code}"
+        return f"{SYMBOLS.get(code, code + ' ')}{amount:,.2f}"
+
+    # --- behind multichan's back (a seller editing in Commerce Manager) ---------------------
+    def change_behind(self, sku: str, **fields: Any) -> None:
+        """Set feed fields of item ``sku`` (``price="9.99 USD"``, ``availability``,
+        ``quantity_to_sell_on_facebook``, ``visibility``...) as Commerce Manager would."""
+        with self.lock:
+            self.items[sku].update(fields)
+
+    def delete_behind(self, sku: str) -> None:
+        with self.lock:
+            self.items.pop(sku, None)
+
     # --- HTTP -------------------------------------------------------------------------------
     def answer(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Any:
         split = urlsplit(target)
@@ -322,6 +430,8 @@ class MetaDouble:
             status, payload = self.items_batch(params)
         elif (method, edge) == ("GET", "check_batch_request_status"):
             status, payload = self.status(params)
+        elif (method, edge) == ("GET", "products"):
+            status, payload = self.products(split.path, params)
         else:
             self.violations.append(f"{method} {split.path}: no such call")
             return 400, graph_error(f"Unsupported {method.lower()} request", 100), {}
@@ -339,6 +449,14 @@ def graph_error(
     if subcode is not None:
         error["error_subcode"] = subcode
     return {"error": error}
+
+
+def _cursor(rid: str) -> str:
+    return base64.urlsafe_b64encode(f"rid:{rid}".encode()).decode()
+
+
+def _uncursor(cursor: str) -> str:
+    return base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("rid:")
 
 
 def usage_header(usage: dict[str, Any]) -> str:

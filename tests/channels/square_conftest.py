@@ -2,11 +2,13 @@
 stateful double on 127.0.0.1 covers what Prism's canned answers cannot show (ids assigned to
 new objects, versions, counts, partial batch failures, 429/5xx/401).
 
-The double implements the four endpoints the channel uses the way Square documents them
+The double implements the endpoints the channel uses the way Square documents them
 (api.json 2025-08-20): ``#`` temporary ids mapped in ``id_mappings``, versions checked on
 update, an upsert replacing the whole object (variations left out of an item are deleted),
 each batch all-or-nothing while other batches succeed, at most 1,000 objects per batch and
 10,000 per request, at most 100 inventory changes, idempotency keys replaying the first answer;
+``POST /v2/catalog/search`` (items, a page per ``limit``) and
+``/v2/inventory/counts/batch-retrieve`` for drift (``sell`` lowers a count as a till sale does);
 ``POST /v2/orders/search``, ``GET /v2/orders/{order_id}`` (RetrieveOrder) and
 ``PUT /v2/orders/{order_id}`` (UpdateOrder: fulfillments, versions) answer from ``orders``
 (tests/servers/square_orders.py: the POS's orders, which a test rings up with
@@ -181,6 +183,34 @@ class SquareDouble:
                   for (v, loc), q in self.counts.items()]  # fmt: skip
         return 200, {"counts": counts}
 
+    def search(self, body: dict[str, Any]) -> Answer:
+        """SearchCatalogObjects of ITEMs (variations nested), ``limit`` a page, in id order,
+        the cursor the next page's start."""
+        if body.get("object_types") not in (None, ["ITEM"]) or body.get("query"):
+            return 400, {"errors": [error("BAD_REQUEST", "the double searches ITEMs only")]}
+        start = int(body.get("cursor") or 0)
+        limit = min(int(body.get("limit") or 100), 1000)
+        ids = sorted(self.items)
+        page = [copy.deepcopy(self.items[i]) for i in ids[start : start + limit]]
+        more = start + limit < len(ids)
+        return 200, {"objects": page, **({"cursor": str(start + limit)} if more else {})}
+
+    def counts_of(self, body: dict[str, Any]) -> Answer:
+        """BatchRetrieveInventoryCounts: IN_STOCK counts of the ids at the locations asked."""
+        ids, where = body.get("catalog_object_ids"), body.get("location_ids")
+        counts = [
+            {"catalog_object_id": v, "location_id": loc, "quantity": q, "state": "IN_STOCK",
+             "calculated_at": "2025-01-01T00:00:00Z"}
+            for (v, loc), q in sorted(self.counts.items())
+            if (ids is None or v in ids) and (where is None or loc in where)
+        ]  # fmt: skip
+        return 200, {"counts": counts}
+
+    def sell(self, var_id: str, location: str, units: int) -> None:
+        """What a till sale does to Square's own count (the orders double leaves it alone)."""
+        key = (var_id, location)
+        self.counts[key] = str(int(self.counts.get(key, "0")) - units)
+
     def answer(
         self, path: str, headers: dict[str, str], body: Any, method: str = "POST"
     ) -> tuple[int, Any, dict]:
@@ -213,6 +243,8 @@ class SquareDouble:
             ("POST", "/v2/catalog/batch-upsert"): self.upsert,
             ("POST", "/v2/inventory/changes/batch-create"): self.inventory,
             ("POST", "/v2/orders/search"): self.orders.search,
+            ("POST", "/v2/catalog/search"): self.search,
+            ("POST", "/v2/inventory/counts/batch-retrieve"): self.counts_of,
         }
         if order_id:  # UpdateOrder
             routes[("PUT", path)] = lambda b: self.orders.update(str(order_id), b)

@@ -318,6 +318,7 @@ class Shop:
             "id": p["id"], "title": p.get("title"), "handle": p["handle"], "status": p["status"],
             "vendor": p.get("vendor") or "", "productType": p.get("productType") or "",
             "descriptionHtml": p.get("descriptionHtml") or "", "tags": p.get("tags") or [],
+            "variantsCount": {"count": len(p["variants"]), "precision": "EXACT"},
             "variants": lambda info, **a: connection(
                 [self.variant_view(self.variants[v]) for v in p["variants"]], a),
             "options": lambda info, **a: [

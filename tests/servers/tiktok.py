@@ -17,13 +17,14 @@ refuses what those pages say TikTok refuses, the way they say it does.
   images, 1-100 SKUs with price, inventory per known warehouse, quantity in [1, 99,999] or
   absent, sales attributes for several SKUs; ``idempotency_key`` answers a repeat with the
   first answer), ``GET products/{id}``, ``partial_edit``, ``search`` (``seller_skus``, page
-  tokens), ``inventory/update`` and ``prices/update`` (**one product per call**: every SKU id
-  must be the path product's, else the whole call is refused; each SKU must list exactly its
-  warehouses; stock only for an ACTIVATE product; per-SKU errors in ``data.errors``),
-  ``deactivate`` / ``activate`` (at most 20 ids). ``zero_stock`` says whether a quantity of 0
-  is taken (False: the current pages' [1, 99,999], error 12052055; True: the 2023 pages'
-  "non-negative numbers (include number 0)"). ``promotion`` holds product ids whose prices are
-  locked by a promotion (the notes: no price change then).
+  tokens, ``status`` filter: ALL or one status), ``inventory/update`` and ``prices/update``
+  (**one product per call**: every SKU id must be the path product's, else the whole call is
+  refused; each SKU must list exactly its warehouses; stock only for an ACTIVATE product;
+  per-SKU errors in ``data.errors``), ``deactivate`` / ``activate`` (at most 20 ids).
+  ``zero_stock`` says whether a quantity of 0 is taken (False: the current pages' [1,
+  99,999], error 12052055; True: the 2023 pages' "non-negative numbers (include number 0)").
+  ``promotion`` holds product ids whose prices are locked by a promotion (the notes: no price
+  change then).
 - Orders (placed by tests: ``add_order``, which takes their units off the SKU's stock as
   TikTok does from creation; a cancelled unit goes back): ``orders/search`` (page_size
   1..100, sort by update_time, ``update_time_ge/lt``, page tokens), ``GET orders?ids=`` (at
@@ -32,6 +33,8 @@ refuses what those pages say TikTok refuses, the way they say it does.
   of the order not cancelled nor shipped.
 - The token endpoint (``GET /api/v2/token/refresh``) trades ``refresh_token`` for a new
   access token; ``/cdn/<name>`` serves images (``/cdn/missing...``: 404).
+What a seller does in Seller Center behind multichan's back: ``tamper`` (a SKU's price or
+stock), ``product_status`` (deactivate, delete), ``seed`` (a product multichan never made).
 Switches: ``fail_next(429 | 500 | 503 | "drop")``; ``auth_status`` (401, or 200: the pages
 give the codes of authentication errors, not their HTTP status); ``log`` holds every request.
 """
@@ -69,6 +72,17 @@ BRAND = "7082427311584347905"
 PROVIDERS = {"7117858858072016686": "USPS", "7117859084333745966": "UPS"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 Json = Any
+STATUSES = (
+    "ALL",
+    "DRAFT",
+    "PENDING",
+    "FAILED",
+    "ACTIVATE",
+    "SELLER_DEACTIVATED",
+    "PLATFORM_DEACTIVATED",
+    "FREEZE",
+    "DELETED",
+)  # products/search's status filter
 NOT_LIVE = ("The product in its current status is not available for this operation. Change the "
             "product status and try again.")  # fmt: skip
 
@@ -154,6 +168,49 @@ class TikTokServer:
         """How many units of the SKU a buyer can order now (0 when the product is hidden)."""
         sku = self.by_sku()[seller_sku]
         return sum(sku["stock"].values()) if sku["status"] == "ACTIVATE" else 0
+
+    # --- what the seller does in Seller Center, behind multichan's back ------------------------
+    def _holding(self, seller_sku: str) -> tuple[Json, Json]:
+        for product in self.products.values():
+            for sku in product["skus"]:
+                if sku["seller_sku"] == seller_sku:
+                    return product, sku
+        raise KeyError(seller_sku)
+
+    def tamper(self, seller_sku: str, *, price: str | None = None, quantity: int | None = None,
+               warehouse: str = WAREHOUSE) -> None:  # fmt: skip
+        """The seller edits a SKU's price or its stock in ``warehouse``."""
+        with self.lock:
+            product, sku = self._holding(seller_sku)
+            if price is not None:
+                sku["price"] = self._price({"amount": price, "currency": sku["price"]["currency"]})
+            if quantity is not None:
+                [row] = [r for r in sku["inventory"] if r["warehouse_id"] == warehouse]
+                row["quantity"] = quantity
+            product["update_time"] = self.now()
+
+    def product_status(self, seller_sku: str, status: str) -> None:
+        """The product holding the SKU moves to ``status`` (SELLER_DEACTIVATED when the seller
+        deactivates it, DELETED when deleted: TikTok keeps it, searchable by that status)."""
+        with self.lock:
+            product, _ = self._holding(seller_sku)
+            product["status"] = status
+            product["update_time"] = self.now()
+
+    def seed(self, seller_sku: str, title: str, price: str, quantity: int) -> str:
+        """A one-SKU live product the seller made in Seller Center; its id."""
+        with self.lock:
+            product_id = self.next_id()
+            self.products[product_id] = {
+                "id": product_id, "status": "ACTIVATE", "title": title, "description": title,
+                "category_id": CATEGORY, "brand_id": None, "main_images": [],
+                "skus": [{"id": self.next_id(), "seller_sku": seller_sku,
+                          "price": self._price({"amount": price, "currency": "USD"}),
+                          "inventory": [{"warehouse_id": WAREHOUSE, "quantity": quantity}],
+                          "sales_attributes": []}],
+                "package_weight": {"value": "1", "unit": "KILOGRAM"}, "update_time": self.now(),
+            }  # fmt: skip
+            return product_id
 
     # --- authentication -----------------------------------------------------------------------
     def check_auth(
@@ -417,8 +474,12 @@ class TikTokServer:
         wanted = set((body or {}).get("seller_skus") or [])
         if len(wanted) > 100:
             raise TikTokError(36009004, "seller_skus: at most 100")
+        status = (body or {}).get("status") or "ALL"
+        if status not in STATUSES:
+            raise TikTokError(36009004, f"status is invalid: {status}")
         rows = [p for p in self.products.values()
-                if not wanted or any(s["seller_sku"] in wanted for s in p["skus"])]  # fmt: skip
+                if (not wanted or any(s["seller_sku"] in wanted for s in p["skus"]))
+                and (p["status"] == status or status == "ALL")]  # fmt: skip
         start = _offset(query.get("page_token"))
         page = rows[start : start + size]
         more = start + size < len(rows)

@@ -6,6 +6,8 @@ Acme's API (a small JSON batch API):
   ``{"items": [...]}`` answer ``{"results": [{"sku", "status": "ok"|"error", "listing_id"?,
   "error"?}]}``;
 - ``GET /v1/listings?skus=A,B`` answers ``{"listings": [{"sku", "price", "quantity", ...}]}``;
+  without ``skus``, every listing in SKU order, ``offset``/``limit`` (at most 100) with
+  ``next_offset`` (null on the last page);
 - ``POST /v1/jobs`` with ``{"operation", "items"}`` starts a job and answers ``{"job_id"}``;
   ``GET /v1/jobs/{id}`` answers ``{"status": "running"}`` until it is done, then
   ``{"status": "done", "results": [...]}`` as a batch would (sellers switch jobs on by
@@ -15,7 +17,7 @@ Acme's API (a small JSON batch API):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import requests
@@ -100,6 +102,21 @@ class AcmeMarket(Channel):
     def fetch_remote(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
         body = self._request("GET", "/v1/listings", params={"skus": ",".join(skus)})
         return {row["sku"]: row for row in body.get("listings", [])}
+
+    def remote_listings(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset: int | None = 0
+        while offset is not None:
+            body = self._request("GET", "/v1/listings", params={"offset": offset, "limit": 100})
+            for row in body.get("listings", []):
+                fields: dict[str, Any] = {"price": row.get("price"), "listed": True}
+                if "sale_price" in row:
+                    fields["sale_price"] = row["sale_price"]
+                if "title" in row:
+                    fields["title"] = row["title"]
+                if "quantity" in row:
+                    fields["quantity"] = int(row["quantity"])
+                yield str(row["sku"]), fields
+            offset = body.get("next_offset")
 
     # --- HTTP --------------------------------------------------------------------------------
     def _batch(self, path: str, offers: list[Offer], items: list[dict]) -> list[ItemResult]:
