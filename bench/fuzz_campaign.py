@@ -7,16 +7,18 @@ times, seeded (tests/catalog/test_import_bounds.py, tests/test_config_hostile.py
     python bench/fuzz_campaign.py --imports 2000 --configs 500 --seed 7
 
 Each case runs in-process (the CLI's own entry point, as the suite's runner does) on a demo
-workspace made once; an import that was accepted is undone by restoring the catalog file.
-Prints the count per exit code for each kind, the slowest case, and every exit-1 case with
-what reproduces it. Exits 1 when any case exited 1. Not part of the test suite.
+workspace made once; an import that was accepted is undone by restoring the catalog
+(SQLite's backup). Prints the count per exit code for each kind, the slowest case, and every
+exit-1 case with what reproduces it. Exits 1 when any case exited 1. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -77,10 +79,14 @@ def main() -> int:
             fmt, text = mutated_import(rnd, rows=rnd.randint(1, args.rows))
             path.write_text(text, encoding="utf-8")
             code = run_cli("-w", demo, "import", fmt, path).code
-            if code in (0, 4):  # something was written: back to the demo catalog
-                for suffix in ("-wal", "-shm"):
-                    Path(f"{catalog}{suffix}").unlink(missing_ok=True)
-                shutil.copy(pristine, catalog)
+            if code in (0, 4):  # something was written: back to the demo catalog (through
+                # SQLite: a connection of the run may not be collected yet, and a file
+                # replaced under it fails the next run with "disk I/O error")
+                with (
+                    contextlib.closing(sqlite3.connect(pristine)) as src,
+                    contextlib.closing(sqlite3.connect(catalog)) as dst,
+                ):
+                    src.backup(dst)
             return code, f"import {fmt} of {text!r}"
 
         def one_config(rnd: random.Random, i: int) -> tuple[int, str]:

@@ -50,6 +50,26 @@ def best(runs: int, fn):  # type: ignore[no-untyped-def]
     return min(times), value
 
 
+KINDS = ("listings", "prices", "quantities")
+
+
+def accept_all(db, cfg, config):  # type: ignore[no-untyped-def]
+    """Plan the channel's first push and record every change accepted, then its mark: the
+    state a complete push leaves."""
+    from multichan.sync import changes
+    from multichan.sync import state as st
+    from multichan.sync.plan import make_plan
+
+    first = make_plan(db, cfg, config, KINDS, incremental=True)
+    with st.batch_written(db):
+        for kind in KINDS:
+            done = [(c.sku, True, c.hash, c.snapshot, {}, None) for c in first.iter_kind(kind)]
+            st.save_outcomes(db, cfg.name, kind, done, {})
+    assert first.mark is not None
+    changes.advance(db, cfg.name, first.mark)
+    return first
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skus", type=int, action="append")
@@ -59,8 +79,6 @@ def main() -> None:
     os.environ.setdefault("WOOCOMMERCE_CONSUMER_KEY", "ck")
     os.environ.setdefault("WOOCOMMERCE_CONSUMER_SECRET", "cs")
     from multichan.feeds.run import load_config
-    from multichan.sync import changes
-    from multichan.sync import state as st
     from multichan.sync.plan import make_plan
     from multichan.workspace import resolve
 
@@ -72,22 +90,13 @@ def main() -> None:
             ws = resolve(root)
             config = load_config(ws)
             cfg = config.channels["woo"]
-            kinds = ("listings", "prices", "quantities")
             db = ws.db()
-            first = make_plan(db, cfg, config, kinds, incremental=True)
-            with st.batch_written(db):  # every change accepted, as a complete push records
-                for kind in kinds:
-                    done = [
-                        (c.sku, True, c.hash, c.snapshot, {}, None) for c in first.iter_kind(kind)
-                    ]
-                    st.save_outcomes(db, "woo", kind, done, {})
-            assert first.mark is not None
-            changes.advance(db, "woo", first.mark)
+            accept_all(db, cfg, config)
             sku = db.execute("SELECT sku FROM stock WHERE quantity > 2 LIMIT 1").fetchone()[0]
             with db.conn:  # an order pulled: one unit committed
                 db.execute("UPDATE stock SET committed = committed + 1 WHERE sku = ?", [sku])
-            full_time, full = best(3, partial(make_plan, db, cfg, config, kinds))
-            inc_time, inc = best(3, partial(make_plan, db, cfg, config, kinds, incremental=True))
+            full_time, full = best(3, partial(make_plan, db, cfg, config, KINDS))
+            inc_time, inc = best(3, partial(make_plan, db, cfg, config, KINDS, incremental=True))
             assert inc.incremental and not full.incremental
             assert [c.sku for c in full.changes] == [c.sku for c in inc.changes] == [sku]
             print(f"{size:>9,} {full_time:>14.3f} {inc_time:>16.4f} {inc_time / full_time:>8.4f}")
