@@ -2,9 +2,9 @@
 
 Results go to stdout (a table per channel and a summary line, or one ``--json`` document);
 channel failures are also explained on stderr. Exit codes: 0 no drift, or all of it fixed
-(listings unknown to multichan are reported, never an alert); 4 drift found and not fixed
-(or the fix refused by a safety limit, or rejected); 5 a channel could not be read (the others
-are still checked); after ``--fix``, the push's own codes.
+(listings unknown to multichan are reported, an alert only with ``--unknown-is-drift``); 4
+drift found and not fixed (or the fix refused by a safety limit, or rejected); 5 a channel
+could not be read (the others are still checked); after ``--fix``, the push's own codes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ def drift(
     force: Annotated[
         bool, typer.Option("--force", help="With --fix: push even if a safety limit refuses.")
     ] = False,
+    unknown_is_drift: Annotated[
+        bool,
+        typer.Option(
+            "--unknown-is-drift",
+            help="Listings unknown to multichan exit 4 too (no listings of your own there).",
+        ),
+    ] = False,
 ) -> None:
     """Read each channel's live listings and list, per SKU and field, what was changed on the
     channel, what is missing there, and what is there but unknown to multichan.
@@ -50,12 +57,15 @@ def drift(
     A quantity lowered by a sale pulled from the channel is no drift. Exit 4 when drift is
     found (for cron), 5 when a channel could not be read. --fix sends the changed and missing
     SKUs again through the same push and safety limits; unknown listings are reported (exit
-    0 when nothing else is found), never deleted."""
+    0 when nothing else is found, 4 with --unknown-is-drift), never deleted."""
     from multichan.sync.drift import drift_all
 
     if (dry_run or force) and not fix:
         raise typer.BadParameter("--dry-run and --force go with --fix")
-    run = drift_all(output.workspace(), channels or [], fix=fix, dry_run=dry_run, force=force)
+    run = drift_all(
+        output.workspace(), channels or [], fix=fix, dry_run=dry_run, force=force,
+        unknown_is_drift=unknown_is_drift,
+    )  # fmt: skip
     if json_out:
         output.print_json(run.as_dict())
     else:

@@ -159,11 +159,13 @@ def drift_all(
     force: bool = False,
     pacing: Pacing | None = None,
     session: Any = None,
+    unknown_is_drift: bool = False,
 ) -> DriftRun:
     """Check every chosen API channel (default: every enabled one) under the workspace lock;
     one channel's failure never stops the others. With ``fix``, each channel's changed and
     missing SKUs are pushed again (``dry_run``: only planned; ``force``: past the safety
-    limits)."""
+    limits). ``unknown_is_drift``: listings unknown to multichan make the exit code 4 too
+    (a seller who keeps no listing of their own on the channels)."""
     from multichan.feeds.run import load_config
     from multichan.sync.run import select
 
@@ -175,6 +177,9 @@ def drift_all(
             found = []
             for cfg in chosen:
                 result = _one(db, config, cfg, bool(names), fix, dry_run, force, pacing, session)
+                unknown = any(f.finding == "unknown" for f in result.drift)
+                if unknown_is_drift and unknown and result.exit_code == errors.OK:
+                    result.exit_code = errors.REJECTED
                 found.append(result)
             return DriftRun(found)
     finally:

@@ -276,6 +276,8 @@ def test_drift_names_each_change_and_fix_restores_it(
     assert code == 0, text
     assert findings(after, name) == {(HANDMADE, "unknown", None, None, None)}
     assert after["drift"] == 0
+    strict, _, _ = drift(ws, name, "--unknown-is-drift")  # no listings of the seller's own
+    assert strict == 4
     assert servers.violations() == {"shop": [], "woo": [], "pos": []}
     assert_no_secrets(ws, [first.output, text, table.output, pulled.output, fixing])
 
