@@ -38,7 +38,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -261,6 +261,10 @@ class Channel:
         self.known_ids: dict[str, dict[str, str]] = {}
         self.expected: dict[str, int] = {}
         self.delisting: set[str] = set()  # the batch's SKUs sent at 0 as no longer offered
+        # SKUs whose listing the channel shows but not for sale (taken off sale there by
+        # hand), to be put back on sale by their listing write: set by ``drift --fix`` for the
+        # whole push (a module whose listing updates keep the listing's status reads it)
+        self.relisting: Container[str] = set()
         # per item group of a listings batch, the remote ids recorded for its other SKUs (a
         # new variant of a product the channel already lists finds the listing by them)
         self.group_ids: dict[str, dict[str, str]] = {}

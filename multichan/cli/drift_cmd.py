@@ -10,6 +10,7 @@ could not be read (the others are still checked); after ``--fix``, the push's ow
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ import typer
 from multichan.cli import output
 from multichan.errors import OK
 
+PAGE = 1000  # findings a table: a channel whose every listing drifted prints page by page
 COLUMNS = [
     ("sku", "SKU"), ("finding", "Finding"), ("field", "Field"), ("pushed", "Pushed"),
     ("remote", "On the channel"), ("offer", "Offer now"),
@@ -62,16 +64,19 @@ def drift(
 
     if (dry_run or force) and not fix:
         raise typer.BadParameter("--dry-run and --force go with --fix")
-    run = drift_all(
+    from multichan.cli.sync_cmd import write_json
+
+    with drift_all(
         output.workspace(), channels or [], fix=fix, dry_run=dry_run, force=force,
         unknown_is_drift=unknown_is_drift,
-    )  # fmt: skip
-    if json_out:
-        output.print_json(run.as_dict())
-    else:
-        _print(run)
-    if run.exit_code != OK:
-        sys.exit(run.exit_code)
+    ) as run:  # fmt: skip
+        if json_out:
+            write_json(run.as_dict())  # the findings written as they are read
+        else:
+            _print(run)
+        code = run.exit_code
+    if code != OK:
+        sys.exit(code)
 
 
 def _print(run: Any) -> None:
@@ -85,12 +90,10 @@ def _print(run: Any) -> None:
                        f"{escape(output.without_channel(c.error, c.channel))}")  # fmt: skip
             output.out(escape(f"{c.channel}: not checked"))
             continue
-        if c.drift:
-            rows = [_row(f.as_dict()) for f in c.drift]
-            output.table(rows, COLUMNS, title=f"{c.channel} ({c.type})")
-        counts = {k: sum(f.finding == k for f in c.drift) for k in ("changed", "missing",
-                                                                     "unknown")}  # fmt: skip
-        summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        found = iter(c.drift)
+        while page := [_row(f.as_dict()) for f in islice(found, PAGE)]:
+            output.table(page, COLUMNS, title=f"{c.channel} ({c.type})")
+        summary = ", ".join(f"{n} {k}" for k, n in c.drift.counts.items())
         output.out(escape(f"{c.channel}: {c.checked} listing(s) checked, {summary}"))
         if c.fix is not None:
             print_push([c.fix])

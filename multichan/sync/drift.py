@@ -37,9 +37,10 @@ comparison. This module never prints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any
@@ -62,6 +63,7 @@ CHUNK = 500  # remote SKUs compared at a time
 FIELD_KIND = {"title": "listings", "price": "prices", "sale_price": "prices",
               "quantity": "quantities", "location_quantities": "quantities"}  # fmt: skip
 SEEN = "drift_seen"  # the TEMP table of the remote SKUs seen, per channel
+FOUND = "drift_found"  # the TEMP table of the findings (Findings)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,89 @@ class Finding:
         return doc
 
 
+FIXABLE = ("changed", "missing")
+
+
+class Findings:
+    """One channel's findings, in a TEMP table of the run's connection (``FOUND``), never a
+    list in memory: appended as they are found, counted by kind, read back in the order found
+    (or per SKU, for the fix) a chunk at a time. A channel whose every listing drifted costs
+    the same memory as one with none."""
+
+    def __init__(self, db: sqlite_utils.Database, channel: str) -> None:
+        self.db, self.channel = db, channel
+        self.counts = {"changed": 0, "missing": 0, "unknown": 0}
+        db.conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {FOUND} (channel TEXT NOT NULL, n INTEGER NOT "
+            "NULL, sku TEXT NOT NULL, finding TEXT NOT NULL, field TEXT, doc TEXT NOT NULL, "
+            "PRIMARY KEY (channel, n))"
+        )
+        db.conn.execute(
+            f"CREATE INDEX IF NOT EXISTS temp.{FOUND}_sku ON {FOUND} (channel, sku, finding)"
+        )
+        db.conn.execute(f"DELETE FROM {FOUND} WHERE channel = ?", [channel])
+
+    def append(self, f: Finding) -> None:
+        n = sum(self.counts.values())
+        doc = {"pushed": f.pushed, "remote": f.remote, "offer": f.offer, "expected": f.expected}
+        self.db.conn.execute(
+            f"INSERT INTO {FOUND} VALUES (?, ?, ?, ?, ?, ?)",
+            [self.channel, n, f.sku, f.finding, f.field, json.dumps(doc, default=str)],
+        )
+        self.counts[f.finding] += 1
+
+    def extend(self, found: Iterable[Finding]) -> None:
+        for f in found:
+            self.append(f)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def fixable(self) -> int:
+        return sum(self.counts[k] for k in FIXABLE)
+
+    def __iter__(self) -> Iterator[Finding]:
+        """Every finding, in the order found."""
+        return self._read(f"SELECT * FROM {FOUND} WHERE channel = ? ORDER BY n", [self.channel])
+
+    def to_fix(self) -> Iterator[Finding]:
+        """The changed and missing findings, in SKU order."""
+        marks = ", ".join("?" * len(FIXABLE))
+        return self._read(
+            f"SELECT * FROM {FOUND} WHERE channel = ? AND finding IN ({marks}) ORDER BY sku, n",
+            [self.channel, *FIXABLE],
+        )
+
+    def relisted(self, sku: str) -> bool:
+        """Whether ``sku`` is there but not for sale (``missing``, field ``listed``)."""
+        return self.db.conn.execute(
+            f"SELECT 1 FROM {FOUND} WHERE channel = ? AND sku = ? AND finding = 'missing' "
+            "AND field = 'listed'", [self.channel, sku],
+        ).fetchone() is not None  # fmt: skip
+
+    def _read(self, query: str, params: list[Any]) -> Iterator[Finding]:
+        cursor = self.db.conn.execute(query, params)
+        while rows := cursor.fetchmany(CHUNK):
+            for _, _, sku, finding, name, doc in rows:
+                values = json.loads(doc)
+                yield Finding(sku, finding, name, values["pushed"], values["remote"],
+                              values["offer"], values["expected"])  # fmt: skip
+
+
+class _Relisting:
+    """``Channel.relisting`` for a fix: the SKUs of ``findings`` there but not for sale,
+    looked up in the findings' table instead of held in a set."""
+
+    def __init__(self, findings: Findings) -> None:
+        self.findings = findings
+
+    def __contains__(self, sku: object) -> bool:
+        return isinstance(sku, str) and self.findings.relisted(sku)
+
+    def __bool__(self) -> bool:
+        return self.findings.counts["missing"] > 0
+
+
 @dataclass
 class ChannelDrift:
     """One channel's check: how many remote SKUs were read (``checked``), the findings, the
@@ -96,20 +181,22 @@ class ChannelDrift:
 
     channel: str
     type: str
+    drift: Findings
     checked: int = 0
     error: str | None = None
-    drift: list[Finding] = field(default_factory=list)
     exit_code: int = errors.OK
     requests: int = 0
     fix: PushResult | None = None
 
-    def fixable(self) -> list[Finding]:
-        return [f for f in self.drift if f.finding in ("changed", "missing")]
+    def fixable(self) -> int:
+        """How many findings are changed or missing (what ``--fix`` pushes and exit 4 reports)."""
+        return self.drift.fixable()
 
     def as_dict(self) -> dict[str, Any]:
+        """The check as JSON: ``drift`` is an iterator (written as it is read)."""
         doc: dict[str, Any] = {
             "channel": self.channel, "type": self.type, "checked": self.checked,
-            "error": self.error, "drift": [f.as_dict() for f in self.drift],
+            "error": self.error, "drift": (f.as_dict() for f in self.drift),
             "exit_code": self.exit_code,
         }  # fmt: skip
         if self.fix is not None:
@@ -126,11 +213,11 @@ class DriftRun:
     @property
     def findings(self) -> int:
         """Changed and missing findings: what ``--fix`` would push and exit 4 reports."""
-        return sum(len(c.fixable()) for c in self.channels)
+        return sum(c.fixable() for c in self.channels)
 
     @property
     def unknown(self) -> int:
-        return sum(len(c.drift) - len(c.fixable()) for c in self.channels)
+        return sum(c.drift.counts["unknown"] for c in self.channels)
 
     @property
     def exit_code(self) -> int:
@@ -150,6 +237,7 @@ def implements(cls: type[Channel]) -> bool:
     return cls.remote_listings is not Channel.remote_listings
 
 
+@contextlib.contextmanager
 def drift_all(
     ws: Any,
     names: Sequence[str],
@@ -160,12 +248,13 @@ def drift_all(
     pacing: Pacing | None = None,
     session: Any = None,
     unknown_is_drift: bool = False,
-) -> DriftRun:
+) -> Iterator[DriftRun]:
     """Check every chosen API channel (default: every enabled one) under the workspace lock;
     one channel's failure never stops the others. With ``fix``, each channel's changed and
     missing SKUs are pushed again (``dry_run``: only planned; ``force``: past the safety
     limits). ``unknown_is_drift``: listings unknown to multichan make the exit code 4 too
-    (a seller who keeps no listing of their own on the channels)."""
+    (a seller who keeps no listing of their own on the channels). The run is yielded while
+    its connection is open: its findings are read from it."""
     from multichan.feeds.run import load_config
     from multichan.sync.run import select
 
@@ -177,11 +266,11 @@ def drift_all(
             found = []
             for cfg in chosen:
                 result = _one(db, config, cfg, bool(names), fix, dry_run, force, pacing, session)
-                unknown = any(f.finding == "unknown" for f in result.drift)
+                unknown = result.drift.counts["unknown"]
                 if unknown_is_drift and unknown and result.exit_code == errors.OK:
                     result.exit_code = errors.REJECTED
                 found.append(result)
-            return DriftRun(found)
+            yield DriftRun(found)
     finally:
         db.close()
 
@@ -195,7 +284,7 @@ def _one(
     from multichan.sync.pacing import paced
     from multichan.sync.run import configured_rate
 
-    result = ChannelDrift(cfg.name, cfg.type)
+    result = ChannelDrift(cfg.name, cfg.type, Findings(db, cfg.name))
     try:
         channel = registry.create(cfg, config.path.name, session=session)
     except MultichanError as exc:  # its settings, or its plugin
@@ -237,7 +326,7 @@ def _one(
         result.exit_code = errors.REJECTED
     if fix and result.fixable():
         channel.session = raw  # the push paces it anew, counting its own requests
-        result.fix = fix_channel(db, channel, cfg, config, result.fixable(), dry_run=dry_run,
+        result.fix = fix_channel(db, channel, cfg, config, result.drift, dry_run=dry_run,
                                  force=force, pacing=pacing)  # fmt: skip
         if result.fix.status not in ("dry-run", "refused"):
             result.exit_code = result.fix.exit_code
@@ -484,37 +573,29 @@ def fix_channel(
     channel: Channel,
     cfg: Any,
     config: Any,
-    findings: Sequence[Finding],
+    findings: Findings,
     *,
     dry_run: bool = False,
     force: bool = False,
     pacing: Pacing | None = None,
 ) -> PushResult:
-    """Push the SKU/kinds of ``findings`` (changed, missing) again, as the next push would
-    after their state was cleared: a plan of those SKUs only, the same safety limits
-    (``push.refusal``), the same engine (``push.push_plan``). ``dry_run`` clears nothing and
-    returns the plan."""
+    """Push the SKU/kinds of the changed and missing ``findings`` again, as the next push
+    would after their state was cleared: a plan of those SKUs only, the same safety limits
+    (``push.refusal``), the same engine (``push.push_plan``); a listing there but not for
+    sale is put back on sale (``Channel.relisting``). ``dry_run`` clears nothing and returns
+    the plan. The findings are read a chunk at a time, in SKU order."""
     from multichan.sync.plan import Plan, Spill, walk
     from multichan.sync.push import push_plan, refusal
     from multichan.sync.run import configured_rate, kinds_for
 
-    clears = _clears(findings)
-    skus = sorted(clears)
     if not dry_run:
-        _clear(db, channel.name, clears)
+        _clear(db, channel.name, _clears(findings.to_fix()))
     kinds = kinds_for(channel, None)
     plan = Plan(channel.name, by_location=channel.stock_by_location)
     rules, overrides = rules_for(cfg, config), load_overrides(db, cfg.name)
-    offers = build(ch.record_rows(db, iter(skus)), rules, overrides, plan.skipped.append)
-    state = st.load(db, channel.name, skus)
-    if dry_run:
-        for sku, (kinds_cleared, forget) in clears.items():
-            for kind, row in state.get(sku, {}).items():
-                if kind in kinds_cleared:
-                    row.update(hash=None, channel_held=None)
-                    if forget:
-                        row["remote_ids"] = {}
-    plan.spill = Spill.of(walk(offers, ((s, state[s]) for s in skus if s in state), plan, kinds))
+    skus = (sku for sku, _ in _clears(findings.to_fix()))
+    offers = build(ch.record_rows(db, skus), rules, overrides, plan.skipped.append)
+    plan.spill = Spill.of(walk(offers, _states(db, channel.name, findings, dry_run), plan, kinds))
     plan.listed = st.count_listed(db, channel.name)
     why = None if force else refusal(
         plan, Decimal(cfg.max_delist_percent), Decimal(cfg.max_price_change_percent)
@@ -524,31 +605,61 @@ def fix_channel(
                           plan=plan)  # fmt: skip
     if dry_run:
         return PushResult(channel.name, "dry-run", plan=plan)
-    return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+    channel.relisting = _Relisting(findings)
+    try:
+        return push_plan(db, channel, plan, kinds, pacing, configured_rate(cfg, channel))
+    finally:
+        channel.relisting = set()
 
 
-def _clears(findings: Iterable[Finding]) -> dict[str, tuple[set[str], bool]]:
-    """Per SKU, the kinds whose state to clear, and whether to forget its remote ids (a
-    listing gone from the channel is created again)."""
-    clears: dict[str, tuple[set[str], bool]] = {}
+Clear = tuple[str, tuple[set[str], bool]]  # sku, (kinds whose state to clear, forget its ids)
+
+
+def _clears(findings: Iterable[Finding]) -> Iterator[Clear]:
+    """Per SKU of ``findings`` (in SKU order), the kinds whose state to clear, and whether to
+    forget its remote ids (a listing gone from the channel is created again)."""
+    sku: str | None = None
+    kinds: set[str] = set()
+    forget = False
     for f in findings:
-        kinds, forget = clears.get(f.sku, (set(), False))
+        if f.sku != sku:
+            if sku is not None:
+                yield sku, (kinds, forget)
+            sku, kinds, forget = f.sku, set(), False
         if f.finding == "changed" and f.field in FIELD_KIND:
             kinds.add(FIELD_KIND[f.field])
         elif f.finding == "missing":
             kinds |= set(st.KINDS)
             forget = forget or f.field is None
-        clears[f.sku] = (kinds, forget)
-    return clears
+    if sku is not None:
+        yield sku, (kinds, forget)
 
 
-def _clear(
-    db: sqlite_utils.Database, channel: str, clears: dict[str, tuple[set[str], bool]]
-) -> None:
+def _states(
+    db: sqlite_utils.Database, channel: str, findings: Findings, dry_run: bool
+) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """The push_state rows of the findings' SKUs, in SKU order, a chunk at a time; for a dry
+    run, as the fix would leave them (cleared), without writing."""
+    clears = _clears(findings.to_fix())
+    while part := list(islice(clears, CHUNK)):
+        state = st.load(db, channel, [sku for sku, _ in part])
+        for sku, (kinds, forget) in part:
+            if sku not in state:
+                continue
+            if dry_run:
+                for kind, row in state[sku].items():
+                    if kind in kinds:
+                        row.update(hash=None, channel_held=None)
+                        if forget:
+                            row["remote_ids"] = {}
+            yield sku, state[sku]
+
+
+def _clear(db: sqlite_utils.Database, channel: str, clears: Iterable[Clear]) -> None:
     """Clear the hashes (and, where asked, the remote ids) ``clears`` names, and stamp the
     SKUs changed, in one transaction."""
     with transaction(db, "drift_fix"):
-        for sku, (kinds, forget) in clears.items():
+        for sku, (kinds, forget) in clears:
             for kind in sorted(kinds):
                 db.conn.execute(
                     "UPDATE push_state SET hash = NULL, channel_held = NULL"

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from multichan.channels.woocommerce import WooCommerce
+from multichan.sync import drift
 from multichan.sync.drift import _differences
 from multichan.testing import listing_problems, sample_offers
 from tests.channels import woocommerce_conftest as fx
@@ -143,3 +144,47 @@ def test_not_for_sale_is_missing_only_while_multichan_offers_stock() -> None:
     assert _differences(offer.sku, {"listed": False}, _rows(quantity=0), offer, None) == []
     # no offer today (archived, filtered out): multichan delists it anyway
     assert _differences(offer.sku, {"listed": False}, _rows(quantity=4), None, None) == []
+
+
+class _Counted(drift.Finding):
+    """A Finding that counts how many are alive at once."""
+
+    alive = peak = 0
+
+    def __post_init__(self) -> None:
+        _Counted.alive += 1
+        _Counted.peak = max(_Counted.peak, _Counted.alive)
+
+    def __del__(self) -> None:
+        _Counted.alive -= 1
+
+
+def test_a_channel_whose_every_listing_drifted_is_never_held_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqlite_utils
+
+    monkeypatch.setattr(drift, "Finding", _Counted)
+    _Counted.alive = _Counted.peak = 0
+    db = sqlite_utils.Database(memory=True)
+    found = drift.Findings(db, "shop")
+    n = 20_000
+    found.extend(
+        drift.Finding(f"S{i:06d}", "changed", "price", "10.00", "9.00", "10.00") for i in range(n)
+    )
+    found.extend(drift.Finding(f"S{i:06d}", "missing", "listed", True, False, True)
+                 for i in range(0, n, 4))  # fmt: skip
+    found.append(drift.Finding("HANDMADE", "unknown"))
+    assert found.counts == {"changed": n, "missing": n // 4, "unknown": 1}
+    assert _Counted.peak <= 2  # appended one at a time, each gone once stored
+    assert sum(1 for _ in found) == n + n // 4 + 1  # read back in the order found
+    assert _Counted.peak <= drift.CHUNK + 2
+    clears = list(drift._clears(found.to_fix()))  # the fix: per SKU, in SKU order
+    assert len(clears) == n and clears[0] == ("S000000", ({"listings", "prices",
+                                                           "quantities"}, False))  # fmt: skip
+    assert clears[1] == ("S000001", ({"prices"}, False))
+    assert _Counted.peak <= drift.CHUNK + 2
+    relisting = drift._Relisting(found)
+    assert "S000004" in relisting and "S000005" not in relisting
+    doc = drift.ChannelDrift("shop", "shopify", found).as_dict()
+    assert not isinstance(doc["drift"], list)  # written as it is read (cli.sync_cmd.write_json)
