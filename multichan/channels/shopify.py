@@ -5,6 +5,8 @@
   product is read first and variants this batch does not carry are sent back by id, untouched.
   The product is found by its recorded id, else by a variant's SKU, else by its handle (the
   slug of the group id), so a group split over batches or a lost state makes no duplicates.
+  An update keeps the product's status, except for a SKU in ``relisting`` (``drift --fix`` of
+  a product the seller set to draft or archived there): its product is set ``ACTIVE``.
 - Prices: ``productVariantsBulkUpdate`` per product, aliased (p0, p1...) so one request
   carries up to 100 products (10 points each: Shopify's 1,000-point query max) and 250
   variants; ``max_groups`` asks the engine for batches that fit one request. Each alias is
@@ -136,6 +138,8 @@ class Shopify(Channel):
             for choice in variant["optionValues"]:
                 options.setdefault(choice["optionName"], {})[choice["name"]] = None
         data = q.product_input(group, product["id"] if product else None, key)
+        if any(o.sku in self.relisting for o in group):
+            data["status"] = "ACTIVE"  # taken off sale by hand: drift --fix puts it back
         data["productOptions"] = [
             {"name": n, "values": [{"name": v} for v in vals]} for n, vals in options.items()
         ]

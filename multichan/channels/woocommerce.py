@@ -15,6 +15,8 @@ most 100 objects (HTTP 413 beyond); a batch of n offers puts at most n in any re
   (``product_id``, or ``parent_id`` + ``variation_id``): one request for simple products, one
   per parent. A SKU whose price and stock both changed goes once, with both (``prices+quantities``).
   A SKU without recorded ids is rejected.
+A listing update keeps the object's status, except for a SKU in ``relisting`` (``drift --fix``
+of a listing the seller took off sale there): it, and a variation's parent, go ``publish``.
 Creates are idempotent: creates refused as ``product_invalid_sku`` are found by one ``GET
 ?include=`` of the ids WooCommerce names in those errors (``data.resource_id``; ``GET ?sku=``
 for a SKU it names none for) and updated instead; an update whose id is gone becomes a create.
@@ -122,7 +124,10 @@ class WooCommerce(Channel):
                 groups.setdefault(o.item_group_id, []).append(o)
         known = {g: self._known(members, "parent_id") for g, members in groups.items()}
         parents = self._variable_products([i for i in known.values() if i])
-        listing = [{"name": o.title, "description": o.description} for o in simple]
+        listing = [
+            wb.relisted({"name": o.title, "description": o.description}, o.sku in self.relisting)
+            for o in simple
+        ]
         entries = [
             _Entry(self._known([o], "product_id"), wb.simple(o), fields, "simple")
             for o, fields in zip(simple, listing, strict=True)
@@ -130,6 +135,7 @@ class WooCommerce(Channel):
         for g, members in groups.items():
             parent, create = parents.get(known[g] or 0), wb.parent(g, members)
             update = wb.takeover(create, parent) if parent else {}
+            update = wb.relisted(update, any(o.sku in self.relisting for o in members))
             entries.append(_Entry(known[g] if parent else None, create, update, "variable"))
         outs = self._upsert("products", entries)
         results = {
@@ -154,7 +160,8 @@ class WooCommerce(Channel):
                 for name, value in wb.own_attributes(o)
             ]
             vid = self._known([o], "variation_id") if self._known([o], "parent_id") == pid else None
-            entries.append(_Entry(vid, wb.variation(o, attrs), {"attributes": attrs}, "variation"))
+            update = wb.relisted({"attributes": attrs}, o.sku in self.relisting)
+            entries.append(_Entry(vid, wb.variation(o, attrs), update, "variation"))
         try:
             outs = self._upsert(f"products/{pid}/variations", entries)
         except _Refused as exc:
@@ -222,7 +229,8 @@ class WooCommerce(Channel):
         for i, sku in refused.items():
             e, owner = entries[i], found.get(sku)
             if owner and owner.get("type", e.kind) == e.kind:  # variations may have no type
-                again[i] = (int(owner["id"]), wb.takeover(e.create, owner))
+                body = wb.takeover(e.create, owner)  # a relisting's status goes with it
+                again[i] = (int(owner["id"]), wb.relisted(body, "status" in e.update))
             elif owner:
                 error = wb.error_of(outs[i])
                 who = f"{owner.get('type', 'another')} product #{owner.get('id')}"

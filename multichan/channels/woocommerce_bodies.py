@@ -104,6 +104,12 @@ def takeover(create: Json, found: Json) -> Json:
     return body
 
 
+def relisted(body: Json, relist: bool) -> Json:
+    """``body`` putting its object back on sale (status ``publish``) when ``relist`` (a SKU
+    ``drift --fix`` relists); otherwise an update keeps the status the seller gave it."""
+    return {**body, "status": "publish"} if relist else body
+
+
 # --- answers ---------------------------------------------------------------------------------
 def rows(data: Any) -> list[Json]:
     return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []

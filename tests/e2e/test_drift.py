@@ -375,6 +375,11 @@ def test_a_listing_taken_off_sale_is_missing(servers: Servers, new_demo: Any) ->
     [row] = [f for f in doc["channels"][0]["drift"] if f["sku"] == CHANGED_PRICE]
     assert row == {"sku": CHANGED_PRICE, "finding": "missing", "field": "listed",
                    "pushed": True, "remote": False, "offer": True}  # fmt: skip
+    code, doc, text = drift(ws, "woo", "--fix")  # puts them back on sale
+    assert code == 0, text
+    assert remote._obj(CHANGED_PRICE)["status"] == "publish" and parent["status"] == "publish"
+    code, doc, text = drift(ws, "woo")
+    assert (code, findings(doc, "woo")) == (0, set()), text
 
 
 def remote_skus(servers: Servers) -> set[str]:
