@@ -44,10 +44,11 @@ def export(
     """Render, validate and atomically write channel feeds (then upload where configured)."""
     from rich.markup import escape
 
-    from multichan.feeds.run import export_all
+    from multichan.feeds.run import export_all, load_config
     from multichan.offers import CUT_PREFIXES
 
     ws = output.workspace()
+    config = load_config(ws)  # once: the export and the stray-override check share it
     with output.progress_factory(enabled=not json_out) as progress:
         results = export_all(
             ws,
@@ -57,6 +58,7 @@ def export(
             force=force,
             allow_empty=allow_empty,
             progress=progress,
+            config=config,
         )
     code = worst(r.exit_code for r in results)
     if json_out:
@@ -73,17 +75,19 @@ def export(
                 elif check or d.reason.startswith(CUT_PREFIXES):
                     output.err(escape(f"note {d.channel} {d.sku}: {d.reason}"))
             output.out(output.summary_line(r))
-        _stray_overrides(ws)
+        _stray_overrides(ws, config)
     if code != OK:
         sys.exit(code)
 
 
-def _stray_overrides(ws: Any) -> None:
+def _stray_overrides(ws: Any, config: Any) -> None:
     """Say so when override rows name a channel channels.yaml does not have."""
-    from multichan.catalog.checks import stray_overrides
-    from multichan.feeds.run import load_config
+    import contextlib
 
-    note = stray_overrides(ws.db(), load_config(ws))
+    from multichan.catalog.checks import stray_overrides
+
+    with contextlib.closing(ws.db()) as db:
+        note = stray_overrides(db, config)
     if note:
         output.warn(note)
 

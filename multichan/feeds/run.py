@@ -58,10 +58,12 @@ def export_all(
     allow_empty: bool = False,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    config: Config | None = None,
 ) -> list[ChannelResult]:
     """Export the ``names`` channels (or every enabled feed channel); ``allow_empty`` lets an
-    empty or first-time near-empty feed through, ``force`` a shrinking one."""
-    config = load_config(ws)
+    empty or first-time near-empty feed through, ``force`` a shrinking one. ``config``: the
+    workspace's, when the caller has read it already."""
+    config = config or load_config(ws)
     chosen = select(config, names, all_channels)
     db = ws.db()
     try:
