@@ -19,6 +19,7 @@ catalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -38,13 +39,18 @@ WITH latest AS (
 SELECT p.sku, p.title, p.status,
        COALESCE((SELECT SUM(s.quantity - s.committed) FROM stock s WHERE s.sku = p.sku), 0)
            AS quantity,
-       i.id, i.format, i.source, i.started_at, l.id
+       i.id AS last_import, i.format AS format, i.source AS source, i.started_at AS last_seen,
+       l.id AS basis
 FROM products p
 JOIN imports i ON i.id = p.last_import
 JOIN latest l ON l.format = i.format AND l.source = i.source
 WHERE p.last_import < l.id AND p.status != 'archived' {where}
 ORDER BY p.sku
 """
+FOUND = "prune_candidates"  # the TEMP table a prune's candidates are kept in
+FIELDS = ("sku", "title", "status", "quantity", "last_import", "format", "source", "last_seen",
+          "basis")  # fmt: skip
+CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -71,18 +77,30 @@ class Candidate:
 
 @dataclass
 class Prune:
-    """What a prune found: its candidates, the full imports they are missing from, how many
-    products have no import at all (never pruned) and how many are active (the share)."""
+    """What a prune found: how many candidates (kept in the TEMP table ``FOUND`` of ``db``'s
+    connection, read back a chunk at a time: a prune of a whole catalog holds none of it), the
+    full imports they are missing from, how many products have no import at all (never
+    pruned) and how many are active (the share); after ``archive``, how many it archived."""
 
-    candidates: list[Candidate] = field(default_factory=list)
+    db: sqlite_utils.Database
+    total: int = 0
+    active_candidates: int = 0
     bases: list[dict[str, Any]] = field(default_factory=list)  # latest full import per source
     never_imported: int = 0
     active: int = 0
-    archived: list[str] = field(default_factory=list)
+    archived_count: int = 0
 
-    @property
-    def active_candidates(self) -> int:
-        return sum(1 for c in self.candidates if c.status == "active")
+    def candidates(self) -> Iterator[Candidate]:
+        """The candidates, in SKU order."""
+        cursor = self.db.conn.execute(f"SELECT {', '.join(FIELDS)} FROM {FOUND} ORDER BY sku")
+        while rows := cursor.fetchmany(CHUNK):
+            yield from (Candidate(*row) for row in rows)
+
+    def archived(self) -> Iterator[str]:
+        """The SKUs ``archive`` archived, in SKU order."""
+        cursor = self.db.conn.execute(f"SELECT sku FROM {FOUND} WHERE archived ORDER BY sku")
+        while rows := cursor.fetchmany(CHUNK):
+            yield from (sku for (sku,) in rows)
 
     @property
     def share(self) -> Decimal:
@@ -92,17 +110,18 @@ class Prune:
         return Decimal(self.active_candidates) * 100 / self.active
 
     def as_dict(self) -> dict[str, Any]:
+        """As JSON; ``candidates`` and ``archived`` are iterators (written as they are read)."""
         return {
-            "candidates": [c.as_dict() for c in self.candidates],
+            "candidates": (c.as_dict() for c in self.candidates()),
             "bases": self.bases, "never_imported": self.never_imported,
             "active": self.active, "share_percent": round(float(self.share), 1),
-            "archived": self.archived,
+            "archived": self.archived(),
         }  # fmt: skip
 
 
 def find(db: sqlite_utils.Database, source: str | None = None) -> Prune:
     """The products missing from their source's latest full import (``source``: only that
-    source's); NotFound for a source no full import came from."""
+    source's), kept in ``FOUND``; NotFound for a source no full import came from."""
     sources = [r[0] for r in db.execute("SELECT DISTINCT source FROM imports WHERE complete = 1")]
     if source is not None and source not in sources:
         raise NotFound(
@@ -110,9 +129,21 @@ def find(db: sqlite_utils.Database, source: str | None = None) -> Prune:
             f"{', '.join(sorted(sources)) or 'none yet'}){did_you_mean(source, sources)}"
         )
     where, params = ("AND i.source = ?", [source]) if source is not None else ("", [])
-    found = Prune()
-    for row in db.execute(CANDIDATES_SQL.format(where=where), params):
-        found.candidates.append(Candidate(*row))
+    conn = db.conn
+    conn.execute(f"DROP TABLE IF EXISTS temp.{FOUND}")
+    conn.execute(
+        f"CREATE TEMP TABLE {FOUND} (sku TEXT PRIMARY KEY, title TEXT, status TEXT, quantity "
+        "INTEGER, last_import INTEGER, format TEXT, source TEXT, last_seen TEXT, basis INTEGER, "
+        "archived INTEGER NOT NULL DEFAULT 0)"
+    )
+    conn.execute(
+        f"INSERT INTO {FOUND} ({', '.join(FIELDS)}) " + CANDIDATES_SQL.format(where=where), params
+    )
+    conn.commit()  # the TEMP table only: an archive then takes its own transaction
+    found = Prune(db)
+    found.total, found.active_candidates = conn.execute(
+        f"SELECT count(*), coalesce(sum(status = 'active'), 0) FROM {FOUND}"
+    ).fetchone()
     query = (
         "SELECT id, format, source, started_at, rows FROM imports WHERE id IN "
         "(SELECT max(id) FROM imports WHERE complete = 1 GROUP BY format, source)"
@@ -142,13 +173,14 @@ def archive(
     *,
     max_percent: Decimal,
     force: bool = False,
-) -> list[str]:
+) -> int:
     """Archive ``found``'s candidates (status ``archived``; a seller edit of their status
-    follows) in one transaction, and return their SKUs; ItemsRejected, nothing written, when
-    they are more than ``max_percent`` of the active products and not ``force``. A candidate
-    that changed since ``find`` (archived, or imported again) is left alone."""
-    if not found.candidates:
-        return []
+    follows) in one transaction, and return how many (``found.archived()`` names them);
+    ItemsRejected, nothing written, when they are more than ``max_percent`` of the active
+    products and not ``force``. A candidate that changed since ``find`` (archived, or imported
+    again) is left alone."""
+    if not found.total:
+        return 0
     if found.share > max_percent and not force:
         raise ItemsRejected(
             f"prune would archive {found.active_candidates} of {found.active} active products "
@@ -157,20 +189,22 @@ def archive(
             "--force if this is intended"
         )
     stamp = now()
-    done: list[str] = []
+    conn = db.conn
     with transaction(db, "prune"):
-        for c in found.candidates:
-            cursor = db.conn.execute(
-                "UPDATE products SET status = 'archived', updated_at = ? "
-                "WHERE sku = ? AND last_import = ? AND status != 'archived'",
-                [stamp, c.sku, c.last_import],
-            )
-            if cursor.rowcount:
-                done.append(c.sku)
-        db.conn.executemany(
-            "UPDATE product_edits SET value = '\"archived\"', edited_at = ? "
-            "WHERE sku = ? AND field = 'status'",
-            [(stamp, sku) for sku in done],
+        marked = conn.execute(
+            f"UPDATE {FOUND} SET archived = 1 WHERE EXISTS (SELECT 1 FROM products p WHERE "
+            f"p.sku = {FOUND}.sku AND p.last_import = {FOUND}.last_import AND p.status != "
+            "'archived')"
+        ).rowcount
+        conn.execute(
+            f"UPDATE products SET status = 'archived', updated_at = ? WHERE sku IN (SELECT sku "
+            f"FROM {FOUND} WHERE archived)",
+            [stamp],
         )
-    found.archived = done
-    return done
+        conn.execute(
+            "UPDATE product_edits SET value = '\"archived\"', edited_at = ? "
+            f"WHERE field = 'status' AND sku IN (SELECT sku FROM {FOUND} WHERE archived)",
+            [stamp],
+        )
+    found.archived_count = marked
+    return marked

@@ -401,30 +401,34 @@ def _show_prune(
     archiving: bool,
     refused: str | None = None,
 ) -> None:
+    from itertools import islice
+
     from rich.markup import escape
 
+    from multichan.cli.sync_cmd import write_json
     from multichan.text import counted
 
     over = found.share > limit
-    if json_out:
-        output.print_json({
+    if json_out:  # written as the candidates are read: a whole catalog is never held
+        write_json({
             "exit_code": 4 if refused else 0, "archive": archiving, **found.as_dict(),
-            "limit_percent": limit, "needs_force": bool(found.candidates) and over,
+            "limit_percent": limit, "needs_force": bool(found.total) and over,
             "refused": refused,
         })  # fmt: skip
         return
     if why:
         output.warn(why)
-    rows = [
-        {"sku": c.sku, "title": c.title, "status": c.status, "quantity": c.quantity,
-         "last_seen": c.last_seen, "source": f"{c.format} {c.source}"}
-        for c in found.candidates
-    ]  # fmt: skip
     columns = [("sku", "SKU"), ("title", "Title"), ("status", "Status"), ("quantity", "Stock"),
                ("last_seen", "Last seen"), ("source", "Source")]  # fmt: skip
-    if rows:
-        title = f"{counted(len(rows), 'product')} not in the latest full import of their source"
-        output.table(rows, columns, title=title, right=("quantity",))
+    title = f"{counted(found.total, 'product')} not in the latest full import of their source"
+    shown = found.candidates()
+    while page := [
+        {"sku": c.sku, "title": c.title, "status": c.status, "quantity": c.quantity,
+         "last_seen": c.last_seen, "source": f"{c.format} {c.source}"}
+        for c in islice(shown, 1000)
+    ]:  # fmt: skip
+        output.table(page, columns, title=title, right=("quantity",))
+    rows = found.total
     if not found.bases:
         output.out(
             "No full import yet: nothing to compare (prune compares each product with the "
@@ -434,9 +438,9 @@ def _show_prune(
         shown = ", ".join(f"{b['format']} {b['source']} ({b['started_at']})" for b in found.bases)
         output.out(escape(f"Nothing to prune: every imported product is in its source's latest "
                           f"full import ({shown})."))  # fmt: skip
-    elif found.archived or (archiving and not refused):
+    elif found.archived_count or (archiving and not refused):
         output.out(
-            f"Archived {counted(len(found.archived), 'product')} (nothing was deleted); the "
+            f"Archived {counted(found.archived_count, 'product')} (nothing was deleted); the "
             "next push delists them ('multichan plan' shows it)."
         )
     elif not archiving:

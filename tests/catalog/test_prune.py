@@ -247,3 +247,38 @@ def test_shopify_and_woocommerce_exports_are_full_imports(shop: Path) -> None:
     ]  # fmt: skip
     stamped = sql(shop, "SELECT count(*) FROM products WHERE last_import IS NOT NULL")[0][0]
     assert stamped == sql(shop, "SELECT count(*) FROM products")[0][0] > 0
+
+
+def test_a_prune_of_a_whole_catalog_holds_none_of_it(tmp_path: Path, monkeypatch) -> None:
+    from multichan.catalog import prune as pr
+    from multichan.catalog.schema import open_catalog
+
+    class Counted(pr.Candidate):
+        alive = peak = 0
+
+        def __post_init__(self) -> None:
+            Counted.alive += 1
+            Counted.peak = max(Counted.peak, Counted.alive)
+
+        def __del__(self) -> None:
+            Counted.alive -= 1
+
+    monkeypatch.setattr(pr, "Candidate", Counted)
+    db = open_catalog(tmp_path / "catalog.db")
+    n = 20_000
+    with db.conn:
+        for i, when in ((1, "2026-01-01T00:00:00Z"), (2, "2026-01-02T00:00:00Z")):
+            db.conn.execute(
+                "INSERT INTO imports (id, format, source, started_at, ended_at, complete, rows) "
+                "VALUES (?, 'csv', 'shop.csv', ?, ?, 1, ?)", [i, when, when, n],
+            )  # fmt: skip
+        db.conn.executemany(  # the second import listed none of them: a wrong file
+            "INSERT INTO products (sku, title, price, last_import) VALUES (?, 'T', '1.00', 1)",
+            [(f"S{i:06d}",) for i in range(n)],
+        )
+    found = pr.find(db)
+    assert (found.total, found.active_candidates, found.active) == (n, n, n)
+    assert sum(1 for _ in found.candidates()) == n and Counted.peak <= pr.CHUNK + 1
+    assert pr.archive(db, found, max_percent=pr.DEFAULT_LIMIT, force=True) == n
+    assert next(found.archived()) == "S000000" and sum(1 for _ in found.archived()) == n
+    assert db.execute("SELECT count(*) FROM products WHERE status = 'archived'").fetchone()[0] == n
