@@ -16,7 +16,10 @@ BigCommerce's rules this module follows (bigcommerce/docs, reference/*.yml):
   /v3/catalog/variants`` at most 50 variants (``max_batch`` of listings and prices); a SKU new
   to an existing product is ``POST /v3/catalog/products/{id}/variants``. A batch refused as a
   whole (422, 409...) is sent again one object at a time, so one bad product is rejected with
-  BigCommerce's message and the others are saved.
+  BigCommerce's message and the others are saved. An update keeps the product's visibility,
+  except for a SKU in ``relisting`` (``drift --fix`` of a listing taken off sale by hand): its
+  product is sent ``is_visible`` true and ``availability`` available, its variant
+  ``purchasing_disabled`` false (a simple product's: its base variant's, in the same PUT).
 - Stock: ``PUT /v3/inventory/adjustments/absolute`` at ``location_id``, at most 2,000 items a
   request (``max_batch`` of quantities), by ``variant_id``, or ``product_id`` for a product
   tracked by product. Items a 422 names are rejected with its message; the rest are sent again.
@@ -77,6 +80,8 @@ PER_PAGE = 250  # BigCommerce's most per page
 SKUS_PER_URL = 4000  # characters of SKUs in one sku:in filter (URLs stay well under 8 KB)
 VARIANT_FIELDS = "product_id,sku,price,sale_price,purchasing_disabled,option_values"
 PRODUCT_FIELDS = "name,is_visible,availability,inventory_tracking,price,sale_price"
+# a product update putting the product back on sale (shown, and purchasable)
+RELIST = {"is_visible": True, "availability": "available"}
 OPTION_FIELDS = (("Color", "color"), ("Size", "size"), ("Material", "material"),
                  ("Pattern", "pattern"))  # fmt: skip
 GRAMS = {"kg": 1000, "g": 1, "lb": 453.59237, "oz": 28.349523125}
@@ -311,6 +316,8 @@ class BigCommerce(Channel):
                           "description": first.description}  # fmt: skip
             if not first.item_group_id:
                 body.update(price_fields(first), **self._codes(first))
+            if any(o.sku in self.relisting for o in groups[key]):
+                body.update(RELIST)  # taken off sale by hand: drift --fix puts it back
             bodies.append(body)
         refused = self._put_each(CATALOG, bodies)
         variants: list[tuple[Offer, Json]] = []
@@ -331,11 +338,16 @@ class BigCommerce(Channel):
                         o.sku, product_id=pid, tracked_by="product",
                         **_opt("variant_id", self._id(o, "variant_id")),
                     )  # fmt: skip
+                    base = results[o.sku].remote_ids.get("variant_id")
+                    if o.sku in self.relisting and base:  # its purchasing is its base variant's
+                        variants.append((o, {"id": int(base), "purchasing_disabled": False}))
                     continue
                 vid = self._id(o, "variant_id") if self._id(o, "product_id") == known[key] else None
                 vid = vid or (there.get(o.sku.casefold()) or {}).get("id")
                 if vid:
                     body = {"id": int(vid), **price_fields(o), **self._codes(o)}
+                    if o.sku in self.relisting:
+                        body["purchasing_disabled"] = False
                     if o.image_link:
                         body["image_url"] = o.image_link[:255]
                     variants.append((o, body))
@@ -347,7 +359,8 @@ class BigCommerce(Channel):
             results[o.sku] = (
                 ItemResult.rejected(o.sku, f"BigCommerce refused variant {o.sku}: {why}")
                 if why
-                else ItemResult.accepted(o.sku, product_id=pid, variant_id=str(body["id"]))
+                else results.get(o.sku)  # a simple product's, relisted: its ids as found
+                or ItemResult.accepted(o.sku, product_id=pid, variant_id=str(body["id"]))
             )
         for pid, o in fresh:
             results[o.sku] = self._add_variant(pid, o, groups[o.item_group_id or o.sku])

@@ -19,7 +19,11 @@ that one product with TikTok's message while the other products go on.
   (the heaviest variant, else ``default_weight_grams``), and per SKU seller_sku, price and the
   stock at ``warehouse_id``; variants get sales attributes from the options that differ
   (Color, Size, Material, Pattern). An existing product gets ``partial_edit`` (title,
-  description): images, category and variants are not pushed again.
+  description): images, category and variants are not pushed again. It keeps the product's
+  status, except for a SKU in ``relisting`` (``drift --fix`` of a product deactivated by
+  hand): a product not ACTIVATE is then activated (``POST products/activate``) after its
+  edit; one TikTok refuses to activate (PLATFORM_DEACTIVATED...) rejects the group's SKUs
+  with TikTok's message.
 - Prices: ``prices/update``, one product per call (``max_groups``), ``price.amount`` the
   price the buyer pays (the sale price when there is one: TikTok's strike-through prices are
   its promotions, not a product field).
@@ -157,9 +161,11 @@ class TikTokShop(Channel):
         found = self._find(group)
         if found is None:
             return self._create(group)
-        product_id, skus = found
+        product_id, skus, status = found
         body = {"title": group[0].title, "description": _html(group[0].description)}
         self._call("POST", f"{API}/products/{product_id}/partial_edit", json=body)
+        if status != "ACTIVATE" and any(o.sku in self.relisting for o in group):
+            self._switch("activate", product_id)  # deactivated by hand: drift --fix relists
         out = []
         for o in group:
             if o.sku in skus:
@@ -171,16 +177,17 @@ class TikTokShop(Channel):
                 ))  # fmt: skip
         return out
 
-    def _find(self, group: list[Offer]) -> tuple[str, dict[str, str]] | None:
-        """The TikTok product holding the group (its id and sku ids by seller_sku), or None."""
+    def _find(self, group: list[Offer]) -> tuple[str, dict[str, str], str] | None:
+        """The TikTok product holding the group (its id, sku ids by seller_sku and status), or
+        None."""
         known = next((self._ids(o).get("product_id") for o in group
                       if self._ids(o).get("product_id")), None)  # fmt: skip
         if known:
             product = self._product(known)
             if product is not None:
-                return known, _sku_ids(product)
+                return known, _sku_ids(product), str(product.get("status") or "")
         for product in self._search([o.sku for o in group]):
-            return str(product["id"]), _sku_ids(product)
+            return str(product["id"]), _sku_ids(product), str(product.get("status") or "")
         return None
 
     def _create(self, group: list[Offer]) -> list[ItemResult]:

@@ -2,8 +2,9 @@
 BigCommerce's contracts), end to end through the CLI: right after a push nothing drifted; a
 price and a stock count changed in the control panel behind multichan's back are named by SKU
 and field (exit 4); ``drift --fix`` restores them with one push, after which ``drift`` exits
-0; a deleted product is missing (and made again by the fix), a hidden one is not for sale, a
-product of the merchant's own is unknown and left alone."""
+0; a deleted product is missing (and made again by the fix), a hidden one, one made
+unpurchasable or a variant whose purchasing is disabled is not for sale (and put back on sale
+by the fix), a product of the merchant's own is unknown and left alone."""
 
 from __future__ import annotations
 
@@ -116,8 +117,50 @@ def test_a_deleted_product_is_missing_and_made_again_an_unknown_one_is_left_alon
     assert store.by_sku("KNIFE-FOLD") is not None  # made again
     assert store.by_sku("MERCHANT-1") is not None  # never deleted
     code, doc = drift(ws)
-    left = findings(doc)
-    assert ("KNIFE-FOLD", None) not in left
-    assert left[("MERCHANT-1", None)]["finding"] == "unknown"
-    assert code == 4 and fixed.code in (0, 4), fixed.output
+    left = findings(doc)  # the hidden one on sale again, the merchant's own left alone
+    assert {k: f["finding"] for k, f in left.items()} == {("MERCHANT-1", None): "unknown"}
+    assert code == 0 and fixed.code == 0, fixed.output  # unknown is no drift
+    clean(store)
+
+
+def test_products_taken_off_sale_in_the_control_panel_are_on_sale_again_after_the_fix(
+    store: BigCommerceDouble, new_demo: Any
+) -> None:
+    ws = pushed(store, new_demo)
+    expected = state(store)
+    store.hide("MAP-CASE")  # hidden from the storefront
+    store.hide("TEE-MERINO-NAV-M", purchasing_disabled=True)  # one variant not for sale
+    store.hide("MUG-ENAMEL", purchasing_disabled=True)  # a simple product's base variant
+    lantern = store.by_sku("LANTERN-LED")
+    assert lantern is not None
+    lantern[0]["availability"] = "disabled"  # shown, but "cannot be purchased"
+    code, doc = drift(ws)
+    assert code == 4
+    found = findings(doc)
+    assert {k: f["finding"] for k, f in found.items()} == {
+        ("MAP-CASE", "listed"): "missing", ("TEE-MERINO-NAV-M", "listed"): "missing",
+        ("LANTERN-LED", "listed"): "missing", ("MUG-ENAMEL", "listed"): "missing",
+    }  # fmt: skip
+
+    store.requests.clear()
+    fixed = run_cli("-w", ws, "drift", "bc", "--fix")
+    assert fixed.code == 0, fixed.output
+    products = {b["id"]: b for batch in store.calls("PUT", "/v3/catalog/products") for b in batch}
+    relisted = {int(p[0]["id"]) for s in ("MAP-CASE", "LANTERN-LED", "TEE-MERINO-NAV-M",
+                "MUG-ENAMEL") if (p := store.by_sku(s))}  # fmt: skip
+    assert {i for i, b in products.items() if b.get("is_visible") is True} == relisted
+    assert all(products[i]["availability"] == "available" for i in relisted)
+    map_case, lantern = store.by_sku("MAP-CASE"), store.by_sku("LANTERN-LED")
+    tee, mug = store.by_sku("TEE-MERINO-NAV-M"), store.by_sku("MUG-ENAMEL")
+    assert map_case and lantern and tee and mug and mug[1] is None
+    assert map_case[0]["is_visible"] is True and lantern[0]["availability"] == "available"
+    assert tee[1] is not None and tee[1]["purchasing_disabled"] is False
+    assert mug[0]["variants"][0]["purchasing_disabled"] is False
+    assert state(store) == expected  # nothing else moved
+
+    code, doc = drift(ws)
+    assert (code, findings(doc)) == (0, {})
+    store.requests.clear()
+    assert run_cli("-w", ws, "push", "bc").code == 0
+    assert store.calls("PUT", "/v3/catalog/products") == []  # a later push relists nothing
     clean(store)
