@@ -229,11 +229,6 @@ class Channel:
     # stock is written per location (Google local inventory): a move between locations with
     # the same total is a change too
     stock_by_location: ClassVar[bool] = False
-    # drift: the one price the channel shows is what a buyer pays (it has no sale price of its
-    # own, so multichan writes the sale price when there is one: Etsy, TikTok Shop, eBay); its
-    # ``remote_listings`` show no ``sale_price``, and drift compares their ``price`` with the
-    # pushed sale price, else the price
-    shows_buyer_price: ClassVar[bool] = False
     # asynchronous jobs (see "Jobs" in the module docstring): per operation, the most offers
     # one job takes; how long one run waits on a job before leaving it to the next run, and
     # the seconds between two looks at it

@@ -44,8 +44,8 @@ the token never goes to another host), then ``GET /offer?sku=&marketplace_id=`` 
 per item: eBay has no bulk read of offers, so a read takes one request per SKU besides one per
 page, at the channel's rate. Per SKU: ``title`` the item's ``product.title``; ``price`` the
 fixed-price offer's ``pricingSummary.price``: eBay holds one price, what buyers pay, which
-multichan writes as the sale price when there is one (``shows_buyer_price``: drift compares it
-with the sale price, else the price; no ``sale_price`` is given); ``quantity`` the offer's
+multichan writes as the sale price when there is one (no ``sale_price`` is given, so drift
+compares it with the sale price, else the price); ``quantity`` the offer's
 ``availableQuantity``, else the item's ship-to-home ``quantity`` (its warehouses summed;
 in-store pickup is not counted: multichan does not write it); ``listed`` False for an item
 without a published offer in the marketplace, an ended or inactive listing, or one on hold.
@@ -134,7 +134,6 @@ class Ebay(Channel):
     grouped = frozenset({"listings"})  # a group's variants are written (and published) together
     rate_limit = RateLimit(requests_per_second=5, burst=10)
     daily_revisions = 250
-    shows_buyer_price = True  # an offer has one price: the sale price when there is one
     # an offer is created with its price and stock: sending them again costs a revision each
     listing_carries = frozenset({"prices", "quantities"})
     orders_sorted = False  # eBay documents no order of getOrders' results

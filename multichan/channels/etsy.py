@@ -56,7 +56,7 @@ Etsy's rules this module follows (etsy_open_api_v3_oas.json, Feb 2025, unless no
   with ``includes=Inventory``, so each listing's SKUs, prices and quantities come in the same
   page: one request per 100 listings and state, never one per listing (the daily 10,000). Per
   SKU of an inventory product: ``price`` (its offering's, what a buyer pays: Etsy has no sale
-  price of its own, hence ``shows_buyer_price`` and no ``sale_price``), ``quantity`` (one
+  price of its own, hence no ``sale_price``: drift compares what is charged), ``quantity`` (one
   count per offering, no locations), ``title`` only for a listing of that one SKU (a variant
   has none of its own; Etsy sends some text with HTML entities, etsy/open-api#446, which are
   unescaped), ``listed``: False for an inactive, sold-out or expired listing or a disabled
@@ -216,7 +216,6 @@ class Etsy(Channel):
     grouped = frozenset({"listings", "prices", "quantities", JOINT})  # a listing is one write
     rate_limit = RateLimit(requests_per_second=10, burst=1)  # never 11 in one second
     daily_requests = 10_000
-    shows_buyer_price = True  # one price per offering: what the buyer pays
     late_orders = timedelta(hours=48)  # cancellations reach tools up to 48 h late
     max_title = 140
     max_description = 5000

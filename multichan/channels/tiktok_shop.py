@@ -58,7 +58,7 @@ that one product with TikTok's message while the other products go on.
   ``status`` ALL (100 a page, following ``next_page_token``; a DELETED product is left out
   whatever ALL holds). Per SKU: ``price`` (``tax_exclusive_price``, the price the seller
   enters, which ``prices/update`` writes, else ``sale_price``: what the buyer pays, as TikTok
-  has no sale price of its own, hence ``shows_buyer_price`` and no ``sale_price``),
+  has no sale price of its own, hence no ``sale_price``: drift compares what is charged),
   ``quantity`` (the units at ``warehouse_id``, the warehouse multichan writes, 0 while the
   product is not live: what a buyer can order), ``title`` only for a one-SKU product (the
   others' variants have none of their own), ``listed``: False unless the product is ACTIVATE
@@ -123,7 +123,6 @@ class TikTokShop(Channel):
     # one product per call: TikTok's price and stock updates take the SKUs of one product
     max_groups: ClassVar[dict[str, int]] = {"listings": 1, "prices": 1, "quantities": 1}
     rate_limit = RateLimit(requests_per_second=50.0, burst=10)  # 50 QPS per API, app and shop
-    shows_buyer_price = True  # one price per SKU, what the buyer pays (see Prices)
     accepts_html = True
     max_title, max_description = 255, 10_000
     settings_schema: ClassVar[dict[str, SettingSpec]] = {
