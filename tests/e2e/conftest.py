@@ -253,3 +253,33 @@ def push_killed_at(
         proxy.on_applied = None
     assert code == -signal.SIGKILL, (code, err.read_text())
     return out, err
+
+
+# --- drift, through the CLI --------------------------------------------------------------------
+def drift_json(ws: Path, channel: str, *args: str) -> tuple[int, dict[str, Any], str]:
+    """``multichan drift CHANNEL --json ARGS``: its exit code, its document and its output."""
+    import json
+
+    result = run_cli("-w", ws, "drift", channel, "--json", *args)
+    assert result.stdout.strip(), result.output
+    return result.code, json.loads(result.stdout), result.output
+
+
+def drift_findings(
+    doc: dict[str, Any], key: tuple[str, ...] = ("sku", "field")
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The one channel's findings of a ``drift --json`` document, by the fields ``key``
+    names; the channel must have been read."""
+    [channel] = doc["channels"]
+    assert channel["error"] is None, channel["error"]
+    return {tuple(f[k] for k in key): f for f in channel["drift"]}
+
+
+def push_runs(ws: Path) -> list[str]:
+    """The status of every push run the workspace's journal holds, oldest first."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
+        query = "SELECT status FROM journal_runs WHERE command = 'push' ORDER BY id"
+        return [row[0] for row in db.execute(query)]

@@ -8,7 +8,6 @@ closed one is not for sale, a listing of the seller's own is unknown and left al
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.channels.amazon_conftest import LISTINGS, SELLER_ID, AmazonDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json
 from tests.e2e.test_amazon import amazon, feeds_sent, patches, state, write
 
 __all__ = ["amazon"]  # the fixture
@@ -25,15 +25,11 @@ SEARCH = f"{LISTINGS}/items/{SELLER_ID}"
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``multichan drift amazon --json ARGS``: its exit code and its document."""
-    result = run_cli("-w", ws, "drift", "amazon", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout)
+    code, doc, _ = drift_json(ws, "amazon", *args)
+    return code, doc
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["field"]): f for f in channel["drift"]}
+findings = drift_findings  # by (sku, field)
 
 
 def pushed(amazon: AmazonDouble, new_demo: Any) -> Path:

@@ -8,7 +8,6 @@ by the fix), a product of the merchant's own is unknown and left alone."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.channels.bigcommerce_conftest import BigCommerceDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json
 from tests.e2e.test_bigcommerce import clean, state, store, write_channels
 
 __all__ = ["store"]  # the fixture
@@ -25,15 +25,11 @@ READS = ["/v3/catalog/variants", "/v3/catalog/products", "/v3/inventory/location
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``multichan drift bc --json ARGS``: its exit code and its document."""
-    result = run_cli("-w", ws, "drift", "bc", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout)
+    code, doc, _ = drift_json(ws, "bc", *args)
+    return code, doc
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["field"]): f for f in channel["drift"]}
+findings = drift_findings  # by (sku, field)
 
 
 def pushed(store: BigCommerceDouble, new_demo: Any) -> Path:

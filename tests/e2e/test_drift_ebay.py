@@ -7,7 +7,6 @@ missing (and made again by the fix), an ended listing is not for sale."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from tests.channels.ebay_conftest import INVENTORY, EbayDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json
 from tests.e2e.test_ebay import ebay, state, write
 
 __all__ = ["ebay"]  # the fixture
@@ -25,15 +25,11 @@ PRICE_QTY = f"{INVENTORY}/bulk_update_price_quantity"
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``multichan drift ebay --json ARGS``: its exit code and its document."""
-    result = run_cli("-w", ws, "drift", "ebay", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout)
+    code, doc, _ = drift_json(ws, "ebay", *args)
+    return code, doc
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["field"]): f for f in channel["drift"]}
+findings = drift_findings  # by (sku, field)
 
 
 def pushed(ebay: EbayDouble, new_demo: Any) -> Path:

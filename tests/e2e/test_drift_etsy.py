@@ -14,6 +14,7 @@ import pytest
 
 from tests.channels.etsy_conftest import EtsyDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json
 from tests.e2e.test_etsy import configure, etsy, etsy_state
 
 __all__ = ["etsy"]  # the fixture
@@ -24,17 +25,11 @@ LISTINGS = r"/v3/application/shops/\d+/listings"
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``multichan drift etsy --json ARGS``: its exit code and its document."""
-    import json
-
-    result = run_cli("-w", ws, "drift", "etsy", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout)
+    code, doc, _ = drift_json(ws, "etsy", *args)
+    return code, doc
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["field"]): f for f in channel["drift"]}
+findings = drift_findings  # by (sku, field)
 
 
 def pushed(etsy: EtsyDouble, shared_woo: Any, new_demo: Any) -> Path:

@@ -6,9 +6,7 @@ in any output."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 
 from tests.channels.google_conftest import ACCOUNT, GoogleDouble, service_account_info
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json, push_runs
 
 # the Google channel sells the store's stock: its offers count that location only, which is
 # the one its local inventories hold (see GoogleMerchantApi.remote_listings)
@@ -54,21 +53,14 @@ def configure(ws: Path, google: GoogleDouble) -> Path:
 
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    result = run_cli("-w", ws, "drift", "google", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout), result.output
+    return drift_json(ws, "google", *args)
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["finding"], f["field"]): f for f in channel["drift"]}
+def findings(doc: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return drift_findings(doc, ("sku", "finding", "field"))
 
 
-def pushes(ws: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
-        query = "SELECT status FROM journal_runs WHERE command = 'push' ORDER BY id"
-        return [row[0] for row in db.execute(query)]
+pushes = push_runs
 
 
 def store_stock(google: GoogleDouble, sku: str) -> str:

@@ -6,10 +6,7 @@ field (exit 4), ``drift --fix`` restores them with one push, and ``drift`` then 
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import pytest
 
 from tests.channels.meta_conftest import CATALOG, TOKEN, MetaDouble
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json, push_runs
 
 CONFIG = """\
 shop:
@@ -43,21 +41,14 @@ def meta(shared_meta: MetaDouble, monkeypatch: pytest.MonkeyPatch) -> MetaDouble
 
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any], str]:
-    result = run_cli("-w", ws, "drift", "meta", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout), result.output
+    return drift_json(ws, "meta", *args)
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["finding"], f["field"]): f for f in channel["drift"]}
+def findings(doc: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return drift_findings(doc, ("sku", "finding", "field"))
 
 
-def pushes(ws: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(ws / "catalog.db")) as db:
-        query = "SELECT status FROM journal_runs WHERE command = 'push' ORDER BY id"
-        return [row[0] for row in db.execute(query)]
+pushes = push_runs
 
 
 def test_drift_names_what_changed_on_meta_and_fix_restores_it_with_one_push(

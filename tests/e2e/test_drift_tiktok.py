@@ -8,13 +8,13 @@ alone."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.e2e.conftest import drift_findings, drift_json
 from tests.e2e.test_tiktok import configure, refused, state, tts
 from tests.servers import tiktok as srv
 
@@ -25,15 +25,11 @@ SEARCH = "/product/202309/products/search"
 
 def drift(ws: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``multichan drift tts --json ARGS``: its exit code and its document."""
-    result = run_cli("-w", ws, "drift", "tts", "--json", *args)
-    assert result.stdout.strip(), result.output
-    return result.code, json.loads(result.stdout)
+    code, doc, _ = drift_json(ws, "tts", *args)
+    return code, doc
 
 
-def findings(doc: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]]:
-    [channel] = doc["channels"]
-    assert channel["error"] is None, channel["error"]
-    return {(f["sku"], f["field"]): f for f in channel["drift"]}
+findings = drift_findings  # by (sku, field)
 
 
 def pushed(tts: srv.TikTokServer, new_demo: Any) -> Path:
