@@ -88,6 +88,16 @@ Row = dict[str, Any]
 Answer = tuple[int, Any, dict[str, str]]
 
 
+def ready(double: AmazonDouble, monkeypatch: Any, listings: Any, feeds: Any, orders: Any) -> Any:
+    """The shared double reset, every request checked against Prism on the listings, feeds
+    and orders contracts, and the app's credentials in the environment (a test's fixture)."""
+    monkeypatch.setenv("AMAZON_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("AMAZON_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("AMAZON_REFRESH_TOKEN", REFRESH_TOKEN)
+    double.reset(validate={"listings": listings.url, "feeds": feeds.url, "orders": orders.url})
+    return double
+
+
 def errors(code: str, message: str, details: str = "") -> Row:
     return {"errors": [{"code": code, "message": message, "details": details}]}
 

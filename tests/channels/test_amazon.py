@@ -27,6 +27,7 @@ from tests.channels.amazon_conftest import (
     SELLER_ID,
     TOKEN_PATH,
     AmazonDouble,
+    ready,
 )
 from tests.prism import Prism
 
@@ -43,19 +44,10 @@ def amazon(
     amazon_orders_prism: Prism,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AmazonDouble:
-    from tests.channels.amazon_conftest import CLIENT_ID
-
-    monkeypatch.setenv("AMAZON_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("AMAZON_CLIENT_SECRET", CLIENT_SECRET)
-    monkeypatch.setenv("AMAZON_REFRESH_TOKEN", REFRESH_TOKEN)
-    shared_amazon.reset(
-        validate={
-            "listings": amazon_listings_prism.url,
-            "feeds": amazon_feeds_prism.url,
-            "orders": amazon_orders_prism.url,
-        }
-    )
-    return shared_amazon
+    return ready(
+        shared_amazon, monkeypatch, amazon_listings_prism, amazon_feeds_prism,
+        amazon_orders_prism,
+    )  # fmt: skip
 
 
 def make(url: str, **extra: Any) -> Amazon:

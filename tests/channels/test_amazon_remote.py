@@ -20,14 +20,12 @@ from multichan.money import to_text
 from multichan.offers import Offer
 from multichan.testing import sample_offers
 from tests.channels.amazon_conftest import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     LISTINGS,
     MARKETPLACE,
-    REFRESH_TOKEN,
     SELLER_ID,
     TOKEN_PATH,
     AmazonDouble,
+    ready,
 )
 from tests.prism import Prism
 
@@ -42,17 +40,10 @@ def amazon(
     amazon_orders_prism: Prism,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Any:
-    monkeypatch.setenv("AMAZON_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("AMAZON_CLIENT_SECRET", CLIENT_SECRET)
-    monkeypatch.setenv("AMAZON_REFRESH_TOKEN", REFRESH_TOKEN)
-    shared_amazon.reset(
-        validate={
-            "listings": amazon_listings_prism.url,
-            "feeds": amazon_feeds_prism.url,
-            "orders": amazon_orders_prism.url,
-        }
-    )
-    yield shared_amazon
+    yield ready(
+        shared_amazon, monkeypatch, amazon_listings_prism, amazon_feeds_prism,
+        amazon_orders_prism,
+    )  # fmt: skip
     assert shared_amazon.violations == []  # every request, and every answer, in contract
 
 

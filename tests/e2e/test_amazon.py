@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from tests.channels.amazon_conftest import (
-    CLIENT_ID,
     CLIENT_SECRET,
     FEEDS,
     LISTINGS,
@@ -30,6 +29,7 @@ from tests.channels.amazon_conftest import (
     SELLER_ID,
     TOKEN_PATH,
     AmazonDouble,
+    ready,
 )
 from tests.conftest import run_cli
 from tests.e2e.conftest import push_fast, push_killed_at, woo_state
@@ -40,11 +40,6 @@ from tests.servers import woocommerce as woo_srv
 from tests.servers.faults import serve_proxy
 
 pytestmark = pytest.mark.slow
-TOKENS = {
-    "AMAZON_CLIENT_ID": CLIENT_ID,
-    "AMAZON_CLIENT_SECRET": CLIENT_SECRET,
-    "AMAZON_REFRESH_TOKEN": REFRESH_TOKEN,
-}
 SECRETS = (CLIENT_SECRET, REFRESH_TOKEN)
 CONFIG = """\
 shop:
@@ -78,17 +73,11 @@ def amazon(
     amazon_orders_prism: Prism,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AmazonDouble:
-    for var, value in TOKENS.items():
-        monkeypatch.setenv(var, value)
     monkeypatch.setenv("MULTICHAN_LOCK_TIMEOUT", "3")
-    shared_amazon.reset(
-        validate={
-            "listings": amazon_listings_prism.url,
-            "feeds": amazon_feeds_prism.url,
-            "orders": amazon_orders_prism.url,
-        }
-    )
-    return shared_amazon
+    return ready(
+        shared_amazon, monkeypatch, amazon_listings_prism, amazon_feeds_prism,
+        amazon_orders_prism,
+    )  # fmt: skip
 
 
 def write(
